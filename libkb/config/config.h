@@ -1,0 +1,167 @@
+#pragma once
+// build.toml: the in-memory model (always edition 5) and its loaders.
+// Edition 5 is parsed strictly; an edition-less file is read as v4 and
+// upgraded in memory (with a warning); v3 is accepted only by update-build.
+// Every error names the file, line and column and the table/key at fault:
+//   build.toml:12:3: [kernel.relu] unknown key "cuda-capabilites" (did you mean "cuda-capabilities"?)
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libkb/util/version.h"
+
+namespace kb::config {
+
+// Canonical order: used whenever "all backends" are iterated.
+enum class Backend { Cann, Cpu, Cuda, Metal, Neuron, Rocm, Tpu, Xpu };
+
+const std::array<Backend, 8>& all_backends();
+std::string_view backend_name(Backend b);  // lowercase: "cuda"
+// Case-insensitive; std::nullopt for unknown names.
+std::optional<Backend> parse_backend(std::string_view name);
+// Backends that may carry [kernel.*] components: cpu, cuda, metal, rocm, xpu.
+bool is_compiled_backend(Backend b);
+
+// A git URL from `upstream` / `source`: the text as written and its
+// normalised form (SCP "host:path" becomes "ssh://host/path").
+struct GitUrl {
+  std::string original;
+  std::string normalized;
+};
+// Throws kb::Error ("unsupported scheme `X` in git URL `Y`, expected one of: ..."
+// or "invalid git URL `X`").
+GitUrl parse_git_url(std::string_view text);
+
+// A [general] kernel-depends entry: a Hub kernel this kernel needs.
+struct KernelDependency {
+  std::string repo_id;
+  std::optional<uint64_t> version;      // exactly one of version / revision
+  std::optional<std::string> revision;
+  friend bool operator==(const KernelDependency&, const KernelDependency&) = default;
+};
+
+enum class Framework { Torch, TorchNoarch, TvmFfi };
+std::string_view framework_table_name(Framework f);  // "torch", "torch-noarch", "tvm-ffi"
+
+struct TorchTable {
+  std::vector<std::string> src;
+  std::vector<std::string> include;
+  std::optional<std::vector<std::string>> pyext;  // absent: default ["py", "pyi"]
+  std::optional<Version> minver;
+  std::optional<Version> maxver;
+  // stable-abi: either one version for every backend or one per listed backend.
+  std::optional<Version> stable_abi_all;
+  std::map<Backend, Version> stable_abi_per_backend;
+  std::vector<std::string> cxx_flags;
+};
+
+struct TorchNoarchTable {
+  std::optional<std::vector<std::string>> pyext;
+  std::vector<std::string> cuda_capabilities;  // keys are snake_case in the file
+  std::vector<std::string> rocm_archs;
+};
+
+struct TvmFfiTable {
+  std::vector<std::string> src;
+  std::vector<std::string> include;
+  std::optional<std::vector<std::string>> pyext;
+  std::vector<std::string> cxx_flags;
+};
+
+// One [kernel.<name>] component.
+struct KernelComponent {
+  std::string name;
+  Backend backend = Backend::Cpu;
+  std::vector<std::string> src;
+  std::vector<std::string> depends;  // cutlass_3_6, torch, ...
+  std::vector<std::string> include;
+  std::vector<std::string> cxx_flags;
+  // cuda only
+  std::vector<std::string> cuda_capabilities;
+  std::vector<std::string> cuda_flags;
+  std::optional<Version> cuda_minver;
+  // rocm only
+  std::vector<std::string> rocm_archs;
+  std::vector<std::string> hip_flags;
+  // xpu only
+  std::vector<std::string> sycl_flags;
+};
+
+struct General {
+  std::string name;
+  uint64_t version = 0;
+  std::string license;
+  std::optional<GitUrl> upstream;
+  std::optional<GitUrl> source;
+  std::vector<Backend> backends;
+  std::vector<std::string> python_depends;
+  std::vector<KernelDependency> kernel_depends;
+  // [general.cuda]
+  std::optional<Version> cuda_minver;
+  std::optional<Version> cuda_maxver;
+  // [general.<backend>] kernel-depends / python-depends (cuda, neuron, tpu, xpu)
+  std::map<Backend, std::vector<KernelDependency>> backend_kernel_depends;
+  std::map<Backend, std::vector<std::string>> backend_python_depends;
+  // [general.hub]
+  std::optional<std::string> hub_repo_id;
+  std::optional<std::string> hub_branch;
+};
+
+struct BuildConfig {
+  int edition = 5;  // edition the file was written in: 5, 4 (upgraded in memory) or 3
+  General general;
+  Framework framework = Framework::Torch;
+  TorchTable torch;             // valid when framework == Torch
+  TorchNoarchTable torch_noarch;  // valid when framework == TorchNoarch
+  TvmFfiTable tvm_ffi;          // valid when framework == TvmFfi
+  std::vector<KernelComponent> kernels;  // sorted by name
+
+  // Kernel name with '-' replaced by '_' (the Python package name).
+  std::string module_name() const;
+  // "torch-ext" or "tvm-ffi-ext".
+  std::string extension_dir() const;
+  // The framework table's pyext (default {"py", "pyi"}).
+  std::vector<std::string> pyext() const;
+  bool has_kernel_for(Backend b) const;
+  // Stable-ABI version that applies to backend `b`, if any.
+  std::optional<Version> stable_abi_for(Backend b) const;
+  // general + backend kernel-depends (backend part for cuda, neuron, xpu).
+  std::vector<KernelDependency> kernel_depends_for(Backend b) const;
+  // general + backend python-depends names (backend part for cuda, tpu, xpu),
+  // validated against the curated dependency table: throws
+  // "Unknown dependency: `\"x\"`" / "Unknown dependency `\"x\"` for backend `\"cuda\"`"
+  // / "No dependencies are defined for backend: \"tpu\"".
+  std::vector<std::string> python_depends_for(Backend b) const;
+  // Pip package names of python_depends_for(b) (for pyproject.toml).
+  std::vector<std::string> pip_packages_for(std::optional<Backend> b) const;
+};
+
+// Reads <kernel_dir>/build.toml. v4 files are upgraded and a warning is
+// appended to `warnings` (when given); v3 is rejected unless allow_v3.
+struct LoadOptions {
+  bool allow_v3 = false;
+};
+BuildConfig load_build_config(const std::filesystem::path& kernel_dir, const LoadOptions& options = {},
+                              std::vector<std::string>* warnings = nullptr);
+
+// Parses TOML text; `source_name` prefixes error positions ("build.toml").
+BuildConfig parse_build_config(std::string_view text, const std::string& source_name,
+                               const LoadOptions& options = {},
+                               std::vector<std::string>* warnings = nullptr);
+
+// The edition-5 TOML text of a config (what update-build writes).
+std::string to_toml(const BuildConfig& config);
+
+// update-build: rewrites <kernel_dir>/build.toml as edition 5 (atomically).
+// Returns false when the file already was edition 5 (left untouched).
+bool update_build_file(const std::filesystem::path& kernel_dir);
+
+// Kernel-name rule: ^[a-z][-a-z0-9]*[a-z0-9]$; throws kb::Error explaining the rules.
+void validate_kernel_name(std::string_view name);
+
+}  // namespace kb::config

@@ -1,0 +1,69 @@
+#include "libkb/events/events.h"
+
+#include <unistd.h>
+
+#include "libkb/util/error.h"
+
+namespace kb::events {
+
+std::string event_name(const Json& e) {
+  if (!e.is_object()) return {};
+  auto it = e.find("event");
+  if (it == e.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+std::optional<Json> Reader::next() {
+  std::string line;
+  while (std::getline(in_, line)) {
+    ++line_;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Json e = Json::parse(line, nullptr, false);
+    if (e.is_discarded())
+      throw Error(source_ + ":" + std::to_string(line_) + ": not a JSON event: " + line.substr(0, 120));
+    if (event_name(e).empty())
+      throw Error(source_ + ":" + std::to_string(line_) + ": JSON object without a string \"event\" field");
+    return e;
+  }
+  return std::nullopt;
+}
+
+void Writer::emit(const Json& event) {
+  std::string line = event.dump(-1, ' ', false, Json::error_handler_t::replace);
+  line += '\n';
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+Json Writer::make(std::string_view name) const {
+  Json e = Json::object();
+  e["event"] = std::string(name);
+  e["tool"] = tool_;
+  return e;
+}
+
+void Writer::error(const std::string& message, const std::optional<std::string>& variant) {
+  Json e = make(kError);
+  e["message"] = message;
+  if (variant) e["variant"] = *variant;
+  emit(e);
+}
+
+void Writer::warning(const std::string& message, const std::optional<std::string>& variant) {
+  Json e = make(kWarning);
+  e["message"] = message;
+  if (variant) e["variant"] = *variant;
+  emit(e);
+}
+
+void Writer::finished(bool success, Json extra) {
+  Json e = make(kFinished);
+  e["success"] = success;
+  for (auto& [k, v] : extra.items()) e[k] = v;
+  emit(e);
+}
+
+bool stdin_is_stream() { return !::isatty(STDIN_FILENO); }
+
+}  // namespace kb::events

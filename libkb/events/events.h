@@ -1,0 +1,95 @@
+#pragma once
+// The JSON Lines event stream that kb-* tools exchange on stdout.
+//
+// Rules
+//  - One JSON object per line, flushed per line. Every object has "event"
+//    (kebab-case). Unknown fields are ignored by readers.
+//  - A tool forwards every event it does not consume, unchanged and in order,
+//    and acts on each event the moment it arrives.
+//  - Failures are "error" events plus a non-zero exit; human progress goes to
+//    stderr only.
+//
+// Events (fields marked ? are optional)
+//  project           tool, kernel_dir, project_dir, name, module, version,
+//                    framework ("torch"|"torch-noarch"|"tvm-ffi"), backends[],
+//                    unique_id, strict (bool)
+//  variant-planned   tool, variant, backend, kind ("arch"|"noarch"), kernel_dir,
+//                    project_dir, ops_name, python?, torch_version?,
+//                    cuda_version?, nvcc?, cmake_args[]?
+//  variant-skipped   tool, backend, reason, variant?
+//  variant-built     tool, variant, backend, kind, kernel_dir, dir, artifacts[]
+//                    (paths relative to dir), seconds, up_to_date (bool)
+//  abi-checked       tool, variant, dir, ok (no violations), portable,
+//                    policy, python_abi, files[{file, ok, violations[{kind,
+//                    symbol, detail}]}], error?
+//                    (kb-checkabi emits it just before forwarding the
+//                    variant-built event it checked)
+//  variant-packaged  tool, variant, dir, portable, metadata{...}
+//  warning           tool, message, variant?
+//  error             tool, message, variant?
+//  finished          tool, success, variants? (count handled), failed?
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <istream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kb::events {
+
+using Json = nlohmann::json;
+
+inline constexpr std::string_view kProject = "project";
+inline constexpr std::string_view kVariantPlanned = "variant-planned";
+inline constexpr std::string_view kVariantSkipped = "variant-skipped";
+inline constexpr std::string_view kVariantBuilt = "variant-built";
+inline constexpr std::string_view kAbiChecked = "abi-checked";
+inline constexpr std::string_view kVariantPackaged = "variant-packaged";
+inline constexpr std::string_view kWarning = "warning";
+inline constexpr std::string_view kError = "error";
+inline constexpr std::string_view kFinished = "finished";
+
+// The "event" field of `e`, or "" when absent/not a string.
+std::string event_name(const Json& e);
+
+// Reads one event per line. Blank lines are skipped. A line that is not a
+// JSON object with a string "event" field throws kb::Error naming the line.
+class Reader {
+ public:
+  explicit Reader(std::istream& in, std::string source = "<stdin>") : in_(in), source_(std::move(source)) {}
+  std::optional<Json> next();
+
+ private:
+  std::istream& in_;
+  std::string source_;
+  size_t line_ = 0;
+};
+
+// Writes events as single lines, flushed each time. Thread-safe, so worker
+// threads may emit while the main thread forwards.
+class Writer {
+ public:
+  explicit Writer(FILE* out = stdout) : out_(out) {}
+  void emit(const Json& event);
+  // Convenience constructors stamped with this writer's tool name.
+  void set_tool(std::string tool) { tool_ = std::move(tool); }
+  const std::string& tool() const { return tool_; }
+  void error(const std::string& message, const std::optional<std::string>& variant = std::nullopt);
+  void warning(const std::string& message, const std::optional<std::string>& variant = std::nullopt);
+  void finished(bool success, Json extra = Json::object());
+  // Starts an event object {"event": name, "tool": tool}.
+  Json make(std::string_view name) const;
+
+ private:
+  FILE* out_;
+  std::mutex mutex_;
+  std::string tool_;
+};
+
+// True when standard input is a pipe or file carrying an event stream rather
+// than a terminal (tools then run in stream mode).
+bool stdin_is_stream();
+
+}  // namespace kb::events
