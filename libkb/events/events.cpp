@@ -64,6 +64,21 @@ void Writer::finished(bool success, Json extra) {
   emit(e);
 }
 
+bool pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle) {
+  Reader reader(in);
+  while (true) {
+    std::optional<Json> e;
+    try {
+      e = reader.next();
+    } catch (const Error& err) {
+      out.error(err.what());
+      return false;
+    }
+    if (!e) return true;
+    if (!handle(*e)) out.emit(*e);
+  }
+}
+
 bool stdin_is_stream() { return !::isatty(STDIN_FILENO); }
 
 }  // namespace kb::events

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <istream>
 #include <mutex>
 #include <optional>
@@ -87,6 +88,11 @@ class Writer {
   std::mutex mutex_;
   std::string tool_;
 };
+
+// Reads events from `in` until end of input, calling `handle` for each; an
+// event for which `handle` returns false is forwarded unchanged through `out`.
+// A malformed line becomes an "error" event; returns false in that case.
+bool pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle);
 
 // True when standard input is a pipe or file carrying an event stream rather
 // than a terminal (tools then run in stream mode).

@@ -40,6 +40,73 @@ std::optional<std::filesystem::path> find_program(const std::string& program) {
   return std::nullopt;
 }
 
+std::vector<int> run_pipeline(const std::vector<std::vector<std::string>>& stages,
+                              const std::function<void(const std::string&)>& on_line) {
+  std::vector<pid_t> pids;
+  int prev_read = -1;
+  int last_read = -1;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    auto program = find_program(stages[i].at(0));
+    if (!program) throw Error("cannot run `" + stages[i][0] + "`: not found");
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (prev_read >= 0) posix_spawn_file_actions_adddup2(&actions, prev_read, 0);
+    posix_spawn_file_actions_adddup2(&actions, p[1], 1);
+    std::vector<std::string> args = stages[i];
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    int rc = ::posix_spawn(&pid, program->c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(p[1]);
+    if (prev_read >= 0) ::close(prev_read);
+    if (rc != 0) {
+      ::close(p[0]);
+      throw Error("cannot run `" + stages[i][0] + "`: " + std::strerror(rc));
+    }
+    pids.push_back(pid);
+    prev_read = p[0];
+  }
+  last_read = prev_read;
+  std::string pending;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(last_read, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<size_t>(n));
+    size_t pos;
+    while ((pos = pending.find('\n')) != std::string::npos) {
+      on_line(pending.substr(0, pos));
+      pending.erase(0, pos + 1);
+    }
+  }
+  if (!pending.empty()) on_line(pending);
+  ::close(last_read);
+  std::vector<int> codes;
+  for (pid_t pid : pids) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+  return codes;
+}
+
+std::filesystem::path tool_path(const std::string& name) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto sibling = self.parent_path() / name;
+    if (::access(sibling.c_str(), X_OK) == 0) return sibling;
+  }
+  if (auto found = find_program(name)) return *found;
+  throw Error("cannot find the kb tool `" + name + "` next to " + self.string() + " or on PATH");
+}
+
 std::string shell_quote_command(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) {

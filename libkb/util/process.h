@@ -2,6 +2,7 @@
 // Running child processes (cmake, python, git) without a shell, so arguments
 // with spaces or quotes are passed exactly.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,8 +30,18 @@ struct ProcessResult {
 // started (program not found, fork failure); a non-zero exit is a result.
 ProcessResult run_process(const ProcessSpec& spec);
 
+// Runs `stages` connected stdout-to-stdin like a shell pipeline; stderr of
+// every stage is inherited. Each line the last stage prints is handed to
+// `on_line` as it arrives. Returns each stage's exit code.
+std::vector<int> run_pipeline(const std::vector<std::vector<std::string>>& stages,
+                              const std::function<void(const std::string&)>& on_line);
+
 // The full path of `program` on PATH (or as given, if it contains '/'), if executable.
 std::optional<std::filesystem::path> find_program(const std::string& program);
+
+// Path of the kb tool `name` (e.g. "kb-compile"): the sibling of the running
+// executable when it exists there, else the one on PATH. Throws when absent.
+std::filesystem::path tool_path(const std::string& name);
 
 // "cmd arg 'arg with space'" for messages and logs.
 std::string shell_quote_command(const std::vector<std::string>& argv);

@@ -1,1 +1,145 @@
-int main() { return 0; }
+// kb: the front command. `kb NAME ...` runs the tool kb-NAME (as git does);
+// `kb build` composes kb-genproject | kb-compile | kb-checkabi | kb-metadata.
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "libkb/build/summary.h"
+#include "libkb/events/events.h"
+#include "libkb/util/error.h"
+#include "libkb/util/process.h"
+
+namespace {
+
+// Commands that are a mode of one tool.
+const std::map<std::string, std::pair<std::string, std::vector<std::string>>> kAliases = {
+    {"check-config", {"kb-genproject", {"--check-config"}}},
+    {"list-variants", {"kb-genproject", {"--list-variants"}}},
+    {"create-pyproject", {"kb-genproject", {"--create-pyproject"}}},
+    {"clean-pyproject", {"kb-genproject", {"--clean-pyproject"}}},
+    {"update-build", {"kb-genproject", {"--update-build"}}},
+    {"check-abi", {"kb-checkabi", {}}},
+    {"check-builds", {"kb-metadata", {"--check-builds"}}},
+    {"hash", {"kb-metadata", {}}},
+};
+
+const char* kUsage = R"(kb — build, check and package compute kernels for PyTorch
+
+Usage: kb <command> [options]
+
+Building
+  build [DIR]            genproject | compile | checkabi | metadata, with a summary
+  init [PATH]            scaffold a new kernel project (kb-init)
+  check-config [DIR]     validate build.toml
+  update-build [DIR]     rewrite a legacy build.toml as edition 5
+  list-variants [DIR]    variants this machine can build
+  create-pyproject       write the generated CMake/Python project
+  clean-pyproject        remove the generated project files
+Checking
+  check-abi [DIR]        manylinux / Python ABI compliance of built variants
+  check-builds [DIR]     validate every build/<variant>/metadata.json
+  hash [DIR]             finalize metadata.json (digest, provenance) of built variants
+
+Any other NAME runs kb-NAME. `kb <command> --help` shows a command's options.
+
+kb build options
+  -j, --jobs N           variants built in parallel (default 1)
+  --strict               fail on ABI violations (non-portable variants)
+  --python PATH          use this interpreter (repeatable; default: discover)
+  --variant NAME         build only this variant (repeatable)
+  --backend NAME         build only this backend (repeatable)
+  --json                 print the event stream on stdout
+)";
+
+int exec_tool(const std::string& tool, const std::vector<std::string>& prefix, int argc, char** argv, int first) {
+  std::string path;
+  try {
+    path = kb::tool_path(tool).string();
+  } catch (const kb::Error& e) {
+    std::cerr << "kb: " << e.what() << "\n";
+    return 127;
+  }
+  std::vector<std::string> args = {path};
+  args.insert(args.end(), prefix.begin(), prefix.end());
+  for (int i = first; i < argc; ++i) args.push_back(argv[i]);
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  ::execv(path.c_str(), cargs.data());
+  std::cerr << "kb: cannot run " << path << ": " << std::strerror(errno) << "\n";
+  return 127;
+}
+
+int build(int argc, char** argv) {
+  std::vector<std::string> genproject = {kb::tool_path("kb-genproject").string()};
+  std::vector<std::string> compile = {kb::tool_path("kb-compile").string()};
+  std::vector<std::string> checkabi = {kb::tool_path("kb-checkabi").string()};
+  std::vector<std::string> metadata = {kb::tool_path("kb-metadata").string()};
+  bool json = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw kb::Error("option " + a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "-j" || a == "--jobs") {
+      compile.insert(compile.end(), {"-j", value()});
+    } else if (a.rfind("-j", 0) == 0 && a.size() > 2) {
+      compile.insert(compile.end(), {"-j", a.substr(2)});
+    } else if (a == "--strict") {
+      genproject.push_back("--strict");
+    } else if (a == "--python" || a == "--variant" || a == "--backend") {
+      genproject.insert(genproject.end(), {a, value()});
+    } else if (!a.empty() && a[0] == '-') {
+      throw kb::Error("unknown option for kb build: " + a + " (see kb build --help)");
+    } else {
+      genproject.push_back(a);
+    }
+  }
+  kb::build::BuildSummary summary;
+  std::vector<int> codes = kb::run_pipeline({genproject, compile, checkabi, metadata}, [&](const std::string& line) {
+    if (json) std::cout << line << std::endl;
+    auto e = kb::events::Json::parse(line, nullptr, false);
+    if (!e.is_discarded()) summary.add(e);
+  });
+  std::cerr << summary.render();
+  bool ok = summary.success();
+  for (int c : codes) ok = ok && c == 0;
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  if (command == "--version" || command == "-V") {
+    std::cout << "kb " << KB_VERSION << "\n";
+    return 0;
+  }
+  try {
+    if (command == "build") return build(argc, argv);
+    if (auto it = kAliases.find(command); it != kAliases.end())
+      return exec_tool(it->second.first, it->second.second, argc, argv, 2);
+    if (command[0] == '-') {
+      std::cerr << "kb: unknown option " << command << "\n" << kUsage;
+      return 2;
+    }
+    return exec_tool("kb-" + command, {}, argc, argv, 2);
+  } catch (const kb::Error& e) {
+    std::cerr << "kb: " << e.what() << "\n";
+    return 2;
+  }
+}

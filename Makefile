@@ -1,0 +1,49 @@
+# kb — top-level entry points. `make demo` and `make test` work on a fresh
+# Debian 12 machine: they install what is missing, build, then run.
+PREFIX ?= /usr/local
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps cuda-torch configure build install test test-unit test-cli test-examples demo clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+# A CUDA build of torch from PyPI in a cached virtual environment, so the CUDA
+# variants compile and link here (no GPU needed). Never reinstalled when present.
+cuda-torch:
+	scripts/setup-cuda-torch.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DKB_WERROR=ON $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# Every suite: unit (GoogleTest), CLI (bats), Python (pytest) and the example
+# kernels, all through ctest so one summary closes the run.
+test: build cuda-torch
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+test-cli: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L cli
+
+test-examples: build cuda-torch
+	cd $(BUILD_DIR) && ctest --output-on-failure -L example
+
+demo: build cuda-torch
+	scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD_DIR) examples/*/build examples/*/_cmake_build
