@@ -1,0 +1,215 @@
+#include "libkb/abi/policy.h"
+
+#include <algorithm>
+
+#include "libkb/util/embedded.h"
+#include "libkb/util/error.h"
+#include "libkb/util/strings.h"
+
+namespace kb::abi {
+
+namespace {
+
+constexpr std::string_view kDataDir = "abi/data/";
+constexpr std::string_view kManylinuxPrefix = "abi/data/manylinux_";
+
+// The two whitespace-separated fields of each non-comment line, with line numbers.
+struct Row {
+  size_t line;
+  std::string first, second;
+};
+
+std::vector<Row> parse_rows(std::string_view text, const std::string& source, std::string_view format) {
+  std::vector<Row> rows;
+  size_t number = 0;
+  for (const std::string& raw : split(text, '\n')) {
+    ++number;
+    std::string line = trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    for (std::string& f : split(replace_all(line, "\t", " "), ' '))
+      if (!f.empty()) fields.push_back(std::move(f));
+    if (fields.size() != 2)
+      throw Error(source + ":" + std::to_string(number) + ": expected `" + std::string(format) + "`, got `" +
+                  line + "`");
+    rows.push_back({number, std::move(fields[0]), std::move(fields[1])});
+  }
+  return rows;
+}
+
+std::optional<Version> try_version(std::string_view text) {
+  try {
+    return Version::parse(text);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// "manylinux_2_28" -> 2.28, for ordering policy names.
+Version policy_order(const std::string& name) {
+  std::optional<Version> v = try_version(replace_all(name.substr(name.find('_') + 1), "_", "."));
+  return v ? *v : Version();
+}
+
+std::string display(const Version& v) { return v.parts().size() <= 2 ? v.major_minor() : v.str(); }
+
+}  // namespace
+
+std::string to_string(ViolationKind kind) {
+  switch (kind) {
+    case ViolationKind::Manylinux: return "manylinux";
+    case ViolationKind::PythonAbiNewer: return "python-abi-newer";
+    case ViolationKind::PythonAbi3: return "python-abi3";
+    case ViolationKind::MacOs: return "macos";
+  }
+  return "unknown";
+}
+
+// --- manylinux -------------------------------------------------------------
+
+std::vector<std::string> ManylinuxPolicy::known_names() {
+  std::vector<std::string> names;
+  for (std::string_view path : embedded_files_under(kManylinuxPrefix)) {
+    std::string file(path.substr(kDataDir.size()));
+    std::string name = file.substr(0, file.rfind('-'));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+    return policy_order(a) < policy_order(b);
+  });
+  return names;
+}
+
+void ManylinuxPolicy::require_known(const std::string& name) {
+  std::vector<std::string> known = known_names();
+  if (std::find(known.begin(), known.end(), name) != known.end()) return;
+  std::string message = "Unknown manylinux policy `" + name + "`";
+  if (std::string close = closest_match(name, known); !close.empty())
+    message += " (did you mean `" + close + "`?)";
+  throw Error(message + "; known policies: " + join(known, ", "));
+}
+
+ManylinuxPolicy ManylinuxPolicy::load(const std::string& name, const std::string& arch) {
+  require_known(name);
+  const std::string path = std::string(kDataDir) + name + "-" + arch + ".txt";
+  const auto& table = embedded_table();
+  auto it = table.find(path);
+  if (it == table.end()) {
+    std::vector<std::string> covered;
+    for (std::string_view p : embedded_files_under(std::string(kDataDir) + name + "-")) {
+      std::string file(p.substr(kDataDir.size() + name.size() + 1));
+      covered.push_back(file.substr(0, file.size() - 4));  // drop ".txt"
+    }
+    throw Error(name + " has no symbol versions for architecture " + arch + " (it covers " +
+                join(covered, ", ") + ")");
+  }
+  return parse(it->second, name, arch, "libkb/" + path);
+}
+
+ManylinuxPolicy ManylinuxPolicy::parse(std::string_view text, std::string name, std::string arch,
+                                       const std::string& source) {
+  ManylinuxPolicy policy;
+  policy.name_ = std::move(name);
+  policy.arch_ = std::move(arch);
+  for (Row& row : parse_rows(text, source, "DEPENDENCY VERSION")) {
+    Allowed& allowed = policy.deps_[row.first];
+    if (std::optional<Version> v = try_version(row.second))
+      allowed.numeric.insert(*v);
+    else
+      allowed.symbolic.insert(row.second);
+  }
+  if (policy.deps_.empty()) throw Error(source + ": no symbol versions listed");
+  return policy;
+}
+
+bool ManylinuxPolicy::allows(std::string_view dep, std::string_view version) const {
+  auto it = deps_.find(dep);
+  if (it == deps_.end()) return true;
+  if (it->second.symbolic.count(version)) return true;
+  std::optional<Version> v = try_version(version);
+  if (!v)
+    throw Error(std::string(dep) + " version `" + std::string(version) + "` is neither numeric nor listed in " +
+                name_);
+  return it->second.numeric.count(*v) != 0;
+}
+
+std::vector<Violation> check_manylinux(const std::vector<std::string>& undefined,
+                                       const ManylinuxPolicy& policy) {
+  std::vector<Violation> out;
+  for (const std::string& symbol : undefined) {
+    size_t at = symbol.find('@');
+    if (at == std::string::npos) continue;
+    std::string_view tag = std::string_view(symbol).substr(at + 1);
+    if (!tag.empty() && tag[0] == '@') tag.remove_prefix(1);  // "name@@VER"
+    size_t underscore = tag.find('_');
+    if (underscore == std::string_view::npos) continue;  // e.g. libcudart.so.12
+    std::string_view dep = tag.substr(0, underscore);
+    std::string_view version = tag.substr(underscore + 1);
+    if (!policy.governs(dep)) continue;
+    bool allowed;
+    try {
+      allowed = policy.allows(dep, version);
+    } catch (const Error& e) {
+      throw Error("symbol `" + symbol + "`: " + e.what());
+    }
+    if (!allowed)
+      out.push_back({ViolationKind::Manylinux, symbol,
+                     std::string(dep) + " " + std::string(version) + " is not allowed by " + policy.name() +
+                         " (" + policy.arch() + ")"});
+  }
+  return out;
+}
+
+// --- Python stable ABI -----------------------------------------------------
+
+const PythonStableAbi& PythonStableAbi::builtin() {
+  static const PythonStableAbi table =
+      parse(embedded_file("abi/data/python-stable-abi.txt"), "libkb/abi/data/python-stable-abi.txt");
+  return table;
+}
+
+PythonStableAbi PythonStableAbi::parse(std::string_view text, const std::string& source) {
+  PythonStableAbi table;
+  for (Row& row : parse_rows(text, source, "NAME ADDED")) {
+    std::optional<Version> v = try_version(row.second);
+    if (!v)
+      throw Error(source + ":" + std::to_string(row.line) + ": `" + row.second + "` is not a version");
+    table.added_[row.first] = *v;
+  }
+  return table;
+}
+
+std::optional<Version> PythonStableAbi::added(std::string_view name) const {
+  auto it = added_.find(name);
+  if (it == added_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Violation> check_python_abi(const std::vector<std::string>& undefined,
+                                        const PythonStableAbi& table, const Version& abi) {
+  std::vector<Violation> out;
+  for (const std::string& symbol : undefined) {
+    std::string_view name = std::string_view(symbol).substr(0, symbol.find('@'));
+    if (std::optional<Version> added = table.added(name)) {
+      if (*added > abi)
+        out.push_back({ViolationKind::PythonAbiNewer, symbol,
+                       "added to the stable ABI in Python " + display(*added)});
+    } else if (starts_with(name, "Py") || starts_with(name, "_Py")) {
+      out.push_back({ViolationKind::PythonAbi3, symbol, "not part of the Python stable ABI (abi3)"});
+    }
+  }
+  return out;
+}
+
+// --- macOS -------------------------------------------------------------------
+
+std::vector<Violation> check_macos(const std::optional<Version>& minos, const Version& max) {
+  if (!minos)
+    return {{ViolationKind::MacOs, "", "records no minimum macOS version (LC_BUILD_VERSION is missing)"}};
+  if (*minos > max)
+    return {{ViolationKind::MacOs, "",
+             "requires macOS " + display(*minos) + ", newer than " + display(max)}};
+  return {};
+}
+
+}  // namespace kb::abi

@@ -1,0 +1,186 @@
+// kb-checkabi: checks that built kernels load on other machines: ELF shared
+// objects against a manylinux policy, Mach-O ones against a minimum macOS,
+// and both against the Python stable ABI.
+//   kb-genproject . | kb-compile | kb-checkabi | kb-metadata
+//   kb-checkabi [--json] PATH...
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "libkb/abi/checker.h"
+#include "libkb/events/events.h"
+#include "libkb/util/error.h"
+
+namespace ev = kb::events;
+namespace abi = kb::abi;
+
+namespace {
+
+constexpr const char* kDescription =
+    "Check built kernels for portability. Every regular *.so and *.pyd file of a variant\n"
+    "is inspected; its undefined symbols (from .symtab and .dynsym, so stripping hides\n"
+    "nothing) must use only the symbol versions the manylinux policy allows (ELF), the\n"
+    "minimum macOS version must not exceed --macos (Mach-O), and Python C API symbols\n"
+    "must belong to the stable ABI (abi3) of --python-abi or older.\n"
+    "\n"
+    "Each PATH is a kernel directory (variants found in PATH/result, PATH/build or PATH),\n"
+    "a variant directory (it holds metadata.json) or a single shared object; default: .\n"
+    "Standalone the report goes to stdout (with --json: events to stdout, report to\n"
+    "stderr); exit status 1 when a problem is found, unless --warn-only.\n"
+    "\n"
+    "Without PATH and with a pipe on stdin it reads the kb event stream: every event is\n"
+    "forwarded; each variant-built event is checked and preceded by an abi-checked event.\n"
+    "Problems become an error event (exit 1) in strict projects and a warning otherwise.";
+
+struct Settings {
+  abi::CheckOptions options;
+  bool warn_only = false;
+  bool json = false;
+};
+
+CLI::Validator version_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          kb::Version::parse(text);
+          return {};
+        } catch (const kb::Error& e) {
+          return e.what();
+        }
+      },
+      "VERSION");
+}
+
+int run_standalone(const std::vector<std::string>& paths, const Settings& s) {
+  ev::Writer out;
+  out.set_tool("kb-checkabi");
+  std::ostream& report = s.json ? std::cerr : std::cout;
+  int variants = 0, failed = 0;
+  bool arguments_ok = true;
+  for (const std::string& path : paths) {
+    std::vector<abi::VariantReport> reports;
+    try {
+      reports = abi::check_path(path, s.options);
+    } catch (const kb::Error& e) {
+      std::cerr << "Error: " << e.what() << "\n";
+      if (s.json) out.error(e.what());
+      arguments_ok = false;
+      continue;
+    }
+    for (const abi::VariantReport& r : reports) {
+      report << abi::render_text(r, s.options) << std::flush;
+      ++variants;
+      if (!r.ok()) ++failed;
+      if (s.json) {
+        ev::Json checked = out.make(ev::kAbiChecked);
+        checked.update(abi::abi_checked_fields(r, s.options));
+        out.emit(checked);
+      }
+    }
+  }
+  if (failed)
+    report << "⛔ ABI compatibility issues found in " << failed << " of " << variants << " variant(s)\n";
+  bool success = arguments_ok && (failed == 0 || s.warn_only);
+  if (s.json) out.finished(success, {{"variants", variants}});
+  return success ? 0 : 1;
+}
+
+int run_stream(const Settings& s) {
+  ev::Writer out;
+  out.set_tool("kb-checkabi");
+  ev::Reader in(std::cin);
+  bool strict = false, failed = false;
+  int variants = 0;
+  while (true) {
+    std::optional<ev::Json> e;
+    try {
+      e = in.next();
+    } catch (const kb::Error& err) {
+      out.error(err.what());
+      failed = true;
+      break;
+    }
+    if (!e) break;
+    const std::string name = ev::event_name(*e);
+    if (name == ev::kProject) {
+      auto it = e->find("strict");
+      strict = it != e->end() && it->is_boolean() && it->get<bool>();
+    } else if (name == ev::kVariantBuilt) {
+      auto variant_it = e->find("variant");
+      std::string variant = variant_it != e->end() && variant_it->is_string() ? variant_it->get<std::string>() : "";
+      auto dir = e->find("dir");
+      if (dir == e->end() || !dir->is_string() || dir->get<std::string>().empty()) {
+        out.error("variant-built event without a \"dir\" field; cannot check variant " + variant, variant);
+        failed = true;
+      } else {
+        abi::VariantReport r = abi::check_variant(dir->get<std::string>(), s.options, variant);
+        std::cerr << abi::render_text(r, s.options) << std::flush;
+        ev::Json checked = out.make(ev::kAbiChecked);
+        checked.update(abi::abi_checked_fields(r, s.options));
+        out.emit(checked);
+        ++variants;
+        if (!r.ok()) {
+          std::string message =
+              "variant " + r.variant + " is not portable: " + abi::summarize_problems(r, s.options);
+          if (strict && !s.warn_only) {
+            out.error(message, variant);
+            failed = true;
+          } else {
+            out.warning(message, variant);
+          }
+        }
+      }
+    }
+    out.emit(*e);
+  }
+  out.finished(!failed, {{"variants", variants}});
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "kb-checkabi"};
+  app.get_formatter()->column_width(30);
+  Settings s;
+  std::vector<std::string> paths;
+  std::string python_abi = "3.9", macos = "15.0";
+  app.add_option("PATH", paths, "Kernel directory, variant directory or shared object")
+      ->check(CLI::ExistingPath);
+  app.add_option("-m,--manylinux", s.options.manylinux, "manylinux policy for ELF files")
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            try {
+              abi::ManylinuxPolicy::require_known(name);
+              return {};
+            } catch (const kb::Error& e) {
+              return e.what();
+            }
+          },
+          "POLICY"))
+      ->capture_default_str();
+  app.add_option("-p,--python-abi", python_abi, "Oldest Python whose stable ABI (abi3) must suffice")
+      ->check(version_validator())
+      ->capture_default_str();
+  app.add_option("--macos", macos, "Newest minimum macOS version allowed for Mach-O files")
+      ->check(version_validator())
+      ->capture_default_str();
+  app.add_flag("--warn-only", s.warn_only, "Report problems but exit 0 (stream mode: warnings, not errors)");
+  app.add_flag("--json", s.json, "Standalone: write abi-checked/finished events to stdout, the report to stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  s.options.python_abi = kb::Version::parse(python_abi);
+  s.options.macos = kb::Version::parse(macos);
+
+  try {
+    if (paths.empty() && ev::stdin_is_stream()) return run_stream(s);
+    if (paths.empty()) paths.push_back(".");
+    return run_standalone(paths, s);
+  } catch (const kb::Error& e) {
+    std::cerr << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
