@@ -1,0 +1,74 @@
+#include "libkb/metadata/finalize.h"
+
+#include "libkb/metadata/checks.h"
+#include "libkb/metadata/digest.h"
+#include "libkb/util/error.h"
+#include "libkb/util/strings.h"
+
+namespace kb::metadata {
+
+namespace fs = std::filesystem;
+
+nlohmann::ordered_json FinalizeResult::metadata_json() const {
+  return metadata ? to_json(*metadata) : nlohmann::ordered_json::object();
+}
+
+Metadata check_variant_metadata(const fs::path& variant_dir) {
+  fs::path path = variant_dir / "metadata.json";
+  try {
+    return read_metadata(path);
+  } catch (const Error& e) {
+    throw Error("Failed to parse metadata: " + path.string() + "\n  Caused by: " + e.what());
+  }
+}
+
+FinalizeResult finalize_variant(const fs::path& variant_dir, const FinalizeOptions& options) {
+  FinalizeResult result;
+  try {
+    result.metadata = check_variant_metadata(variant_dir);
+  } catch (const Error& e) {
+    result.problems.push_back(e.what());
+    return result;
+  }
+  Metadata& metadata = *result.metadata;
+
+  try {
+    // Bytecode is a by-product of running the kernel's tests, never shipped.
+    remove_bytecode(variant_dir);
+    for (std::string& problem : check_layout(variant_dir, replace_all(metadata.name, "-", "_")))
+      result.problems.push_back(std::move(problem));
+  } catch (const Error& e) {
+    result.problems.push_back(e.what());
+  }
+  if (options.lint_ops) {
+    try {
+      std::vector<OpsViolation> violations = lint_ops_registrations(variant_dir, options.python);
+      if (!violations.empty()) result.problems.push_back(format_ops_report(violations));
+    } catch (const Error& e) {
+      result.problems.push_back(e.what());
+    }
+  }
+  if (!result.problems.empty()) return result;
+
+  std::optional<CommitState> kernel = options.kernel_commit;
+  if (!kernel && metadata.provenance) kernel = metadata.provenance->kernel;
+  if (!kernel && options.kernel_dir) kernel = git::kernel_provenance(*options.kernel_dir);
+  Provenance provenance;
+  provenance.kernel_builder = kb_provenance();
+  provenance.kernel = kernel;
+
+  try {
+    Metadata updated = metadata;
+    updated.provenance = provenance;
+    updated.digest = compute_digest(variant_dir, options.algorithm);
+    write_metadata(variant_dir / "metadata.json", updated);
+    metadata = std::move(updated);
+  } catch (const Error& e) {
+    result.problems.push_back(e.what());
+    return result;
+  }
+  result.ok = true;
+  return result;
+}
+
+}  // namespace kb::metadata

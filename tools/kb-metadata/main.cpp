@@ -1,0 +1,152 @@
+// kb-metadata: finalizes built variants: validates metadata.json, removes
+// bytecode, checks the module layout and the ops registrations, records
+// provenance and the file digest.
+//   kb-genproject . | kb-compile | kb-checkabi | kb-metadata
+//   kb-metadata [DIR]                 finalize every variant found in DIR
+//   kb-metadata --check-builds [DIR]  only validate each variant's metadata.json
+//   kb-metadata --lint-only PATH      only run the ops registration check
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "libkb/events/events.h"
+#include "libkb/metadata/checks.h"
+#include "libkb/metadata/discover.h"
+#include "libkb/metadata/finalize.h"
+#include "libkb/util/error.h"
+#include "libkb/util/strings.h"
+
+namespace ev = kb::events;
+namespace md = kb::metadata;
+namespace fs = std::filesystem;
+
+namespace {
+
+int run_stream(md::FinalizeOptions options) {
+  ev::Writer out;
+  out.set_tool("kb-metadata");
+  ev::Reader in(std::cin);
+  std::map<std::string, bool> portable;  // variant -> abi-checked portable
+  int packaged = 0, failed = 0;
+  bool stream_ok = true;
+  while (true) {
+    std::optional<ev::Json> e;
+    try {
+      e = in.next();
+    } catch (const kb::Error& err) {
+      out.error(err.what());
+      stream_ok = false;
+      break;
+    }
+    if (!e) break;
+    out.emit(*e);
+    std::string name = ev::event_name(*e);
+    std::string variant = e->value("variant", "");
+    if (name == ev::kProject) {
+      if (e->contains("kernel_dir")) options.kernel_dir = e->value("kernel_dir", "");
+    } else if (name == ev::kAbiChecked) {
+      portable[variant] = e->value("portable", false);
+    } else if (name == ev::kVariantBuilt) {
+      md::FinalizeOptions variant_options = options;
+      if (e->contains("kernel_dir")) variant_options.kernel_dir = e->value("kernel_dir", "");
+      fs::path dir = e->value("dir", "");
+      std::cerr << "kb-metadata: " << variant << ": packaging\n";
+      md::FinalizeResult result = md::finalize_variant(dir, variant_options);
+      if (!result.ok) {
+        std::string message = kb::join(result.problems, "\n");
+        std::cerr << "kb-metadata: " << variant << ": FAILED\n" << message << "\n";
+        out.error(message, variant);
+        ++failed;
+        continue;
+      }
+      ev::Json done = out.make(ev::kVariantPackaged);
+      done["variant"] = variant;
+      done["dir"] = dir.string();
+      // Without an ABI check only pure-Python (noarch) variants are portable.
+      auto checked = portable.find(variant);
+      done["portable"] = checked != portable.end() ? checked->second : e->value("kind", "") == "noarch";
+      done["metadata"] = ev::Json::parse(result.metadata_json().dump());
+      out.emit(done);
+      ++packaged;
+    }
+  }
+  bool success = stream_ok && failed == 0;
+  out.finished(success, {{"variants", packaged}, {"failed", failed}});
+  return success ? 0 : 1;
+}
+
+int run_standalone(const fs::path& dir, bool check_only, md::FinalizeOptions options) {
+  md::DiscoveredVariants found = md::discover_variants(dir);
+  if (!options.kernel_dir) options.kernel_dir = dir;
+  int failed = 0;
+  for (const fs::path& variant : found.variants) {
+    std::string name = variant.filename().string();
+    try {
+      if (check_only) {
+        md::check_variant_metadata(variant);
+        continue;
+      }
+      std::cerr << "Packaging variant `" << name << "`...\n";
+      md::FinalizeResult result = md::finalize_variant(variant, options);
+      if (!result.ok) throw kb::Error(kb::join(result.problems, "\n"));
+    } catch (const kb::Error& e) {
+      std::cerr << "Error: " << (check_only ? "" : name + ": ") << e.what() << "\n";
+      ++failed;
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Finalize built kernel variants: validate metadata.json, remove Python bytecode, check the\n"
+      "module layout and that Torch ops are registered with add_op_namespace_prefix, record\n"
+      "provenance (kb and kernel git commits) and the per-file sha256 digest.\n\n"
+      "Without DIR and with a pipe on stdin it reads the kb event stream: every event is\n"
+      "forwarded, and each variant-built event is followed by variant-packaged (or error).\n"
+      "With DIR it finalizes every variant found in DIR/result, DIR/build or DIR.",
+      "kb-metadata"};
+  std::string dir;
+  bool check_builds = false;
+  std::string lint_path, python, kernel_dir;
+  app.add_option("DIR", dir, "Kernel directory (or a directory of variants)");
+  auto* check = app.add_flag("--check-builds", check_builds,
+                             "Only check that every variant's metadata.json is valid (changes nothing)");
+  auto* lint = app.add_option("--lint-only", lint_path,
+                              "Only run the ops registration check on PATH (a source tree or .py file)")
+                   ->option_text("PATH");
+  check->excludes(lint);
+  app.add_option("--python", python, "Python interpreter for the ops registration check (default: python3)");
+  app.add_option("--kernel-dir", kernel_dir,
+                 "Git repository for the kernel provenance (default: DIR, or the stream's kernel_dir)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (!lint_path.empty() && !dir.empty()) {
+    std::cerr << "Error: --lint-only takes its own PATH and no DIR\n";
+    return 2;
+  }
+
+  md::FinalizeOptions options;
+  if (!python.empty()) options.python = python;
+  if (!kernel_dir.empty()) options.kernel_dir = kernel_dir;
+  try {
+    if (!lint_path.empty()) {
+      auto violations = md::lint_ops_registrations(lint_path, options.python);
+      if (violations.empty()) return 0;
+      std::cerr << md::format_ops_report(violations) << "\n";
+      return 1;
+    }
+    if (dir.empty() && !check_builds && ev::stdin_is_stream()) return run_stream(options);
+    return run_standalone(dir.empty() ? fs::path(".") : fs::path(dir), check_builds, options);
+  } catch (const kb::Error& e) {
+    std::cerr << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
