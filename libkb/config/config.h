@@ -32,6 +32,7 @@ bool is_compiled_backend(Backend b);
 struct GitUrl {
   std::string original;
   std::string normalized;
+  friend bool operator==(const GitUrl&, const GitUrl&) = default;
 };
 // Throws kb::Error ("unsupported scheme `X` in git URL `Y`, expected one of: ..."
 // or "invalid git URL `X`").
@@ -58,12 +59,14 @@ struct TorchTable {
   std::optional<Version> stable_abi_all;
   std::map<Backend, Version> stable_abi_per_backend;
   std::vector<std::string> cxx_flags;
+  friend bool operator==(const TorchTable&, const TorchTable&) = default;
 };
 
 struct TorchNoarchTable {
   std::optional<std::vector<std::string>> pyext;
   std::vector<std::string> cuda_capabilities;  // keys are snake_case in the file
   std::vector<std::string> rocm_archs;
+  friend bool operator==(const TorchNoarchTable&, const TorchNoarchTable&) = default;
 };
 
 struct TvmFfiTable {
@@ -71,6 +74,7 @@ struct TvmFfiTable {
   std::vector<std::string> include;
   std::optional<std::vector<std::string>> pyext;
   std::vector<std::string> cxx_flags;
+  friend bool operator==(const TvmFfiTable&, const TvmFfiTable&) = default;
 };
 
 // One [kernel.<name>] component.
@@ -90,6 +94,7 @@ struct KernelComponent {
   std::vector<std::string> hip_flags;
   // xpu only
   std::vector<std::string> sycl_flags;
+  friend bool operator==(const KernelComponent&, const KernelComponent&) = default;
 };
 
 struct General {
@@ -110,6 +115,7 @@ struct General {
   // [general.hub]
   std::optional<std::string> hub_repo_id;
   std::optional<std::string> hub_branch;
+  friend bool operator==(const General&, const General&) = default;
 };
 
 struct BuildConfig {
@@ -138,8 +144,27 @@ struct BuildConfig {
   // / "No dependencies are defined for backend: \"tpu\"".
   std::vector<std::string> python_depends_for(Backend b) const;
   // Pip package names of python_depends_for(b) (for pyproject.toml).
+  // std::nullopt: the general dependencies only.
   std::vector<std::string> pip_packages_for(std::optional<Backend> b) const;
+
+  friend bool operator==(const BuildConfig&, const BuildConfig&) = default;
 };
+
+// The C++ dependency names allowed in [kernel.*] `depends`, in spec order.
+const std::vector<std::string>& known_cpp_dependencies();
+
+// One pip package of a curated Python dependency; `import_name` is the
+// module to probe for it (absent: nothing to probe, e.g. onednn-devel).
+struct PythonPackage {
+  std::string pip;
+  std::optional<std::string> import_name;
+  friend bool operator==(const PythonPackage&, const PythonPackage&) = default;
+};
+// The curated table entry for `name`: the general table when `backend` is
+// std::nullopt, else that backend's table. nullptr when the name is not
+// there (or the backend has no table at all: cann, tpu).
+const std::vector<PythonPackage>* find_python_dependency(std::string_view name,
+                                                         std::optional<Backend> backend);
 
 // Reads <kernel_dir>/build.toml. v4 files are upgraded and a warning is
 // appended to `warnings` (when given); v3 is rejected unless allow_v3.

@@ -1,0 +1,107 @@
+#include <algorithm>
+
+#include "libkb/config/config.h"
+#include "libkb/util/strings.h"
+
+namespace kb::config {
+
+const std::array<Backend, 8>& all_backends() {
+  static const std::array<Backend, 8> backends = {Backend::Cann,  Backend::Cpu,    Backend::Cuda,
+                                                  Backend::Metal, Backend::Neuron, Backend::Rocm,
+                                                  Backend::Tpu,   Backend::Xpu};
+  return backends;
+}
+
+std::string_view backend_name(Backend b) {
+  switch (b) {
+    case Backend::Cann:
+      return "cann";
+    case Backend::Cpu:
+      return "cpu";
+    case Backend::Cuda:
+      return "cuda";
+    case Backend::Metal:
+      return "metal";
+    case Backend::Neuron:
+      return "neuron";
+    case Backend::Rocm:
+      return "rocm";
+    case Backend::Tpu:
+      return "tpu";
+    case Backend::Xpu:
+      return "xpu";
+  }
+  return "unknown";
+}
+
+std::optional<Backend> parse_backend(std::string_view name) {
+  std::string lower = to_lower(name);
+  for (Backend b : all_backends())
+    if (backend_name(b) == lower) return b;
+  return std::nullopt;
+}
+
+bool is_compiled_backend(Backend b) {
+  return b == Backend::Cpu || b == Backend::Cuda || b == Backend::Metal || b == Backend::Rocm ||
+         b == Backend::Xpu;
+}
+
+std::string_view framework_table_name(Framework f) {
+  switch (f) {
+    case Framework::Torch:
+      return "torch";
+    case Framework::TorchNoarch:
+      return "torch-noarch";
+    case Framework::TvmFfi:
+      return "tvm-ffi";
+  }
+  return "torch";
+}
+
+std::string BuildConfig::module_name() const { return replace_all(general.name, "-", "_"); }
+
+std::string BuildConfig::extension_dir() const {
+  return framework == Framework::TvmFfi ? "tvm-ffi-ext" : "torch-ext";
+}
+
+std::vector<std::string> BuildConfig::pyext() const {
+  const std::optional<std::vector<std::string>>* configured = nullptr;
+  switch (framework) {
+    case Framework::Torch:
+      configured = &torch.pyext;
+      break;
+    case Framework::TorchNoarch:
+      configured = &torch_noarch.pyext;
+      break;
+    case Framework::TvmFfi:
+      configured = &tvm_ffi.pyext;
+      break;
+  }
+  if (configured && configured->has_value()) return **configured;
+  return {"py", "pyi"};
+}
+
+bool BuildConfig::has_kernel_for(Backend b) const {
+  return std::any_of(kernels.begin(), kernels.end(),
+                     [b](const KernelComponent& k) { return k.backend == b; });
+}
+
+std::optional<Version> BuildConfig::stable_abi_for(Backend b) const {
+  if (framework != Framework::Torch) return std::nullopt;
+  if (torch.stable_abi_all) return torch.stable_abi_all;
+  auto it = torch.stable_abi_per_backend.find(b);
+  if (it == torch.stable_abi_per_backend.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<KernelDependency> BuildConfig::kernel_depends_for(Backend b) const {
+  std::vector<KernelDependency> out = general.kernel_depends;
+  if (b == Backend::Cuda || b == Backend::Neuron || b == Backend::Xpu) {
+    auto it = general.backend_kernel_depends.find(b);
+    if (it != general.backend_kernel_depends.end())
+      out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  return out;
+}
+
+}  // namespace kb::config

@@ -1,0 +1,26 @@
+#include "libkb/config/config.h"
+#include "libkb/util/error.h"
+
+namespace kb::config {
+
+void validate_kernel_name(std::string_view name) {
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool ok = name.size() >= 2 && lower(name.front()) && name.back() != '-';
+  for (char c : name)
+    if (!(lower(c) || digit(c) || c == '-')) ok = false;
+  if (ok) return;
+  throw Error("invalid kernel name \"" + std::string(name) +
+              "\": a kernel name has at least 2 characters, only lowercase letters a-z, digits 0-9 "
+              "and dashes '-', starts with a letter and does not end with a dash "
+              "(for example: my-kernel, relu2d, flash-attention)");
+}
+
+const std::vector<std::string>& known_cpp_dependencies() {
+  static const std::vector<std::string> names = {
+      "cutlass_2_10", "cutlass_3_5", "cutlass_3_6", "cutlass_3_8", "cutlass_3_9", "cutlass_4_0",
+      "cutlass_4_4",  "cutlass_4_5", "sycl_tla",    "metal-cpp",   "torch"};
+  return names;
+}
+
+}  // namespace kb::config
