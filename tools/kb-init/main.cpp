@@ -1,0 +1,86 @@
+// kb-init: create a new kernel project (`kb init` dispatches here).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libkb/scaffold/scaffold.h"
+#include "libkb/util/error.h"
+
+namespace {
+
+constexpr const char* kDescription =
+    "Create a new kernel project: build.toml, Torch bindings, an add-one kernel for\n"
+    "each selected compiled backend (cpu, cuda, rocm, metal, xpu), tests, a benchmark,\n"
+    "a card template (CARD.md) and a Makefile. The directory becomes a git repository\n"
+    "with every file staged (nothing is committed).\n"
+    "\n"
+    "Where the project goes:\n"
+    "  kb-init PATH --name OWNER/REPO   into PATH\n"
+    "  kb-init --name OWNER/REPO        into ./<REPO with '_' as '-'>\n"
+    "  kb-init OWNER/REPO               the same as --name OWNER/REPO\n"
+    "kb does not read a Hub login, so the owner always comes from --name or an\n"
+    "OWNER/REPO path.\n"
+    "\n"
+    "Names derived from REPO: kernel name (build.toml) = REPO with '_' as '-';\n"
+    "Python module = REPO lowercased with '-' as '_'; repo id = OWNER/<kernel name>.\n"
+    "\n"
+    "Existing files are never replaced unless --overwrite is given; then only the\n"
+    "scaffold's own files are rewritten and every other file is kept.";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "kb-init"};
+  app.get_formatter()->column_width(34);
+
+  std::optional<std::string> path;
+  std::optional<std::string> name;
+  std::string license = "Apache-2.0";
+  std::vector<std::string> backend_args;
+  bool overwrite = false;
+
+  app.add_option("PATH", path, "Directory of the new project, or OWNER/REPO (see above)");
+  app.add_option("--name", name, "Kernel repository as OWNER/REPO (e.g. my-org/relu)");
+  app.add_option("--license", license, "License identifier written to build.toml")->capture_default_str();
+  app.add_option("--backends", backend_args,
+                 "One or more of all, cann, cpu, cuda, metal, neuron, rocm, tpu, xpu\n"
+                 "(case-insensitive; space- or comma-separated; default: cuda)")
+      ->expected(1, -1)
+      ->check([](const std::string& value) -> std::string {
+        try {
+          kb::scaffold::parse_backends({value});
+          return "";
+        } catch (const kb::Error& e) {
+          return e.what();
+        }
+      });
+  app.add_flag("--overwrite", overwrite, "Replace existing scaffold files (other files are kept)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // usage errors exit 2, like every kb tool
+  }
+
+  try {
+    kb::scaffold::InitOptions options;
+    options.path = path;
+    options.name = name;
+    options.license = license;
+    if (!backend_args.empty()) options.backends = kb::scaffold::parse_backends(backend_args);
+    options.overwrite = overwrite;
+    auto result = kb::scaffold::init_project(options);
+    std::cout << "Initialized `" << result.target.names.repo_id << "` at " << result.target.dir.string() << "\n";
+    return 0;
+  } catch (const kb::Error& e) {
+    std::cerr << "Error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "Error: " << e.what() << "\n";
+    return 1;
+  }
+}
