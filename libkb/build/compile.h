@@ -1,0 +1,51 @@
+#pragma once
+// Building one planned variant into <kernel_dir>/build/<variant>/:
+// arch variants through the generated CMake project (configure once, then
+// incremental Ninja builds), noarch variants by copying the Python package.
+// The result is staged and swapped in atomically; when the staged tree equals
+// what is already installed, nothing is touched (a no-op rebuild stays cheap).
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kb::build {
+
+struct CompileRequest {
+  std::filesystem::path kernel_dir;   // holds build.toml and the sources
+  std::filesystem::path project_dir;  // holds the generated CMake project (usually kernel_dir)
+  std::string variant;
+  std::string backend;  // "cpu", "cuda", ...
+  bool noarch = false;
+  std::string module;       // Python package name under torch-ext/
+  std::string python;       // interpreter with torch (arch variants)
+  std::string torch_version;
+  std::string nvcc;                     // CUDA compiler (cuda variants)
+  std::vector<std::string> cmake_args;  // extra -D options from the plan
+  int jobs = 0;                         // parallel compile jobs; 0 = CMake's default
+};
+
+// Reads a variant-planned event (see events.h).
+CompileRequest request_from_event(const nlohmann::json& planned);
+
+struct CompileResult {
+  std::filesystem::path dir;           // build/<variant>
+  std::vector<std::string> artifacts;  // files in dir, relative, sorted
+  bool up_to_date = false;             // nothing changed on disk
+  double seconds = 0;
+};
+
+using ProgressFn = std::function<void(const std::string&)>;
+
+// Throws kb::Error with the failing step and the tail of its log.
+CompileResult compile_variant(const CompileRequest& request, const ProgressFn& progress = {});
+
+// Directory for the variant's CMake build tree and logs.
+std::filesystem::path cmake_build_dir(const CompileRequest& request);
+
+// Sorted relative paths of the regular files under dir.
+std::vector<std::string> list_files(const std::filesystem::path& dir);
+
+}  // namespace kb::build

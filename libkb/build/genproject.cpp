@@ -1,0 +1,75 @@
+#include "libkb/build/genproject.h"
+
+#include "libkb/config/config.h"
+#include "libkb/git/git.h"
+#include "libkb/metadata/metadata.h"
+#include "libkb/project/project.h"
+#include "libkb/util/error.h"
+#include "libkb/util/fs.h"
+
+namespace kb::build {
+
+Plan plan_for_machine(const config::BuildConfig& config, const std::string& unique_id,
+                      const std::vector<std::string>& pythons, const PlanFilter& filter) {
+  toolchain::DiscoveryOptions options;
+  for (const auto& p : pythons) options.pythons.emplace_back(p);
+  toolchain::Discovery discovery = toolchain::discover_pythons(options);
+  for (const auto& r : discovery.rejected)
+    if (r.source == "--python") throw Error("--python " + r.candidate.string() + ": " + r.reason);
+  return plan_variants(config, unique_id, discovery.toolchains, toolchain::discover_nvcc(), filter);
+}
+
+void run_genproject(const GenprojectOptions& options, events::Writer& out, std::ostream& log) {
+  std::error_code ec;
+  if (!fs::is_directory(options.kernel_dir, ec))
+    throw Error("`" + options.kernel_dir.string() + "` is not a directory");
+  fs::path kernel_dir = fs::canonical(options.kernel_dir);
+  fs::path target_dir = options.target_dir.empty() ? kernel_dir : fs::absolute(options.target_dir);
+
+  std::vector<std::string> warnings;
+  config::BuildConfig config = config::load_build_config(kernel_dir, {}, &warnings);
+  for (const auto& w : warnings) {
+    log << "warning: " << w << "\n";
+    out.warning(w);
+  }
+  std::string unique_id = options.unique_id ? *options.unique_id : git::unique_id(kernel_dir);
+  auto provenance = metadata::build_provenance(kernel_dir);
+  auto files = project::render_project(config, unique_id, provenance);
+  auto written = project::write_project(target_dir, files, {.force = options.force});
+  if (!written.written.empty())
+    log << "kb-genproject: wrote " << written.written.size() << " generated file(s) in " << target_dir.string()
+        << "\n";
+
+  Plan plan = plan_for_machine(config, unique_id, options.pythons, options.filter);
+
+  events::Json project = out.make(events::kProject);
+  project["kernel_dir"] = kernel_dir.string();
+  project["project_dir"] = target_dir.string();
+  project["name"] = config.general.name;
+  project["module"] = config.module_name();
+  project["version"] = config.general.version;
+  project["framework"] = std::string(config::framework_table_name(config.framework));
+  std::vector<std::string> backends;
+  for (auto b : config.general.backends) backends.emplace_back(config::backend_name(b));
+  project["backends"] = backends;
+  project["unique_id"] = unique_id;
+  project["strict"] = options.strict;
+  if (config.general.hub_repo_id) project["repo_id"] = *config.general.hub_repo_id;
+  out.emit(project);
+
+  for (const auto& v : plan.planned) {
+    events::Json e = planned_event(v, config, kernel_dir.string(), target_dir.string());
+    e["tool"] = out.tool();
+    out.emit(e);
+    log << "kb-genproject: planned " << v.variant << "\n";
+  }
+  for (const auto& s : plan.skipped) {
+    events::Json e = skipped_event(s);
+    e["tool"] = out.tool();
+    out.emit(e);
+    log << "kb-genproject: skipped " << config::backend_name(s.backend) << ": " << s.reason << "\n";
+  }
+  if (plan.planned.empty()) log << "kb-genproject: nothing can be built on this machine\n";
+}
+
+}  // namespace kb::build

@@ -1,0 +1,36 @@
+#pragma once
+// kb-genproject: build.toml -> generated project + a build plan as events.
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "libkb/build/plan.h"
+#include "libkb/events/events.h"
+
+namespace kb::build {
+
+// Discovers this machine's toolchains (interpreters with torch from
+// `pythons`, KB_PYTHON, PATH, the defaults; nvcc) and plans the variants of
+// `config`. An explicitly given interpreter that cannot import torch is an error.
+Plan plan_for_machine(const config::BuildConfig& config, const std::string& unique_id,
+                      const std::vector<std::string>& pythons, const PlanFilter& filter);
+
+struct GenprojectOptions {
+  std::filesystem::path kernel_dir = ".";
+  std::filesystem::path target_dir;  // empty: kernel_dir
+  std::optional<std::string> unique_id;
+  std::vector<std::string> pythons;
+  PlanFilter filter;
+  bool strict = false;  // downstream tools fail on ABI violations
+  bool force = false;   // overwrite files kb did not generate
+};
+
+// Loads build.toml, writes the generated project (only files whose content
+// changed), discovers toolchains and emits `project` followed by one
+// variant-planned / variant-skipped per backend. Config and generation errors
+// are thrown as kb::Error; warnings go to the stream and to `log`.
+void run_genproject(const GenprojectOptions& options, events::Writer& out, std::ostream& log);
+
+}  // namespace kb::build

@@ -1,0 +1,93 @@
+#include "libkb/build/summary.h"
+
+#include <cstdio>
+
+#include "libkb/util/strings.h"
+
+namespace kb::build {
+
+BuildSummary::VariantState& BuildSummary::variant(const std::string& name) {
+  if (!variants_.count(name)) order_.push_back(name);
+  return variants_[name];
+}
+
+void BuildSummary::add(const events::Json& e) {
+  std::string name = events::event_name(e);
+  std::string v = e.value("variant", "");
+  if (name == events::kProject) {
+    kernel_ = e.value("name", "") + " v" + std::to_string(e.value("version", 0));
+  } else if (name == events::kVariantPlanned) {
+    variant(v).status = "planned";
+  } else if (name == events::kVariantSkipped) {
+    skipped_.push_back(e.value("backend", "?") + ": skipped, " + e.value("reason", ""));
+  } else if (name == events::kVariantBuilt) {
+    auto& s = variant(v);
+    if (s.status != "failed") s.status = "built";
+    s.seconds = e.value("seconds", 0.0);
+    s.up_to_date = e.value("up_to_date", false);
+  } else if (name == events::kAbiChecked) {
+    auto& s = variant(v);
+    s.portable = e.value("portable", true);
+    size_t count = 0;
+    if (e.contains("files") && e["files"].is_array())
+      for (const auto& f : e["files"])
+        if (f.contains("violations") && f["violations"].is_array()) count += f["violations"].size();
+    s.violations = count;
+  } else if (name == events::kVariantPackaged) {
+    auto& s = variant(v);
+    if (s.status != "failed") s.status = "packaged";
+  } else if (name == events::kError) {
+    if (!v.empty()) {
+      auto& s = variant(v);
+      s.status = "failed";
+      if (s.message.empty()) s.message = split(e.value("message", ""), '\n').front();
+    } else {
+      errors_.push_back(e.value("tool", "") + ": " + e.value("message", ""));
+    }
+  } else if (name == events::kFinished) {
+    if (!e.value("success", false)) finished_ok_ = false;
+  }
+}
+
+bool BuildSummary::success() const {
+  if (!finished_ok_ || !errors_.empty()) return false;
+  for (const auto& [_, s] : variants_)
+    if (s.status == "failed") return false;
+  return true;
+}
+
+size_t BuildSummary::built_count() const {
+  size_t n = 0;
+  for (const auto& [_, s] : variants_)
+    if (s.status == "built" || s.status == "packaged") ++n;
+  return n;
+}
+
+std::string BuildSummary::render() const {
+  std::string out = "kb build" + (kernel_.empty() ? std::string() : ": " + kernel_) + "\n";
+  size_t width = 0;
+  for (const auto& v : order_) width = std::max(width, v.size());
+  for (const auto& v : order_) {
+    const auto& s = variants_.at(v);
+    std::string line = "  " + v + std::string(width - v.size() + 2, ' ');
+    if (s.status == "failed") {
+      line += "FAILED: " + s.message;
+    } else if (s.status == "planned") {
+      line += "not built";
+    } else {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.1f s", s.seconds);
+      line += s.up_to_date ? std::string("up to date") : std::string("built in ") + secs;
+      if (!s.portable)
+        line += ", NOT PORTABLE (" + std::to_string(s.violations) + " ABI violation" +
+                (s.violations == 1 ? "" : "s") + ")";
+    }
+    out += line + "\n";
+  }
+  for (const auto& s : skipped_) out += "  " + s + "\n";
+  for (const auto& e : errors_) out += "  error: " + e + "\n";
+  if (order_.empty() && errors_.empty()) out += "  nothing to build on this machine\n";
+  return out;
+}
+
+}  // namespace kb::build
