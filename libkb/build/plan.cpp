@@ -5,6 +5,7 @@
 
 #include "libkb/project/project.h"
 #include "libkb/util/error.h"
+#include "libkb/util/strings.h"
 #include "libkb/variant/variant.h"
 
 namespace kb::build {
@@ -81,7 +82,11 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
         reasons.push_back(t.describe() + ": " + e.what());
         continue;
       }
-      if (!wanted_variant(name) || seen.count(name)) continue;
+      if (seen.count(name)) continue;
+      if (!wanted_variant(name)) {
+        reasons.push_back(name + ": not selected by --variant");
+        continue;
+      }
       const Version& torch_version = t.torch.version;
       if (!within(torch_version, config.torch.minver, config.torch.maxver)) {
         reasons.push_back(name + ": torch " + torch_version.str() + " is outside build.toml's bounds");
@@ -119,6 +124,15 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
       plan.skipped.push_back({backend, reason, ""});
     }
   }
+  for (const auto& wanted : filter.variants) {
+    if (seen.count(wanted)) continue;
+    std::vector<std::string> buildable;
+    PlanFilter all = filter;
+    all.variants.clear();
+    for (const auto& v : plan_variants(config, unique_id, toolchains, nvcc, all).planned) buildable.push_back(v.variant);
+    throw Error("--variant " + wanted + " is not a variant this machine can build" +
+                (buildable.empty() ? std::string(" (it builds none)") : " (it builds: " + join(buildable, ", ") + ")"));
+  }
   return plan;
 }
 
@@ -138,7 +152,15 @@ events::Json planned_event(const PlannedVariant& v, const BuildConfig& config, c
     e["torch_version"] = v.toolchain->torch.version_raw;
     if (v.toolchain->torch.cuda) e["cuda_version"] = *v.toolchain->torch.cuda;
     std::vector<std::string> args;
-    if (!v.toolchain->torch.cmake_dir.empty()) args.push_back("-DTorch_DIR=" + v.toolchain->torch.cmake_dir.string());
+    const std::filesystem::path& torch_cmake = v.toolchain->torch.cmake_dir;
+    if (!torch_cmake.empty()) {
+      args.push_back("-DTorch_DIR=" + torch_cmake.string());
+      // TorchConfig looks for libtorch with PATHS, which rank below the system
+      // directories; a system libtorch (Debian's) would win over the one of this
+      // toolchain unless the toolchain's prefix (<torch>/share/cmake/Torch/../../..)
+      // comes first.
+      args.push_back("-DCMAKE_PREFIX_PATH=" + torch_cmake.parent_path().parent_path().parent_path().string());
+    }
     e["cmake_args"] = args;
   }
   if (v.nvcc) e["nvcc"] = v.nvcc->path.string();

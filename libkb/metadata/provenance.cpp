@@ -1,13 +1,7 @@
-// Compiled with KB_GIT_COMMIT / KB_GIT_DIRTY describing the kb sources (see
-// the top-level CMakeLists.txt), so each kb binary knows what it was built from.
+// kb_git_state.h (written at build time by cmake/git-state.cmake) describes
+// the kb sources, so each kb binary knows what it was built from.
+#include "kb_git_state.h"
 #include "libkb/metadata/metadata.h"
-
-#ifndef KB_GIT_COMMIT
-#define KB_GIT_COMMIT ""
-#endif
-#ifndef KB_GIT_DIRTY
-#define KB_GIT_DIRTY false
-#endif
 
 namespace kb::metadata {
 

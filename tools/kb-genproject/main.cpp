@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
         std::cerr << kb::config::backend_name(s.backend) << ": skipped, " << s.reason << "\n";
       return 0;
     }
+    options.kernel_dir = kdir;
+    options.target_dir = target_dir;
     try {
       kb::build::run_genproject(options, out, std::cerr);
     } catch (const kb::Error& e) {

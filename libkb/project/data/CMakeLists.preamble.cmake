@@ -39,6 +39,11 @@ string(REGEX MATCH "^[0-9]+(\\.[0-9]+)*" KB_TORCH_VERSION "${KB_TORCH_VERSION}")
 if(KB_BACKEND STREQUAL "cuda")
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
+  # CMake before 3.26 has no C++20 dialect flag for nvcc, which has one since CUDA 12.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION AND CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.0)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
 endif()
 find_package(Torch REQUIRED)
 # torch adds -gencode options for the build machine; each component chooses its own.
