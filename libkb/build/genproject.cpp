@@ -6,6 +6,8 @@
 #include "libkb/project/project.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
+#include "libkb/util/process.h"
+#include "libkb/util/strings.h"
 
 namespace kb::build {
 
@@ -13,6 +15,11 @@ Plan plan_for_machine(const config::BuildConfig& config, const std::string& uniq
                       const std::vector<std::string>& pythons, const PlanFilter& filter) {
   toolchain::DiscoveryOptions options;
   for (const auto& p : pythons) options.pythons.emplace_back(p);
+  // Naming interpreters selects them: --python wins over KB_PYTHON, which wins
+  // over discovery (PATH, /usr/bin/python3, the CUDA torch venv).
+  bool env_selects = !trim(env_or("KB_PYTHON", "")).empty();
+  options.use_env = pythons.empty();
+  options.use_path = options.use_defaults = pythons.empty() && !env_selects;
   toolchain::Discovery discovery = toolchain::discover_pythons(options);
   for (const auto& r : discovery.rejected)
     if (r.source == "--python") throw Error("--python " + r.candidate.string() + ": " + r.reason);

@@ -64,18 +64,29 @@ void Writer::finished(bool success, Json extra) {
   emit(e);
 }
 
-bool pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle) {
+bool reports_failure(const Json& e) {
+  if (event_name(e) != kFinished) return false;
+  auto success = e.find("success");
+  return success != e.end() && success->is_boolean() && !success->get<bool>();
+}
+
+PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle) {
   Reader reader(in);
+  PumpResult result;
   while (true) {
     std::optional<Json> e;
     try {
       e = reader.next();
     } catch (const Error& err) {
       out.error(err.what());
-      return false;
+      result.malformed = true;
+      return result;
     }
-    if (!e) return true;
-    if (!handle(*e)) out.emit(*e);
+    if (!e) return result;
+    if (!handle(*e)) {
+      if (reports_failure(*e)) result.upstream_failed = true;
+      out.emit(*e);
+    }
   }
 }
 

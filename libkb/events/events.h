@@ -28,6 +28,10 @@
 //  warning           tool, message, variant?
 //  error             tool, message, variant?
 //  finished          tool, success, variants? (count handled), failed?
+//
+// Exit codes: a tool in a pipeline exits non-zero when it failed or when it
+// forwarded a failed "finished" from upstream, so `a | b | c` fails in a shell
+// without pipefail too. Its own "finished" still reports only its own work.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -89,10 +93,17 @@ class Writer {
   std::string tool_;
 };
 
+// True for a "finished" event with "success": false (an upstream tool failed).
+bool reports_failure(const Json& e);
+
 // Reads events from `in` until end of input, calling `handle` for each; an
 // event for which `handle` returns false is forwarded unchanged through `out`.
-// A malformed line becomes an "error" event; returns false in that case.
-bool pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle);
+// A malformed line becomes an "error" event and ends the stream.
+struct PumpResult {
+  bool malformed = false;        // a line was not an event; reading stopped there
+  bool upstream_failed = false;  // a forwarded event reports_failure()
+};
+PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle);
 
 // True when standard input is a pipe or file carrying an event stream rather
 // than a terminal (tools then run in stream mode).

@@ -19,11 +19,6 @@ namespace {
 constexpr std::string_view kProbeMarker = "KB-PROBE:";
 constexpr const char* kSection = "python";
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
-}
-
 std::string home_dir() { return env_or("HOME", "/"); }
 
 struct Candidate {

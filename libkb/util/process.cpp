@@ -17,6 +17,11 @@ extern char** environ;
 
 namespace kb {
 
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
 std::optional<std::filesystem::path> find_program(const std::string& program) {
   if (program.empty()) return std::nullopt;
   if (program.find('/') != std::string::npos) {

@@ -37,6 +37,9 @@ std::vector<int> run_pipeline(const std::vector<std::vector<std::string>>& stage
                               const std::function<void(const std::string&)>& on_line);
 
 // The full path of `program` on PATH (or as given, if it contains '/'), if executable.
+// The environment variable `name`, or `fallback` when it is unset or empty.
+std::string env_or(const char* name, const std::string& fallback);
+
 std::optional<std::filesystem::path> find_program(const std::string& program);
 
 // Path of the kb tool `name` (e.g. "kb-compile"): the sibling of the running

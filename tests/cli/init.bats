@@ -149,3 +149,13 @@ staged() {
   [ "$(git -C "$WORK/relu" rev-list --count HEAD)" -eq 1 ]
   [ "$(git -C "$WORK/relu" diff --cached --name-only | sort | tr '\n' ' ')" = "build.toml relu_cuda/relu.cu " ]
 }
+
+@test "the project path may follow the --backends values" {
+  run "$TOOL" --name acme/relu --backends cpu cuda mykernel
+  [ "$status" -eq 0 ]
+  [ "$output" = "Initialized \`acme/relu\` at $WORK/mykernel" ]
+  grep -qx 'backends = \["cpu", "cuda"\]' "$WORK/mykernel/build.toml"
+  run "$TOOL" --name acme/other --backends cpu --backends rocm,cuda
+  [ "$status" -eq 0 ]
+  grep -qx 'backends = \["cpu", "rocm", "cuda"\]' "$WORK/other/build.toml"
+}

@@ -89,7 +89,7 @@ int run_stream(const Settings& s) {
   ev::Writer out;
   out.set_tool("kb-checkabi");
   ev::Reader in(std::cin);
-  bool strict = false, failed = false;
+  bool strict = false, failed = false, upstream_failed = false;
   int variants = 0;
   while (true) {
     std::optional<ev::Json> e;
@@ -102,6 +102,7 @@ int run_stream(const Settings& s) {
     }
     if (!e) break;
     const std::string name = ev::event_name(*e);
+    if (ev::reports_failure(*e)) upstream_failed = true;
     if (name == ev::kProject) {
       auto it = e->find("strict");
       strict = it != e->end() && it->is_boolean() && it->get<bool>();
@@ -134,7 +135,7 @@ int run_stream(const Settings& s) {
     out.emit(*e);
   }
   out.finished(!failed, {{"variants", variants}});
-  return failed ? 1 : 0;
+  return failed || upstream_failed ? 1 : 0;
 }
 
 }  // namespace

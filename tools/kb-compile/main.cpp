@@ -47,10 +47,10 @@ int main(int argc, char** argv) {
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   int inner_jobs = static_cast<int>(std::max(1u, (cores + jobs - 1) / jobs));
   std::atomic<int> built{0}, failed{0};
-  bool stream_ok;
+  ev::PumpResult stream;
   {
     kb::WorkQueue queue(jobs);
-    stream_ok = ev::pump(*in, out, [&](const ev::Json& e) {
+    stream = ev::pump(*in, out, [&](const ev::Json& e) {
       if (ev::event_name(e) != ev::kVariantPlanned) return false;
       queue.submit([&, e] {
         std::string variant = e.value("variant", "?");
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     });
     queue.wait_idle();
   }
-  bool success = stream_ok && failed == 0;
+  bool success = failed == 0 && !stream.malformed;
   out.finished(success, {{"variants", built.load()}, {"failed", failed.load()}});
-  return success ? 0 : 1;
+  return success && !stream.upstream_failed ? 0 : 1;
 }

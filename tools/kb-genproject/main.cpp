@@ -67,9 +67,12 @@ int main(int argc, char** argv) {
   bool dry_run = false, kernel_dirty = false;
   app.add_option("KERNEL_DIR", kernel_dir, "Kernel directory with build.toml (default: .)");
   app.add_option("TARGET_DIR", target_dir, "Where generated files go (default: KERNEL_DIR)");
-  app.add_option("--python", options.pythons, "Interpreter with torch to build for (repeatable)");
-  app.add_option("--variant", options.filter.variants, "Plan only this variant (repeatable)");
-  app.add_option("--backend", backends, "Plan only this backend (repeatable)");
+  app.add_option("--python", options.pythons, "Build only for this interpreter with torch (repeatable; default: KB_PYTHON, else every one discovered)")
+      ->allow_extra_args(false);
+  app.add_option("--variant", options.filter.variants, "Plan only this variant (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--backend", backends, "Plan only this backend (repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--unique-id", options.unique_id, "Op namespace suffix instead of the git tree id");
   app.add_flag("--strict", options.strict, "Ask downstream tools to fail on ABI violations");
   app.add_flag("-f,--force", options.force, "Overwrite files that kb did not generate");

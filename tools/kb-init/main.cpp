@@ -8,6 +8,7 @@
 
 #include "libkb/scaffold/scaffold.h"
 #include "libkb/util/error.h"
+#include "libkb/util/strings.h"
 
 namespace {
 
@@ -30,6 +31,36 @@ constexpr const char* kDescription =
     "Existing files are never replaced unless --overwrite is given; then only the\n"
     "scaffold's own files are rewritten and every other file is kept.";
 
+// `--backends` takes several values, so `kb init --backends cpu cuda mykernel`
+// would hand `mykernel` to it. Values end at the first word that is neither a
+// backend nor close to one (a near miss like `gpu` stays, to be reported as a
+// typo); the list is passed on as one `--backends=a,b` argument.
+std::vector<std::string> group_backend_values(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] != "--backends") {
+      out.push_back(args[i]);
+      continue;
+    }
+    std::vector<std::string> values;
+    while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-') {
+      const std::string& word = args[i + 1];
+      bool backend = true;
+      try {
+        kb::scaffold::parse_backends({word});
+      } catch (const kb::Error&) {
+        backend = false;
+      }
+      if (!backend && values.size() > 0 && kb::closest_match(word, kb::scaffold::all_backend_names()).empty()) break;
+      values.push_back(word);
+      ++i;
+    }
+    out.push_back(values.empty() ? "--backends" : "--backends=" + kb::join(values, ","));
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,7 +79,9 @@ int main(int argc, char** argv) {
   app.add_option("--backends", backend_args,
                  "One or more of all, cann, cpu, cuda, metal, neuron, rocm, tpu, xpu\n"
                  "(case-insensitive; space- or comma-separated; default: cuda)")
-      ->expected(1, -1)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false)
       ->check([](const std::string& value) -> std::string {
         try {
           kb::scaffold::parse_backends({value});
@@ -60,7 +93,9 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", overwrite, "Replace existing scaffold files (other files are kept)");
 
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = group_backend_values(argc, argv);
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed, without argv[0]
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;  // usage errors exit 2, like every kb tool

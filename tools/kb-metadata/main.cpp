@@ -29,7 +29,7 @@ int run_stream(md::FinalizeOptions options) {
   ev::Reader in(std::cin);
   std::map<std::string, bool> portable;  // variant -> abi-checked portable
   int packaged = 0, failed = 0;
-  bool stream_ok = true;
+  bool stream_ok = true, upstream_failed = false;
   while (true) {
     std::optional<ev::Json> e;
     try {
@@ -40,6 +40,7 @@ int run_stream(md::FinalizeOptions options) {
       break;
     }
     if (!e) break;
+    if (ev::reports_failure(*e)) upstream_failed = true;
     out.emit(*e);
     std::string name = ev::event_name(*e);
     std::string variant = e->value("variant", "");
@@ -73,7 +74,7 @@ int run_stream(md::FinalizeOptions options) {
   }
   bool success = stream_ok && failed == 0;
   out.finished(success, {{"variants", packaged}, {"failed", failed}});
-  return success ? 0 : 1;
+  return success && !upstream_failed ? 0 : 1;
 }
 
 int run_standalone(const fs::path& dir, bool check_only, md::FinalizeOptions options) {

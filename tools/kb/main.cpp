@@ -97,7 +97,7 @@ int build(int argc, char** argv) {
       compile.insert(compile.end(), {"-j", a.substr(2)});
     } else if (a == "--strict") {
       genproject.push_back("--strict");
-    } else if (a == "--python" || a == "--variant" || a == "--backend") {
+    } else if (a == "--python" || a == "--variant" || a == "--backend" || a == "--unique-id") {
       genproject.insert(genproject.end(), {a, value()});
     } else if (!a.empty() && a[0] == '-') {
       throw kb::Error("unknown option for kb build: " + a + " (see kb build --help)");
