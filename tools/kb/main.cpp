@@ -49,9 +49,11 @@ Any other NAME runs kb-NAME. `kb <command> --help` shows a command's options.
 kb build options
   -j, --jobs N           variants built in parallel (default 1)
   --strict               fail on ABI violations (non-portable variants)
-  --python PATH          use this interpreter (repeatable; default: discover)
+  --python PATH          build only for this interpreter (repeatable;
+                         default: KB_PYTHON, else every one with torch found)
   --variant NAME         build only this variant (repeatable)
   --backend NAME         build only this backend (repeatable)
+  --unique-id ID         op namespace suffix instead of the git tree id
   --json                 print the event stream on stdout
 )";
 
