@@ -68,6 +68,9 @@ bool same_tree(const fs::path& a, const fs::path& b) {
 
 void copy_package(const fs::path& from, const fs::path& to) {
   std::error_code ec;
+  // The variant exists even when no file of the package ships (metadata.json
+  // is copied into it next).
+  fs::create_directories(to);
   for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
     const fs::path& p = it->path();
     std::string name = p.filename().string();
@@ -106,7 +109,7 @@ CompileRequest request_from_event(const Json& e) {
   CompileRequest r;
   auto str = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : ""; };
   r.kernel_dir = str("kernel_dir");
-  r.project_dir = e.contains("project_dir") ? str("project_dir") : str("kernel_dir");
+  r.project_dir = str("project_dir").empty() ? str("kernel_dir") : str("project_dir");
   r.variant = str("variant");
   r.backend = str("backend");
   r.noarch = str("kind") == "noarch";
@@ -117,8 +120,11 @@ CompileRequest request_from_event(const Json& e) {
   if (e.contains("cmake_args") && e["cmake_args"].is_array())
     for (const auto& a : e["cmake_args"])
       if (a.is_string()) r.cmake_args.push_back(a.get<std::string>());
-  if (r.kernel_dir.empty() || r.variant.empty() || r.backend.empty() || r.module.empty())
-    throw Error("variant-planned event lacks kernel_dir, variant, backend or module");
+  std::vector<std::string> missing;
+  for (const char* key : {"kernel_dir", "variant", "backend", "module"})
+    if (str(key).empty()) missing.emplace_back(key);
+  if (!missing.empty())
+    throw Error("variant-planned event lacks " + join(missing, ", ") + " (a non-empty string each)");
   if (r.variant.find('/') != std::string::npos || r.variant == "." || r.variant == "..")
     throw Error("variant-planned event has an invalid variant name: " + r.variant);
   if (!r.noarch && r.python.empty()) throw Error("variant-planned event for " + r.variant + " lacks python");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "libkb/build/plan.h"
+#include "libkb/util/error.h"
 
 using namespace kb;
 using config::Backend;
@@ -177,4 +178,28 @@ TEST(Plan, EventsCarryWhatCompileNeeds) {
   auto s = build::skipped_event({Backend::Rocm, "no ROCm", ""});
   EXPECT_EQ(s["event"], "variant-skipped");
   EXPECT_EQ(s["backend"], "rocm");
+}
+
+TEST(Plan, VariantFilterSelectsAndExplainsWhatItLeftOut) {
+  build::PlanFilter filter;
+  filter.variants = {"torch211-cxx11-cu130-x86_64-linux"};
+  auto plan = build::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "id",
+                                   {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13, filter);
+  EXPECT_EQ(names(plan), std::vector<std::string>{"torch211-cxx11-cu130-x86_64-linux"});
+  ASSERT_TRUE(skipped(plan, Backend::Cpu));
+  EXPECT_NE(skipped(plan, Backend::Cpu)->reason.find("torch113-cxx11-cpu-x86_64-linux: not selected by --variant"),
+            std::string::npos);
+}
+
+TEST(Plan, UnknownVariantInFilterIsAnErrorListingWhatCanBeBuilt) {
+  build::PlanFilter filter;
+  filter.variants = {"torch999-cxx11-cpu-x86_64-linux"};
+  try {
+    build::plan_variants(relu_config({Backend::Cpu}), "id", {torch_toolchain("1.13.0a0")}, std::nullopt, filter);
+    FAIL() << "an unknown --variant must be rejected";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--variant torch999-cxx11-cpu-x86_64-linux is not a variant this machine can build "
+              "(it builds: torch113-cxx11-cpu-x86_64-linux)");
+  }
 }
