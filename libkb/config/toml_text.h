@@ -1,5 +1,6 @@
 #pragma once
-// Internal to libkb/config: spelling values and keys as TOML text.
+// Spelling values and keys as TOML text, for libkb's TOML writers (build.toml
+// updates, the scaffold).
 #include <string>
 #include <string_view>
 

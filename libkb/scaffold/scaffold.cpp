@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "libkb/config/toml_text.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -45,36 +46,8 @@ RepoNames names_from(std::string owner, std::string repo) {
   return names;
 }
 
-// A TOML basic string with the characters that need it escaped.
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-// A TOML key: bare when possible, quoted otherwise.
-std::string toml_key(std::string_view key) {
-  bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-  return bare ? std::string(key) : toml_string(key);
-}
+using config::detail::toml_key;
+using config::detail::toml_string;
 
 std::string toml_array(const std::vector<std::string>& items) {
   std::vector<std::string> quoted;

@@ -19,6 +19,7 @@
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
+#include "tests/unit/support.h"
 
 using namespace kb;
 using namespace kb::build;
@@ -26,16 +27,10 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using kb::testing::error_of;
+using kb::testing::contains;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 
 // A variant-planned event with every field events.h documents (plus module,
 // which genproject adds and compile needs).

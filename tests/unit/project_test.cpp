@@ -21,12 +21,16 @@
 #include "libkb/util/fs.h"
 #include "libkb/util/process.h"
 #include "libkb/util/strings.h"
+#include "tests/unit/support.h"
 
 using namespace kb;
 using namespace kb::project;
 using config::Backend;
 
 namespace {
+
+using kb::testing::error_of;
+using kb::testing::contains;
 
 // A torch kernel with a CPU and a CUDA component. The dashed name checks
 // that everything derived from it uses the module name (relu_act).
@@ -92,16 +96,7 @@ const std::string& content_of(const std::vector<GeneratedFile>& files, const std
   return it->content;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The kb_add_kernel_component(...) calls of a CMakeLists.txt, in order.
 std::vector<std::string> component_calls(const std::string& cmakelists) {

@@ -15,11 +15,14 @@
 #include "libkb/util/fs.h"
 #include "libkb/util/process.h"
 #include "libkb/util/strings.h"
+#include "tests/unit/support.h"
 
 using namespace kb;
 using namespace kb::scaffold;
 
 namespace {
+
+using kb::testing::error_of;
 
 std::set<std::string> paths_of(const std::vector<ScaffoldFile>& files) {
   std::set<std::string> paths;
@@ -33,14 +36,6 @@ const ScaffoldFile& file_named(const std::vector<ScaffoldFile>& files, const std
   return *it;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const std::set<std::string> kCommonFiles = {
     ".gitattributes",           ".gitignore",     "CARD.md",

@@ -88,29 +88,19 @@ int run_standalone(const std::vector<std::string>& paths, const Settings& s) {
 int run_stream(const Settings& s) {
   ev::Writer out;
   out.set_tool("kb-checkabi");
-  ev::Reader in(std::cin);
-  bool strict = false, failed = false, upstream_failed = false;
+  bool strict = false, failed = false;
   int variants = 0;
-  while (true) {
-    std::optional<ev::Json> e;
-    try {
-      e = in.next();
-    } catch (const kb::Error& err) {
-      out.error(err.what());
-      failed = true;
-      break;
-    }
-    if (!e) break;
-    const std::string name = ev::event_name(*e);
-    if (ev::reports_failure(*e)) upstream_failed = true;
+  // Every event is forwarded; a variant's abi-checked goes out just before its variant-built.
+  ev::PumpResult stream = ev::pump(std::cin, out, [&](const ev::Json& e) {
+    const std::string name = ev::event_name(e);
     if (name == ev::kProject) {
-      auto it = e->find("strict");
-      strict = it != e->end() && it->is_boolean() && it->get<bool>();
+      auto it = e.find("strict");
+      strict = it != e.end() && it->is_boolean() && it->get<bool>();
     } else if (name == ev::kVariantBuilt) {
-      auto variant_it = e->find("variant");
-      std::string variant = variant_it != e->end() && variant_it->is_string() ? variant_it->get<std::string>() : "";
-      auto dir = e->find("dir");
-      if (dir == e->end() || !dir->is_string() || dir->get<std::string>().empty()) {
+      auto variant_it = e.find("variant");
+      std::string variant = variant_it != e.end() && variant_it->is_string() ? variant_it->get<std::string>() : "";
+      auto dir = e.find("dir");
+      if (dir == e.end() || !dir->is_string() || dir->get<std::string>().empty()) {
         out.error("variant-built event without a \"dir\" field; cannot check variant " + variant, variant);
         failed = true;
       } else {
@@ -132,10 +122,11 @@ int run_stream(const Settings& s) {
         }
       }
     }
-    out.emit(*e);
-  }
+    return false;
+  });
+  failed = failed || stream.malformed;
   out.finished(!failed, {{"variants", variants}});
-  return failed || upstream_failed ? 1 : 0;
+  return failed || stream.upstream_failed ? 1 : 0;
 }
 
 }  // namespace

@@ -26,32 +26,22 @@ namespace {
 int run_stream(md::FinalizeOptions options) {
   ev::Writer out;
   out.set_tool("kb-metadata");
-  ev::Reader in(std::cin);
   std::map<std::string, bool> portable;  // variant -> abi-checked portable
   int packaged = 0, failed = 0;
-  bool stream_ok = true, upstream_failed = false;
-  while (true) {
-    std::optional<ev::Json> e;
-    try {
-      e = in.next();
-    } catch (const kb::Error& err) {
-      out.error(err.what());
-      stream_ok = false;
-      break;
-    }
-    if (!e) break;
-    if (ev::reports_failure(*e)) upstream_failed = true;
-    out.emit(*e);
-    std::string name = ev::event_name(*e);
-    std::string variant = e->value("variant", "");
+  // Every event is forwarded; a variant's variant-packaged follows its variant-built.
+  ev::PumpResult stream = ev::pump(std::cin, out, [&](const ev::Json& e) {
+    if (ev::reports_failure(e)) return false;  // pump records and forwards it
+    out.emit(e);
+    std::string name = ev::event_name(e);
+    std::string variant = e.value("variant", "");
     if (name == ev::kProject) {
-      if (e->contains("kernel_dir")) options.kernel_dir = e->value("kernel_dir", "");
+      if (e.contains("kernel_dir")) options.kernel_dir = e.value("kernel_dir", "");
     } else if (name == ev::kAbiChecked) {
-      portable[variant] = e->value("portable", false);
+      portable[variant] = e.value("portable", false);
     } else if (name == ev::kVariantBuilt) {
       md::FinalizeOptions variant_options = options;
-      if (e->contains("kernel_dir")) variant_options.kernel_dir = e->value("kernel_dir", "");
-      fs::path dir = e->value("dir", "");
+      if (e.contains("kernel_dir")) variant_options.kernel_dir = e.value("kernel_dir", "");
+      fs::path dir = e.value("dir", "");
       std::cerr << "kb-metadata: " << variant << ": packaging\n";
       md::FinalizeResult result = md::finalize_variant(dir, variant_options);
       if (!result.ok) {
@@ -59,22 +49,23 @@ int run_stream(md::FinalizeOptions options) {
         std::cerr << "kb-metadata: " << variant << ": FAILED\n" << message << "\n";
         out.error(message, variant);
         ++failed;
-        continue;
+        return true;
       }
       ev::Json done = out.make(ev::kVariantPackaged);
       done["variant"] = variant;
       done["dir"] = dir.string();
       // Without an ABI check only pure-Python (noarch) variants are portable.
       auto checked = portable.find(variant);
-      done["portable"] = checked != portable.end() ? checked->second : e->value("kind", "") == "noarch";
+      done["portable"] = checked != portable.end() ? checked->second : e.value("kind", "") == "noarch";
       done["metadata"] = ev::Json::parse(result.metadata_json().dump());
       out.emit(done);
       ++packaged;
     }
-  }
-  bool success = stream_ok && failed == 0;
+    return true;
+  });
+  bool success = !stream.malformed && failed == 0;
   out.finished(success, {{"variants", packaged}, {"failed", failed}});
-  return success && !upstream_failed ? 0 : 1;
+  return success && !stream.upstream_failed ? 0 : 1;
 }
 
 int run_standalone(const fs::path& dir, bool check_only, md::FinalizeOptions options) {
