@@ -1,0 +1,255 @@
+#include "libkb/resolve/resolve.h"
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+#include "libkb/util/error.h"
+#include "libkb/util/strings.h"
+
+namespace kb::resolve {
+
+namespace fs = std::filesystem;
+using variant::ComputeKind;
+using variant::Kind;
+using variant::Variant;
+
+namespace {
+
+std::string optional_str(const std::optional<Version>& v) { return v ? v->str() : "None"; }
+
+std::string bool_str(std::optional<bool> b) { return b ? (*b ? "True" : "False") : "None"; }
+
+// The sort key of the existing runtime (smaller first): accepted before
+// rejected; stable-ABI (newest ABI first) before torch arch (untagged before
+// tagged) before tvm-ffi and noarch; universal noarch last; within a kind, the
+// highest backend minor version first.
+using SortKey = std::array<int64_t, 5>;
+
+SortKey sort_key(const Decision& d) {
+  int64_t rejected = d.accepted ? 0 : 1;
+  const Variant& v = d.variant;
+  auto minor = [&]() -> int64_t { return v.compute().versioned() ? -static_cast<int64_t>(v.compute().minor) : 0; };
+  switch (v.kind()) {
+    case Kind::TorchStableAbi:
+      return {rejected, 0, -static_cast<int64_t>(v.framework_major()), -static_cast<int64_t>(v.framework_minor()),
+              minor()};
+    case Kind::Torch:
+      return {rejected, 1, 0, v.cxx11_abi() ? 1 : 0, minor()};
+    case Kind::TvmFfi:
+      return {rejected, 2, 0, 0, minor()};
+    case Kind::Noarch:
+      return {rejected, 2, 0, 0, v.noarch_backend() == "universal" ? 1 : 0};
+  }
+  return {rejected, 3, 0, 0, 0};
+}
+
+// "13.0": compute versions always print major.minor, as torch.version.cuda does.
+std::string compute_version(const variant::Compute& c) { return std::to_string(c.major) + "." + std::to_string(c.minor); }
+
+std::optional<std::string> backend_reason(const Variant& v, const Environment& env) {
+  const variant::Compute& want = env.backend;
+  const variant::Compute& have = v.compute();
+  if (want.kind == ComputeKind::Cuda && have.kind == ComputeKind::Cuda) {
+    // CUDA minor releases are backward compatible: cu126 runs on a 12.9 system.
+    if (have.major != want.major || have.minor > want.minor)
+      return "CUDA version (" + compute_version(have) + ") is not compatible with system CUDA version (" +
+             compute_version(want) + ")";
+    return std::nullopt;
+  }
+  if (have.str() != want.str())
+    return "backend (" + have.str() + ") does not match selected backend (" + want.str() + ")";
+  if (have.kind == ComputeKind::Metal && (!env.macos || *env.macos < Version({26, 0})))
+    return "Metal kernels require macOS 26.0 or later, system macOS version is " + optional_str(env.macos);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string Environment::describe() const {
+  std::string out = torch ? "torch " + torch->str() : std::string("no torch");
+  if (cxx11_abi) out += *cxx11_abi ? ", cxx11" : ", cxx98";
+  out += ", " + backend.str() + ", " + cpu + "-" + os;
+  if (macos) out += ", macOS " + macos->str();
+  return out;
+}
+
+variant::Compute detect_backend(const std::optional<TorchFacts>& torch) {
+  auto versioned = [](ComputeKind kind, const Version& v) {
+    variant::Compute c;
+    c.kind = kind;
+    c.major = v.major();
+    c.minor = v.minor();
+    return c;
+  };
+  variant::Compute cpu;
+  if (!torch) return cpu;
+  if (torch->tpu) return variant::Compute{ComputeKind::Tpu};
+  if (torch->neuron) return variant::Compute{ComputeKind::Neuron};
+  if (torch->cuda) return versioned(ComputeKind::Cuda, Version::parse(*torch->cuda));
+  if (torch->hip) return versioned(ComputeKind::Rocm, leading_version(*torch->hip));
+  if (torch->mps) return variant::Compute{ComputeKind::Metal};
+  if (torch->xpu) {
+    // "20250300" -> 2025.3: year, then the release digit.
+    const std::string& x = *torch->xpu;
+    if (x.size() < 6) throw Error("cannot read the XPU version from torch.version.xpu = \"" + x + "\"");
+    return versioned(ComputeKind::Xpu, Version::parse(x.substr(0, 4) + "." + x.substr(5, 1)));
+  }
+  if (torch->cann) return versioned(ComputeKind::Cann, *torch->cann);
+  return cpu;
+}
+
+Environment make_environment(std::string_view machine, std::string_view system, const std::optional<TorchFacts>& torch,
+                             const std::optional<std::string>& backend_override) {
+  Environment env;
+  env.os = variant::normalize_os(system);
+  std::string m = to_lower(std::string(machine));
+  // Variant names know x86_64 and aarch64; other CPUs keep their name and so
+  // match no arch variant.
+  env.cpu = (m == "amd64" || m == "x86_64") ? "x86_64" : (m == "arm64" || m == "aarch64") ? "aarch64" : m;
+  env.backend = select_backend(detect_backend(torch), backend_override);
+  if (torch) {
+    Version v = leading_version(torch->version);
+    env.torch = Version({v.major(), v.minor()});
+    if (variant::os_has_abi_tag(env.os)) env.cxx11_abi = torch->cxx11_abi;
+  }
+  return env;
+}
+
+variant::Compute select_backend(const variant::Compute& detected, const std::optional<std::string>& name) {
+  if (!name || name->empty()) return detected;
+  variant::Compute cpu;
+  std::string detected_name(config::backend_name(detected.backend()));
+  if (*name == "cpu") return cpu;
+  if (*name == detected_name) return detected;
+  std::set<std::string> supported = {"cpu", detected_name};
+  throw Error("Invalid backend '" + *name + "', system supported backends: " +
+              join(std::vector<std::string>(supported.begin(), supported.end()), ", "));
+}
+
+std::string noarch_backend_name(const variant::Compute& backend) {
+  if (backend.kind == ComputeKind::Cann) return "npu";
+  return std::string(config::backend_name(backend.backend()));
+}
+
+std::optional<std::string> rejection_reason(const Variant& v, const Environment& env) {
+  if (!v.is_arch()) {
+    std::string system = noarch_backend_name(env.backend);
+    if (v.noarch_backend() == system || v.noarch_backend() == "universal") return std::nullopt;
+    return "backend (" + v.noarch_backend() + ") does not match system backend (" + system + ") and is not universal";
+  }
+  if (v.cpu() != env.cpu) return "CPU (" + v.cpu() + ") does not match system CPU (" + env.cpu + ")";
+  if (v.os() != env.os) return "OS (" + v.os() + ") does not match system OS (" + env.os + ")";
+  Version framework = v.framework_version();
+  switch (v.kind()) {
+    case Kind::Torch:
+      if (!env.torch || *env.torch != framework)
+        return "Torch version (" + framework.str() + ") does not match environment Torch version (" +
+               optional_str(env.torch) + ")";
+      if (v.cxx11_abi() && v.cxx11_abi() != env.cxx11_abi)
+        return "Torch CXX11 ABI (" + bool_str(v.cxx11_abi()) + ") does not match environment Torch CXX11 ABI (" +
+               bool_str(env.cxx11_abi) + ")";
+      break;
+    case Kind::TorchStableAbi:
+      if (!env.torch || framework > *env.torch)
+        return "Torch stable ABI version (" + framework.str() + ") is too new for environment Torch version (" +
+               optional_str(env.torch) + ")";
+      break;
+    case Kind::TvmFfi:
+      if (!env.tvm_ffi || *env.tvm_ffi != framework)
+        return "tvm-ffi version (" + framework.str() + ") does not match environment tvm-ffi version (" +
+               optional_str(env.tvm_ffi) + ")";
+      break;
+    case Kind::Noarch:
+      break;
+  }
+  return backend_reason(v, env);
+}
+
+const Decision* Resolution::best() const {
+  return !trace.empty() && trace.front().accepted ? &trace.front() : nullptr;
+}
+
+std::vector<Variant> Resolution::accepted() const {
+  std::vector<Variant> out;
+  for (const auto& d : trace)
+    if (d.accepted) out.push_back(d.variant);
+  return out;
+}
+
+Resolution resolve(std::vector<Variant> candidates, const Environment& env) {
+  Resolution r;
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  if (env.free_threaded) {
+    size_t before = candidates.size();
+    std::erase_if(candidates, [](const Variant& v) { return v.is_arch(); });
+    if (candidates.size() != before)
+      r.warnings.push_back(
+          "Arch kernels use the stable ABI, which is not supported on free-threaded Python before version 3.15. "
+          "Only noarch variants are considered.");
+  }
+  for (auto& v : candidates) {
+    auto reason = rejection_reason(v, env);
+    r.trace.push_back({std::move(v), !reason, reason.value_or("")});
+  }
+  std::stable_sort(r.trace.begin(), r.trace.end(),
+                   [](const Decision& a, const Decision& b) { return sort_key(a) < sort_key(b); });
+  return r;
+}
+
+std::string render_trace(const std::vector<Decision>& trace) {
+  std::vector<std::string> lines;
+  bool first_accepted = !trace.empty() && trace.front().accepted;
+  for (size_t i = 0; i < trace.size(); ++i) {
+    const Decision& d = trace[i];
+    if (d.accepted)
+      lines.push_back(d.variant.str() + (i == 0 && first_accepted ? " compatible, preferred ✅" : " compatible ✅"));
+    else
+      lines.push_back(d.variant.str() + ": " + d.reason);
+  }
+  return join(lines, "\n");
+}
+
+std::vector<Variant> list_variant_dirs(const fs::path& dir, std::vector<std::string>* skipped) {
+  std::vector<Variant> out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return out;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec)) continue;
+    std::string name = it->path().filename().string();
+    std::string why;
+    if (auto v = Variant::try_parse(name, &why))
+      out.push_back(std::move(*v));
+    else if (skipped)
+      skipped->push_back(name + ": " + why);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+LocalChoice choose_local_variant(const fs::path& path, const Environment& env) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error("Could not find kernel in " + path.string());
+  std::vector<Decision> rejected;
+  for (const fs::path& base : {path, path / "build"}) {
+    std::vector<Variant> found = list_variant_dirs(base);
+    if (found.empty()) continue;
+    Resolution r = resolve(found, env);
+    if (const Decision* best = r.best()) return {base / best->variant.str(), best->variant, std::move(r)};
+    rejected.insert(rejected.end(), r.trace.begin(), r.trace.end());
+  }
+  // A variant directory itself: it holds the kernel's metadata.json.
+  if (fs::is_regular_file(path / "metadata.json", ec)) return {path, std::nullopt, {}};
+  if (!rejected.empty())
+    throw Error("Cannot find a build variant for this system in " + path.string() + " (" + env.describe() +
+                "):\n\n" + render_trace(rejected));
+  throw Error("Could not find kernel in " + path.string() +
+              ": expected a kernel directory with build/, a build/ directory or a variant directory with "
+              "metadata.json");
+}
+
+}  // namespace kb::resolve

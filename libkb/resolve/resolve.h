@@ -1,0 +1,119 @@
+#pragma once
+// Variant resolution: which build variants of a kernel can load in an
+// environment, why the others cannot, and which one is preferred.
+//
+// The rules and the reason texts are those of the existing `kernels` runtime
+// (acceptance, then a stable sort by preference), so both tools pick the same
+// directory and explain rejections the same way. One difference: candidates
+// are sorted by name before resolution, so ties resolve the same way in every
+// process (the existing runtime lists variants through a set).
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libkb/util/version.h"
+#include "libkb/variant/variant.h"
+
+namespace kb::resolve {
+
+// What the running process offers a kernel. Filled from Python (torch's
+// facts) or from C++ (the libtorch in the process).
+struct Environment {
+  std::string cpu;  // variant spelling: "x86_64", "aarch64"
+  std::string os;   // "linux", "darwin", "windows"
+  // The compute backend in use: detected, or selected by an override (see
+  // select_backend). Its version comes from detection either way.
+  variant::Compute backend;
+  std::optional<Version> torch;      // major.minor; nullopt without torch
+  std::optional<bool> cxx11_abi;     // Linux only; nullopt elsewhere or without torch
+  std::optional<Version> tvm_ffi;    // major.minor of tvm_ffi when installed
+  std::optional<Version> macos;      // macOS version (darwin only)
+  bool free_threaded = false;        // free-threaded Python older than 3.15
+
+  // "torch 2.14, cxx11, cu130, x86_64-linux" (for messages).
+  std::string describe() const;
+};
+
+// What torch reports about itself (the strings of torch.__version__,
+// torch.version.cuda, ...), as read from Python or from libtorch.
+struct TorchFacts {
+  std::string version;              // "2.14.1+cu130", "1.13.0a0"
+  bool cxx11_abi = false;           // torch.compiled_with_cxx11_abi()
+  std::optional<std::string> cuda;  // torch.version.cuda: "13.0"
+  std::optional<std::string> hip;   // torch.version.hip: "6.3.42131-fa1d09cbd"
+  std::optional<std::string> xpu;   // torch.version.xpu: "20250300"
+  bool mps = false;                 // torch.backends.mps.is_available()
+  bool tpu = false;                 // torch.backends has "tpu"
+  bool neuron = false;              // torch has "neuron"
+  std::optional<Version> cann;      // CANN version when torch_npu is the privateuse1 backend
+};
+
+// The backend torch was built for, first match wins: tpu, neuron, cuda, rocm,
+// metal (MPS available), xpu, cann, else cpu. Throws kb::Error for a version
+// string that cannot be read.
+variant::Compute detect_backend(const std::optional<TorchFacts>& torch);
+
+// An environment from platform facts (platform.machine(), platform.system())
+// and torch's; without torch there is no torch version and no ABI.
+Environment make_environment(std::string_view machine, std::string_view system, const std::optional<TorchFacts>& torch,
+                             const std::optional<std::string>& backend_override = std::nullopt);
+
+// The backend an override names, given the detected one: "cpu" or the
+// detected backend's name (versions stay those detected). nullopt/empty
+// keeps the detected backend. Otherwise kb::Error:
+// "Invalid backend 'xpu', system supported backends: cpu, cuda".
+variant::Compute select_backend(const variant::Compute& detected, const std::optional<std::string>& name);
+
+// The backend name noarch variants are matched against: the backend's name,
+// except cann, whose noarch packages are called "npu".
+std::string noarch_backend_name(const variant::Compute& backend);
+
+struct Decision {
+  variant::Variant variant;
+  bool accepted = false;
+  std::string reason;  // rejected only: the first check that failed
+};
+
+struct Resolution {
+  // One decision per candidate (minus arch variants dropped for free-threaded
+  // Python), accepted first, preferred first.
+  std::vector<Decision> trace;
+  std::vector<std::string> warnings;
+
+  // The preferred variant, or nullptr when none is accepted.
+  const Decision* best() const;
+  std::vector<variant::Variant> accepted() const;
+};
+
+// Decides every candidate: nullopt reason means accepted.
+std::optional<std::string> rejection_reason(const variant::Variant& candidate, const Environment& env);
+Resolution resolve(std::vector<variant::Variant> candidates, const Environment& env);
+
+// The trace as the existing runtime prints it, one line per decision:
+//   "torch113-cxx11-cpu-x86_64-linux compatible, preferred ✅"
+//   "torch-cpu compatible ✅"
+//   "torch214-cxx11-cu130-x86_64-linux: backend (cu130) does not match selected backend (cpu)"
+std::string render_trace(const std::vector<Decision>& trace);
+
+// Variants found as sub-directories of `dir` (sorted by name). Names that are
+// not variants are skipped, their reasons appended to `skipped` if given. A
+// missing or unreadable directory yields no variants.
+std::vector<variant::Variant> list_variant_dirs(const std::filesystem::path& dir,
+                                                std::vector<std::string>* skipped = nullptr);
+
+// Where a local kernel lives, for a path that is a kernel repository root
+// (holding build/), a build/ directory, or a single variant directory
+// (spec: get_local_kernel). `trace` is the resolution that chose it (empty for
+// an explicit variant directory).
+struct LocalChoice {
+  std::filesystem::path variant_dir;
+  std::optional<variant::Variant> variant;  // nullopt for an explicit variant directory
+  Resolution resolution;
+};
+// Throws kb::Error "Could not find kernel in PATH" when the path does not
+// exist, and "Cannot find a build variant for this system in PATH (...):\n\n<trace>"
+// when variants exist but none is accepted.
+LocalChoice choose_local_variant(const std::filesystem::path& path, const Environment& env);
+
+}  // namespace kb::resolve

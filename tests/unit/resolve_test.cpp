@@ -1,0 +1,248 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "libkb/resolve/resolve.h"
+#include "libkb/util/fs.h"
+#include "tests/unit/support.h"
+
+using namespace kb;
+using resolve::Environment;
+using resolve::TorchFacts;
+using variant::Variant;
+namespace fs = std::filesystem;
+
+namespace {
+
+using kb::testing::error_of;
+
+TorchFacts torch_facts(const std::string& version, std::optional<std::string> cuda = {}) {
+  TorchFacts t;
+  t.version = version;
+  t.cxx11_abi = true;
+  t.cuda = cuda;
+  return t;
+}
+
+Environment linux_env(const std::string& torch, std::optional<std::string> cuda = {}) {
+  return resolve::make_environment("x86_64", "Linux", torch_facts(torch, cuda));
+}
+
+std::vector<Variant> variants(const std::vector<std::string>& names) {
+  std::vector<Variant> out;
+  for (const auto& n : names) out.push_back(Variant::parse(n));
+  return out;
+}
+
+// The candidate set the existing runtime's tests resolve against.
+const std::vector<std::string> kCandidates = {
+    "torch210-cxx11-cu128-x86_64-linux", "torch210-cxx11-cu126-x86_64-linux", "torch210-cxx11-cu130-x86_64-linux",
+    "torch210-cxx11-rocm70-x86_64-linux", "torch210-cxx11-cpu-x86_64-linux", "torch210-cpu-aarch64-darwin",
+    "torch210-metal-aarch64-darwin", "torch-cuda", "torch-cpu"};
+
+std::string best(const Environment& env, const std::vector<std::string>& names = kCandidates) {
+  auto r = resolve::resolve(variants(names), env);
+  return r.best() ? r.best()->variant.str() : "<none>";
+}
+
+std::string reason(const std::string& name, const Environment& env) {
+  return resolve::rejection_reason(Variant::parse(name), env).value_or("<accepted>");
+}
+
+void touch(const fs::path& p) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << "{}";
+}
+
+}  // namespace
+
+TEST(ResolveBackend, DetectionFollowsTorchFacts) {
+  EXPECT_EQ(resolve::detect_backend(std::nullopt).str(), "cpu");
+  EXPECT_EQ(resolve::detect_backend(torch_facts("2.14.1+cu130", "13.0")).str(), "cu130");
+  TorchFacts rocm = torch_facts("2.10.0");
+  rocm.hip = "6.3.42131-fa1d09cbd";
+  EXPECT_EQ(resolve::detect_backend(rocm).str(), "rocm63");
+  TorchFacts xpu = torch_facts("2.10.0");
+  xpu.xpu = "20250300";
+  EXPECT_EQ(resolve::detect_backend(xpu).str(), "xpu20253");
+  TorchFacts neuron = torch_facts("2.10.0", "12.8");
+  neuron.neuron = true;  // checked before CUDA: the extension loads into CUDA builds
+  EXPECT_EQ(resolve::detect_backend(neuron).str(), "neuron");
+  TorchFacts mps = torch_facts("2.10.0");
+  mps.mps = true;
+  EXPECT_EQ(resolve::detect_backend(mps).str(), "metal");
+}
+
+TEST(ResolveBackend, OverrideIsCpuOrTheDetectedBackend) {
+  auto cuda = resolve::detect_backend(torch_facts("2.10", "12.8"));
+  EXPECT_EQ(resolve::select_backend(cuda, "cpu").str(), "cpu");
+  EXPECT_EQ(resolve::select_backend(cuda, "cuda").str(), "cu128");
+  EXPECT_EQ(resolve::select_backend(cuda, std::nullopt).str(), "cu128");
+  EXPECT_EQ(error_of([&] { resolve::select_backend(cuda, "xpu"); }),
+            "Invalid backend 'xpu', system supported backends: cpu, cuda");
+}
+
+TEST(ResolveEnvironment, TruncatesTorchAndTagsAbiOnLinuxOnly) {
+  Environment env = linux_env("1.13.0a0");
+  EXPECT_EQ(env.torch->str(), "1.13");
+  EXPECT_EQ(env.cxx11_abi, true);
+  EXPECT_EQ(env.cpu, "x86_64");
+  EXPECT_EQ(env.os, "linux");
+  Environment mac = resolve::make_environment("arm64", "Darwin", torch_facts("2.10.1"));
+  EXPECT_EQ(mac.cpu, "aarch64");
+  EXPECT_FALSE(mac.cxx11_abi.has_value());
+  Environment none = resolve::make_environment("x86_64", "Linux", std::nullopt);
+  EXPECT_FALSE(none.torch.has_value());
+  EXPECT_EQ(none.backend.str(), "cpu");
+}
+
+TEST(ResolvePreference, MatchesTheExistingRuntimesExamples) {
+  EXPECT_EQ(best(linux_env("2.10", "12.8")), "torch210-cxx11-cu128-x86_64-linux");
+  EXPECT_EQ(best(linux_env("2.10", "12.9")), "torch210-cxx11-cu128-x86_64-linux");
+  EXPECT_EQ(best(linux_env("2.10", "12.5")), "torch-cuda");
+  EXPECT_EQ(best(linux_env("2.10", "11.8")), "torch-cuda");
+  EXPECT_EQ(best(linux_env("2.10")), "torch210-cxx11-cpu-x86_64-linux");
+  EXPECT_EQ(best(resolve::make_environment("aarch64", "Darwin", torch_facts("2.10"))), "torch210-cpu-aarch64-darwin");
+  TorchFacts rocm = torch_facts("2.10");
+  rocm.hip = "7.0.1";
+  EXPECT_EQ(best(resolve::make_environment("x86_64", "Linux", rocm)), "torch210-cxx11-rocm70-x86_64-linux");
+  rocm.version = "2.9";
+  EXPECT_EQ(best(resolve::make_environment("x86_64", "Linux", rocm)), "<none>");
+  EXPECT_EQ(best(resolve::make_environment("aarch64", "Linux", torch_facts("2.10", "12.8"))), "torch-cuda");
+}
+
+TEST(ResolvePreference, MetalNeedsMacos26) {
+  TorchFacts mps = torch_facts("2.10");
+  mps.mps = true;
+  Environment env = resolve::make_environment("arm64", "Darwin", mps);
+  std::vector<std::string> names = kCandidates;
+  names.push_back("torch-metal");
+  env.macos = Version::parse("26.0");
+  EXPECT_EQ(best(env, names), "torch210-metal-aarch64-darwin");
+  env.macos = Version::parse("15.7");
+  EXPECT_EQ(best(env, names), "torch-metal");
+  EXPECT_EQ(reason("torch210-metal-aarch64-darwin", env),
+            "Metal kernels require macOS 26.0 or later, system macOS version is 15.7");
+  env.macos.reset();
+  EXPECT_EQ(best(env, names), "torch-metal");
+}
+
+TEST(ResolvePreference, StableAbiNewestFirstThenUntaggedThenNoarchThenUniversal) {
+  Environment env = linux_env("2.12", "13.0");
+  std::vector<std::string> names = {"torch-universal",
+                                    "torch-cuda",
+                                    "torch212-cxx11-cu130-x86_64-linux",
+                                    "torch212-cu130-x86_64-linux",
+                                    "torch-stable-abi29-cu130-x86_64-linux",
+                                    "torch-stable-abi211-cu130-x86_64-linux",
+                                    "torch-stable-abi213-cu130-x86_64-linux"};
+  auto r = resolve::resolve(variants(names), env);
+  std::vector<std::string> order;
+  for (const auto& d : r.trace) order.push_back(d.variant.str() + (d.accepted ? "" : " x"));
+  EXPECT_EQ(order, (std::vector<std::string>{"torch-stable-abi211-cu130-x86_64-linux",
+                                             "torch-stable-abi29-cu130-x86_64-linux", "torch212-cu130-x86_64-linux",
+                                             "torch212-cxx11-cu130-x86_64-linux", "torch-cuda", "torch-universal",
+                                             "torch-stable-abi213-cu130-x86_64-linux x"}));
+}
+
+TEST(ResolvePreference, HighestCompatibleCudaMinorWins) {
+  auto r = resolve::resolve(variants({"torch210-cxx11-cu126-x86_64-linux", "torch210-cxx11-cu128-x86_64-linux"}),
+                            linux_env("2.10", "12.9"));
+  ASSERT_TRUE(r.best());
+  EXPECT_EQ(r.best()->variant.str(), "torch210-cxx11-cu128-x86_64-linux");
+  EXPECT_EQ(r.accepted().size(), 2u);
+}
+
+TEST(ResolveRejection, EveryReasonReadsAsTheExistingRuntimes) {
+  Environment env = linux_env("2.10", "12.8");
+  EXPECT_EQ(reason("torch210-cxx11-cu128-aarch64-linux", env), "CPU (aarch64) does not match system CPU (x86_64)");
+  EXPECT_EQ(reason("torch210-cpu-x86_64-darwin", env), "OS (darwin) does not match system OS (linux)");
+  EXPECT_EQ(reason("torch211-cxx11-cu128-x86_64-linux", env),
+            "Torch version (2.11) does not match environment Torch version (2.10)");
+  EXPECT_EQ(reason("torch210-cxx98-cu128-x86_64-linux", env),
+            "Torch CXX11 ABI (False) does not match environment Torch CXX11 ABI (True)");
+  EXPECT_EQ(reason("torch-stable-abi211-cu128-x86_64-linux", env),
+            "Torch stable ABI version (2.11) is too new for environment Torch version (2.10)");
+  EXPECT_EQ(reason("tvm-ffi01-cu128-x86_64-linux", env),
+            "tvm-ffi version (0.1) does not match environment tvm-ffi version (None)");
+  EXPECT_EQ(reason("torch210-cxx11-cu130-x86_64-linux", env),
+            "CUDA version (13.0) is not compatible with system CUDA version (12.8)");
+  EXPECT_EQ(reason("torch210-cxx11-rocm70-x86_64-linux", env),
+            "backend (rocm70) does not match selected backend (cu128)");
+  EXPECT_EQ(reason("torch-rocm", env), "backend (rocm) does not match system backend (cuda) and is not universal");
+  Environment no_torch = resolve::make_environment("x86_64", "Linux", std::nullopt);
+  EXPECT_EQ(reason("torch210-cxx11-cpu-x86_64-linux", no_torch),
+            "Torch version (2.10) does not match environment Torch version (None)");
+  EXPECT_EQ(reason("torch-cpu", no_torch), "<accepted>") << "noarch variants need no torch";
+  EXPECT_EQ(reason("torch210-cpu-x86_64-linux", env), "backend (cpu) does not match selected backend (cu128)");
+}
+
+TEST(ResolveRejection, BackendOverrideSelectsCpuVariants) {
+  Environment env = resolve::make_environment("x86_64", "Linux", torch_facts("2.10", "12.8"), "cpu");
+  EXPECT_EQ(best(env), "torch210-cxx11-cpu-x86_64-linux");
+}
+
+TEST(ResolveRejection, FreeThreadedPythonDropsArchVariantsWithAWarning) {
+  Environment env = linux_env("2.10");
+  env.free_threaded = true;
+  auto r = resolve::resolve(variants(kCandidates), env);
+  ASSERT_TRUE(r.best());
+  EXPECT_EQ(r.best()->variant.str(), "torch-cpu");
+  EXPECT_EQ(r.trace.size(), 2u);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("free-threaded"), std::string::npos);
+}
+
+TEST(ResolveTrace, RendersPreferredAcceptedAndRejectedLines) {
+  auto r = resolve::resolve(variants({"torch-cpu", "torch210-cxx11-cpu-x86_64-linux", "torch-cuda"}), linux_env("2.10"));
+  EXPECT_EQ(resolve::render_trace(r.trace),
+            "torch210-cxx11-cpu-x86_64-linux compatible, preferred ✅\n"
+            "torch-cpu compatible ✅\n"
+            "torch-cuda: backend (cuda) does not match system backend (cpu) and is not universal");
+}
+
+TEST(ResolveTrace, OrderDoesNotDependOnInputOrder) {
+  std::vector<std::string> a = {"torch-cpu", "torch-universal", "tvm-ffi01-cpu-x86_64-linux"};
+  std::vector<std::string> b(a.rbegin(), a.rend());
+  Environment env = linux_env("2.10");
+  env.tvm_ffi = Version::parse("0.1");
+  EXPECT_EQ(resolve::render_trace(resolve::resolve(variants(a), env).trace),
+            resolve::render_trace(resolve::resolve(variants(b), env).trace));
+}
+
+TEST(ResolveLocal, AcceptsRepoRootBuildDirAndVariantDir) {
+  TempDirGuard tmp(make_temp_dir(fs::temp_directory_path(), "kb-resolve"));
+  fs::path root = tmp.path() / "relu";
+  touch(root / "build" / "torch210-cxx11-cpu-x86_64-linux" / "metadata.json");
+  touch(root / "build" / "torch210-cxx11-cu128-x86_64-linux" / "metadata.json");
+  fs::create_directories(root / "build" / "not-a-variant");
+  Environment env = linux_env("2.10");
+  fs::path want = root / "build" / "torch210-cxx11-cpu-x86_64-linux";
+  EXPECT_EQ(resolve::choose_local_variant(root, env).variant_dir, want);
+  EXPECT_EQ(resolve::choose_local_variant(root / "build", env).variant_dir, want);
+  auto explicit_dir = resolve::choose_local_variant(root / "build" / "torch210-cxx11-cu128-x86_64-linux", env);
+  EXPECT_EQ(explicit_dir.variant_dir, root / "build" / "torch210-cxx11-cu128-x86_64-linux");
+  EXPECT_FALSE(explicit_dir.variant.has_value());
+}
+
+TEST(ResolveLocal, NoCompatibleVariantListsEveryOneWithItsReason) {
+  TempDirGuard tmp(make_temp_dir(fs::temp_directory_path(), "kb-resolve"));
+  fs::path root = tmp.path() / "relu";
+  touch(root / "build" / "torch211-cxx11-cpu-x86_64-linux" / "metadata.json");
+  touch(root / "build" / "torch210-cxx11-cu130-x86_64-linux" / "metadata.json");
+  std::string m = error_of([&] { resolve::choose_local_variant(root, linux_env("2.10")); });
+  EXPECT_EQ(m, "Cannot find a build variant for this system in " + root.string() +
+                   " (torch 2.10, cxx11, cpu, x86_64-linux):\n\n"
+                   "torch210-cxx11-cu130-x86_64-linux: backend (cu130) does not match selected backend (cpu)\n"
+                   "torch211-cxx11-cpu-x86_64-linux: Torch version (2.11) does not match environment Torch "
+                   "version (2.10)");
+}
+
+TEST(ResolveLocal, MissingAndEmptyPathsAreClearErrors) {
+  TempDirGuard tmp(make_temp_dir(fs::temp_directory_path(), "kb-resolve"));
+  EXPECT_EQ(error_of([&] { resolve::choose_local_variant(tmp.path() / "nope", linux_env("2.10")); }),
+            "Could not find kernel in " + (tmp.path() / "nope").string());
+  std::string empty = error_of([&] { resolve::choose_local_variant(tmp.path(), linux_env("2.10")); });
+  EXPECT_NE(empty.find("expected a kernel directory with build/"), std::string::npos) << empty;
+}
