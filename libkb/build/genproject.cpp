@@ -13,13 +13,8 @@ namespace kb::build {
 
 Plan plan_for_machine(const config::BuildConfig& config, const std::string& unique_id,
                       const std::vector<std::string>& pythons, const PlanFilter& filter) {
-  toolchain::DiscoveryOptions options;
-  for (const auto& p : pythons) options.pythons.emplace_back(p);
-  // Naming interpreters selects them: --python wins over KB_PYTHON, which wins
-  // over discovery (PATH, /usr/bin/python3, the CUDA torch venv).
-  bool env_selects = !trim(env_or("KB_PYTHON", "")).empty();
-  options.use_env = pythons.empty();
-  options.use_path = options.use_defaults = pythons.empty() && !env_selects;
+  toolchain::DiscoveryOptions options =
+      toolchain::selection_options(std::vector<std::filesystem::path>(pythons.begin(), pythons.end()));
   toolchain::Discovery discovery = toolchain::discover_pythons(options);
   for (const auto& r : discovery.rejected)
     if (r.source == "--python") throw Error("--python " + r.candidate.string() + ": " + r.reason);

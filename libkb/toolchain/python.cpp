@@ -296,4 +296,14 @@ std::string Discovery::explain_rejections() const {
   return out;
 }
 
+bool kb_python_selects() { return !trim(env_or("KB_PYTHON", "")).empty(); }
+
+DiscoveryOptions selection_options(const std::vector<fs::path>& pythons) {
+  DiscoveryOptions options;
+  options.pythons = pythons;
+  options.use_env = pythons.empty();
+  options.use_path = options.use_defaults = pythons.empty() && !kb_python_selects();
+  return options;
+}
+
 }  // namespace kb::toolchain

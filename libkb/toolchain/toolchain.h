@@ -99,6 +99,13 @@ struct Discovery {
 // interpreter stays distinct from its base) and by (executable, prefix) after.
 Discovery discover_pythons(const DiscoveryOptions& options = {});
 
+// The options of a tool's interpreter choice: naming interpreters selects
+// them. `pythons` (--python) win over KB_PYTHON, which wins over discovery
+// (PATH, /usr/bin/python3, the CUDA torch venv).
+DiscoveryOptions selection_options(const std::vector<fs::path>& pythons);
+// True when KB_PYTHON names at least one interpreter.
+bool kb_python_selects();
+
 // Probes one interpreter (using the cache as discover_pythons does). Throws
 // kb::Error naming the interpreter when it cannot run or cannot import torch.
 PythonToolchain probe_python(const fs::path& python, const DiscoveryOptions& options = {});

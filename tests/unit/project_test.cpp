@@ -290,7 +290,7 @@ TEST(ProjectCMake, OpsNamespaceIsBuiltFromModuleBackendAndUniqueId) {
   // KB_OPS_NAME = _${KB_MODULE}_${KB_BACKEND}_${KB_UNIQUE_ID}, so with these
   // values the CMake side agrees with ops_name() for every backend.
   EXPECT_TRUE(contains(cmake, "set(KB_MODULE \"relu_act\")")) << cmake;
-  EXPECT_TRUE(contains(cmake, "set(KB_UNIQUE_ID \"abc1234\"")) << cmake;
+  EXPECT_TRUE(contains(cmake, "set(KB_UNIQUE_ID \"abc1234\")")) << "a plain variable: a cached id outlives id changes";
   EXPECT_TRUE(contains(cmake, "set(KB_OPS_NAME \"_${KB_MODULE}_${KB_BACKEND}_${KB_UNIQUE_ID}\")")) << cmake;
   EXPECT_FALSE(contains(cmake, "@MODULE@") || contains(cmake, "@UNIQUE_ID@") || contains(cmake, "@DATA_EXTENSIONS@"))
       << "unsubstituted template variable";

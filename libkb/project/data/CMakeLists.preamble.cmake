@@ -9,7 +9,10 @@ cmake_minimum_required(VERSION 3.25)
 project(@MODULE@ LANGUAGES CXX)
 
 set(KB_MODULE "@MODULE@")
-set(KB_UNIQUE_ID "@UNIQUE_ID@" CACHE STRING "Unique id of this build's op namespace")
+# A plain variable, not a cache entry: the generated metadata-*.json and
+# _ops.py name this id, and a cached value would keep an older one in an
+# existing build directory after the id changes.
+set(KB_UNIQUE_ID "@UNIQUE_ID@")
 set(KB_DATA_EXTENSIONS @DATA_EXTENSIONS@)
 option(BUILD_ALL_SUPPORTED_ARCHS "Build for every supported GPU architecture" OFF)
 

@@ -1,0 +1,23 @@
+"""kernels: load compute kernels for PyTorch.
+
+Importing this package never imports torch; torch is imported when a kernel
+is first resolved or loaded.
+"""
+from ._core import Metadata, __version__
+from .hf_hub import RepoInfo
+from .importer import LoadedKernel, get_loaded_kernels
+from .load import get_kernel, get_kernel_variants, get_local_kernel
+from .variants import VariantAccepted, VariantRejected
+
+__all__ = [
+    "__version__",
+    "LoadedKernel",
+    "Metadata",
+    "RepoInfo",
+    "VariantAccepted",
+    "VariantRejected",
+    "get_kernel",
+    "get_kernel_variants",
+    "get_loaded_kernels",
+    "get_local_kernel",
+]

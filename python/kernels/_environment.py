@@ -1,0 +1,117 @@
+"""The running process as variant resolution sees it.
+
+Python gathers the facts (platform, torch, tvm-ffi, free-threading);
+kernels._core turns them into an Environment and applies the detection and
+override rules, so the Python and C++ loaders decide alike.
+"""
+from __future__ import annotations
+
+import functools
+import platform
+import sys
+import warnings
+
+from . import _core
+from .compat import has_torch, has_tvm_ffi
+
+
+@functools.lru_cache(maxsize=None)
+def environment(backend: str | None = None) -> _core.Environment:
+    """The environment for resolving variants, with `backend` overriding the
+    detected backend ("cpu" or the detected backend's name, else ValueError)."""
+    return _core.make_environment(**_facts(), backend=backend)
+
+
+def detected_backend() -> str:
+    """The backend name torch was built for ("cpu", "cuda", ...), ignoring
+    overrides: python-depends are checked against it."""
+    return environment(None).backend_name
+
+
+@functools.lru_cache(maxsize=None)
+def _facts() -> dict:
+    # Facts do not change while the process runs; gathering them imports torch.
+    torch = _torch_facts()
+    return dict(
+        machine=platform.machine(),
+        system=platform.system(),
+        torch=torch,
+        cuda_runtime=None if torch is not None else _cuda_runtime_version(),
+        tvm_ffi=_tvm_ffi_version(),
+        macos=platform.mac_ver()[0] if platform.system() == "Darwin" else None,
+        python_version=platform.python_version(),
+        gil_disabled=_gil_disabled(),
+    )
+
+
+def _gil_disabled() -> bool:
+    # Free-threaded builds exist from 3.13 on; sysconfig takes ~1 ms to load.
+    if sys.version_info < (3, 13):
+        return False
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def _torch_facts() -> _core.TorchFacts | None:
+    if not has_torch:
+        return None
+    import torch
+
+    version = torch.version
+    mps = getattr(torch.backends, "mps", None)
+    return _core.TorchFacts(
+        version=torch.__version__,
+        cxx11_abi=bool(torch.compiled_with_cxx11_abi()),
+        cuda=version.cuda,
+        hip=getattr(version, "hip", None),
+        xpu=getattr(version, "xpu", None),
+        mps=bool(mps is not None and mps.is_available()),
+        tpu=hasattr(torch.backends, "tpu"),
+        neuron=hasattr(torch, "neuron"),
+        cann=_cann_version(torch),
+    )
+
+
+def _cann_version(torch) -> str | None:
+    # Ascend NPUs: torch_npu registers itself as the privateuse1 backend.
+    get_name = getattr(torch._C, "_get_privateuse1_backend_name", None)
+    if get_name is None or get_name() != "npu":
+        return None
+    from torch_npu.utils.collect_env import get_cann_version
+
+    cann = get_cann_version()
+    return f"{cann[0]}.{cann[2]}"
+
+
+def _cuda_runtime_version() -> str | None:
+    """The CUDA runtime version from libcudart, for processes without torch."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("cudart")
+    if name is None:
+        return None
+    try:
+        cudart = ctypes.CDLL(name)
+    except OSError:
+        return None
+    version = ctypes.c_int()
+    if cudart.cudaRuntimeGetVersion(ctypes.byref(version)) != 0:
+        warnings.warn("System has CUDA runtime library, but cannot get runtime version.")
+        return None
+    return f"{version.value // 1000}.{(version.value % 1000) // 10}"
+
+
+def _tvm_ffi_version() -> str | None:
+    if not has_tvm_ffi:
+        return None
+    import tvm_ffi
+
+    return tvm_ffi.__version__
+
+
+def warn_all(messages) -> None:
+    """Emits the warnings a resolution produced (free-threaded Python)."""
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=3)

@@ -1,0 +1,6 @@
+"""Optional dependencies, looked up once at import without importing them
+(torch is imported lazily, only when a kernel is resolved or loaded)."""
+import importlib.util
+
+has_torch = importlib.util.find_spec("torch") is not None
+has_tvm_ffi = importlib.util.find_spec("tvm_ffi") is not None

@@ -1,0 +1,88 @@
+"""The public loaders.
+
+Resolution follows the existing `kernels` package exactly (the rules live in
+the C++ core). Only local kernels load so far: a path, or a repo id that
+LOCAL_KERNELS maps to a path. Hub downloads come with hub support.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from types import ModuleType
+
+from . import _core
+from ._environment import environment, warn_all
+from .deps import validate_variant_dependencies
+from .importer import _import_from_path
+from .variants import VariantAccepted, VariantRejected, decisions, local_variants
+
+
+def get_kernel(
+    repo_id: str,
+    revision: str | None = None,
+    version: int | str | None = None,
+    backend: str | None = None,
+    user_agent: str | dict | None = None,
+    trust_remote_code: bool | list[str] = False,
+) -> ModuleType:
+    """Loads the kernel `repo_id` as a module.
+
+    A repo id mapped by LOCAL_KERNELS loads from its local directory before
+    any revision, version or trust handling (and `backend` is not applied,
+    as in the existing package).
+    """
+    local_path = _local_kernel_path(repo_id)
+    if local_path is not None:
+        return get_local_kernel(local_path)
+    raise _hub_unavailable(repo_id)
+
+
+def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
+    """Loads a kernel from a repository root (holding build/), a build/
+    directory or a single variant directory, choosing the variant that fits
+    this process best."""
+    choice = _core.choose_local_variant(Path(repo_path), environment(backend))
+    warn_all(choice.resolution.warnings)
+    metadata = validate_variant_dependencies(choice.variant_dir)
+    return _import_from_path(choice.variant_dir, metadata=metadata)
+
+
+def get_kernel_variants(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    version: int | str | None = None,
+    backend: str | None = None,
+) -> list[VariantAccepted | VariantRejected]:
+    """Every variant of `repo_id`, accepted first and preferred first, each
+    rejected one with its reason."""
+    local_path = _local_kernel_path(repo_id)
+    if local_path is None:
+        raise _hub_unavailable(repo_id)
+    env = environment(backend)
+    if not local_path.exists():
+        raise FileNotFoundError(f"Could not find kernel in {local_path}")
+    resolution = _core.resolve(local_variants(local_path), env)
+    warn_all(resolution.warnings)
+    return decisions(resolution)
+
+
+def _local_kernel_path(repo_id: str) -> Path | None:
+    # A malformed LOCAL_KERNELS is an error even for ids it does not name.
+    value = os.environ.get("LOCAL_KERNELS")
+    if value is None:
+        return None
+    return _parse_local_kernels(value).get(repo_id)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_local_kernels(value: str) -> dict[str, Path]:
+    return _core.parse_local_kernels(value)
+
+
+def _hub_unavailable(repo_id: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"Cannot load `{repo_id}`: loading kernels from a hub is not available yet in this version of "
+        f"kernels. To load a local build, map the repo id to its directory: LOCAL_KERNELS={repo_id}=/path/to/kernel"
+    )

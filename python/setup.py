@@ -1,0 +1,59 @@
+"""Build of the kernels distribution: the pure-Python package plus
+kernels._core, compiled by the repository's CMake project (target
+kernels_core) for the interpreter that runs this build, then copied into the
+package. The version is kb's (project(kb VERSION ...) in CMakeLists.txt)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# pip builds local directories in place, so the repository is the parent of
+# python/; KB_SOURCE_DIR names it when building from a copy.
+SOURCE_DIR = Path(os.environ.get("KB_SOURCE_DIR", Path(__file__).resolve().parent.parent))
+
+
+def kb_version() -> str:
+    cmake = SOURCE_DIR / "CMakeLists.txt"
+    match = cmake.is_file() and re.search(r"project\(kb VERSION ([0-9.]+)", cmake.read_text())
+    if not match:
+        sys.exit(f"kernels: {SOURCE_DIR} is not the kb repository (set KB_SOURCE_DIR to it)")
+    return match.group(1)
+
+
+class CMakeBuild(build_ext):
+    """Builds kernels._core with CMake instead of compiling sources itself."""
+
+    def build_extension(self, ext):
+        build_dir = Path(self.build_temp).resolve() / "cmake"
+        configure = [
+            "cmake",
+            "-S", str(SOURCE_DIR),
+            "-B", str(build_dir),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DKB_BUILD_TESTS=OFF",
+            f"-DPython3_EXECUTABLE={sys.executable}",
+        ]
+        if shutil.which("ninja"):
+            configure += ["-G", "Ninja"]
+        subprocess.run(configure, check=True)
+        subprocess.run(
+            ["cmake", "--build", str(build_dir), "--target", "kernels_core", "-j", str(os.cpu_count() or 1)],
+            check=True,
+        )
+        (built,) = (build_dir / "python" / "kernels").glob("_core*.so")
+        target = Path(self.get_ext_fullpath(ext.name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built, target)
+
+
+setup(
+    version=kb_version(),
+    packages=["kernels"],
+    ext_modules=[Extension("kernels._core", sources=[])],
+    cmdclass={"build_ext": CMakeBuild},
+)

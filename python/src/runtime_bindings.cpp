@@ -1,0 +1,48 @@
+// Loader policy shared with the C++ runtime: LOCAL_KERNELS and the
+// python-depends check (runtime spec 5.4, 5.6).
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <string>
+#include <vector>
+
+#include "libkb/config/config.h"
+#include "libkb/runtime/local_kernels.h"
+#include "libkb/runtime/python_depends.h"
+#include "python/src/bindings.h"
+
+namespace kb::python {
+
+namespace {
+
+// Unknown dependency names are ValueError, uninstalled packages ImportError
+// (as in the existing runtime). A first pass that treats every package as
+// importable can only fail on names, so the two cases never need telling
+// apart by their message.
+void validate_python_depends(const std::string& python_name, const std::vector<std::string>& depends,
+                             const std::string& backend, const std::function<bool(const std::string&)>& importable) {
+  auto parsed = config::parse_backend(backend);
+  if (!parsed) raise(PyExc_ValueError, "Unknown backend: " + backend);
+  translate(PyExc_ValueError, [&] {
+    runtime::validate_python_depends(python_name, depends, *parsed, [](const std::string&) { return true; });
+  });
+  translate(PyExc_ImportError, [&] { runtime::validate_python_depends(python_name, depends, *parsed, importable); });
+}
+
+}  // namespace
+
+void bind_runtime(py::module_& m) {
+  m.def(
+      "parse_local_kernels",
+      [](const std::string& value) {
+        return translate(PyExc_ValueError, [&] { return runtime::parse_local_kernels(value); });
+      },
+      py::arg("value"), "LOCAL_KERNELS text -> {repo_id: Path}; ValueError naming a malformed entry.");
+  m.def("validate_python_depends", &validate_python_depends, py::arg("python_name"), py::arg("depends"),
+        py::arg("backend"), py::arg("importable"),
+        "Checks a kernel's python-depends against the curated table (ValueError) and `importable(import_name)` "
+        "(ImportError).");
+}
+
+}  // namespace kb::python

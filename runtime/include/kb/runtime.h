@@ -1,0 +1,85 @@
+#pragma once
+// kb::runtime — load compute kernels into a libtorch C++ program, no Python.
+//
+// A kernel's build variant is a shared object whose static initialisers
+// register its ops with the torch dispatcher under the namespace metadata.id
+// (e.g. "_relu_cpu_6762b3f"). Loading resolves the variant that fits the
+// libtorch this process runs on (the rules of the Python `kernels` runtime),
+// loads that shared object once per process, and hands back what the program
+// needs to call the ops:
+//
+//   const kb::runtime::LoadedKernel& relu = kb::runtime::load_local_kernel("kernels/relu");
+//   kb::runtime::op(relu, "relu").typed<void(at::Tensor&, const at::Tensor&)>().call(out, in);
+//
+// Every failure throws kb::Error with a message naming the path and the cause.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include "libkb/metadata/metadata.h"
+#include "libkb/resolve/resolve.h"
+#include "libkb/util/error.h"
+#include "libkb/variant/variant.h"
+
+namespace kb::runtime {
+
+// The facts of the libtorch in this process: version and CUDA/ROCm/XPU
+// versions as the loaded library reports them (its build settings, so a CUDA
+// build reports CUDA without a GPU), the C++11 ABI this program was compiled
+// with (it must match libtorch's to link at all). Computed once.
+const resolve::TorchFacts& libtorch_facts();
+
+// The environment variants are resolved for: libtorch_facts() plus the
+// machine and OS from uname. `backend_override` may name "cpu" or the backend
+// libtorch was built for; anything else throws
+// "Invalid backend 'x', system supported backends: cpu[, cuda]".
+resolve::Environment libtorch_environment(const std::optional<std::string>& backend_override = std::nullopt);
+
+struct LoadOptions {
+  // Resolve for this backend ("cpu" or libtorch's), as libtorch_environment.
+  std::optional<std::string> backend;
+  // Resolve for this environment instead of libtorch's (tests, tools).
+  std::optional<resolve::Environment> environment;
+};
+
+// A kernel loaded into this process. Handles live until the process ends:
+// the shared object is never unloaded, because the dispatcher keeps pointers
+// into it.
+struct LoadedKernel {
+  std::filesystem::path variant_dir;        // canonical
+  std::optional<variant::Variant> variant;  // nullopt when a variant directory was given directly
+  metadata::Metadata metadata;
+  std::string ops_namespace;                // metadata.id: ops are "<ops_namespace>::<name>"
+  std::filesystem::path library;            // the shared object loaded
+  std::vector<std::string> ops;             // op names registered in ops_namespace, sorted
+  std::vector<std::string> warnings;        // dirty-provenance notice, no ops registered, ...
+  void* handle = nullptr;                   // from dlopen
+
+  // The variant's name, or the directory name for a directly given variant directory.
+  std::string variant_name() const;
+};
+
+// Loads the kernel at `path`: a kernel directory holding build/, a build/
+// directory, or one variant directory (the path rules of get_local_kernel).
+// Loading the same variant directory again returns the same handle.
+// Thread-safe.
+const LoadedKernel& load_local_kernel(const std::filesystem::path& path, const LoadOptions& options = {});
+
+// Loads the kernel of a repository id. For now only LOCAL_KERNELS
+// ("org/name=/path:org/other=/path2") is consulted: a mapped id loads as
+// load_local_kernel(path); an unmapped one throws (the C++ runtime cannot
+// fetch from a hub yet). A malformed LOCAL_KERNELS throws naming the entry.
+const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options = {});
+
+// Every kernel loaded so far, in load order.
+std::vector<const LoadedKernel*> loaded_kernels();
+
+// The op `name` of a loaded kernel (overload ""), for calling through the
+// dispatcher. Throws kb::Error listing the kernel's ops when it has none of
+// that name.
+c10::OperatorHandle op(const LoadedKernel& kernel, const std::string& name);
+
+}  // namespace kb::runtime

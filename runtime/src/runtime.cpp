@@ -1,0 +1,174 @@
+#include "kb/runtime.h"
+
+#include <dlfcn.h>
+
+#include <ATen/Context.h>
+#include <ATen/Version.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "libkb/runtime/local_kernels.h"
+#include "libkb/runtime/torch_config.h"
+#include "libkb/runtime/variant_files.h"
+#include "libkb/util/platform.h"
+#include "libkb/util/strings.h"
+
+namespace kb::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The process-wide registry. Entries are never removed, so references handed
+// out stay valid.
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<LoadedKernel>> kernels;  // load order
+  std::map<fs::path, LoadedKernel*> by_dir;            // canonical variant dir
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+// Op names (without namespace) the dispatcher knows in `ns`, sorted.
+std::vector<std::string> ops_in_namespace(const std::string& ns) {
+  const std::string prefix = ns + "::";
+  std::vector<std::string> out;
+  for (const auto& name : c10::Dispatcher::singleton().getAllOpNames())
+    if (starts_with(name.name, prefix)) out.push_back(name.name.substr(prefix.size()));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void* open_library(const fs::path& library) {
+  // RTLD_LAZY: the kernel's shared object is also a Python extension module,
+  // so it references Python's C API (PyModule_Create2 in PyInit_*), which a
+  // libtorch program does not provide. Those functions are only called when
+  // Python imports the module; lazy binding leaves them unresolved instead of
+  // failing the load. RTLD_LOCAL: two kernels' symbols never interpose.
+  dlerror();
+  void* handle = ::dlopen(library.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  if (handle) return handle;
+  const char* why = dlerror();
+  std::string message = "Cannot load kernel library " + library.string() + ": " + (why ? why : "unknown error");
+  if (why && std::string(why).find("undefined symbol: Py") != std::string::npos)
+    message += " (Python symbols are bound lazily; is LD_BIND_NOW set?)";
+  throw Error(message);
+}
+
+const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<variant::Variant>& variant) {
+  std::error_code ec;
+  fs::path canonical = fs::canonical(dir, ec);
+  if (ec) throw Error("Cannot load kernel from " + dir.string() + ": " + ec.message());
+
+  Registry& r = registry();
+  // Held while loading, so two threads loading one kernel load it once.
+  std::lock_guard lock(r.mutex);
+  if (auto it = r.by_dir.find(canonical); it != r.by_dir.end()) return *it->second;
+
+  auto kernel = std::make_unique<LoadedKernel>();
+  kernel->variant_dir = canonical;
+  kernel->variant = variant;
+  kernel->metadata = metadata::read_metadata(canonical / "metadata.json");
+  kernel->ops_namespace = kernel->metadata.id;
+  kernel->library = find_kernel_library(canonical, kernel->metadata);
+
+  // A second library registering a namespace makes TORCH_LIBRARY throw from
+  // a static initialiser inside dlopen, which cannot be recovered from.
+  for (const auto& other : r.kernels)
+    if (other->ops_namespace == kernel->ops_namespace)
+      throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
+                  " is already registered by " + other->variant_dir.string());
+  if (!ops_in_namespace(kernel->ops_namespace).empty())
+    throw Error("Cannot load kernel from " + canonical.string() + ": ops in namespace " + kernel->ops_namespace +
+                " are already registered in this process");
+
+  kernel->handle = open_library(kernel->library);
+  kernel->ops = ops_in_namespace(kernel->ops_namespace);
+  if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
+    kernel->warnings.push_back(*dirty);
+  if (kernel->ops.empty())
+    kernel->warnings.push_back("Kernel library " + kernel->library.string() + " registered no ops in namespace " +
+                               kernel->ops_namespace);
+
+  LoadedKernel* out = kernel.get();
+  r.kernels.push_back(std::move(kernel));
+  r.by_dir.emplace(canonical, out);
+  return *out;
+}
+
+}  // namespace
+
+const resolve::TorchFacts& libtorch_facts() {
+  static const resolve::TorchFacts facts = [] {
+    // The C++11 ABI of this translation unit: a program whose ABI differs
+    // from libtorch's does not link against it, so this is libtorch's too.
+    const bool cxx11_abi = _GLIBCXX_USE_CXX11_ABI != 0;
+    std::optional<resolve::TorchFacts> f =
+        torch_facts_from_build_settings(parse_build_settings(at::show_config()), cxx11_abi);
+    if (!f) {
+      // No build settings line: fall back to the headers this was compiled with.
+      f = resolve::TorchFacts{};
+      f->version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR);
+      f->cxx11_abi = cxx11_abi;
+    }
+    f->mps = at::hasMPS();
+    return *f;
+  }();
+  return facts;
+}
+
+resolve::Environment libtorch_environment(const std::optional<std::string>& backend_override) {
+  HostPlatform host = host_platform();
+  return resolve::make_environment(host.machine, host.system, libtorch_facts(), backend_override);
+}
+
+std::string LoadedKernel::variant_name() const {
+  return variant ? variant->str() : variant_dir.filename().string();
+}
+
+const LoadedKernel& load_local_kernel(const fs::path& path, const LoadOptions& options) {
+  resolve::Environment env = options.environment ? *options.environment : libtorch_environment(options.backend);
+  resolve::LocalChoice choice = resolve::choose_local_variant(path, env);
+  return load_variant_dir(choice.variant_dir, choice.variant);
+}
+
+const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options) {
+  std::optional<fs::path> local = local_kernel_override(repo_id);
+  if (!local)
+    throw Error("Kernel " + repo_id +
+                " is not in LOCAL_KERNELS, and the C++ runtime cannot load kernels from a hub yet: set "
+                "LOCAL_KERNELS=" +
+                repo_id + "=/path/to/kernel");
+  try {
+    return load_local_kernel(*local, options);
+  } catch (const Error& e) {
+    throw Error(repo_id + " (LOCAL_KERNELS): " + e.what());
+  }
+}
+
+std::vector<const LoadedKernel*> loaded_kernels() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::vector<const LoadedKernel*> out;
+  for (const auto& k : r.kernels) out.push_back(k.get());
+  return out;
+}
+
+c10::OperatorHandle op(const LoadedKernel& kernel, const std::string& name) {
+  auto handle = c10::Dispatcher::singleton().findSchema({kernel.ops_namespace + "::" + name, ""});
+  if (handle) return *handle;
+  std::vector<std::string> ops = ops_in_namespace(kernel.ops_namespace);
+  throw Error("Kernel `" + kernel.metadata.name + "` loaded from " + kernel.variant_dir.string() + " has no op `" +
+              name + "` in namespace " + kernel.ops_namespace + "; its ops: " +
+              (ops.empty() ? std::string("none") : join(ops, ", ")));
+}
+
+}  // namespace kb::runtime

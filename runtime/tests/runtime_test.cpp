@@ -1,0 +1,283 @@
+// kb_runtime against the libtorch this test links (Debian's libtorch-dev
+// here). Suite ExampleRelu loads examples/relu's build (ctest fixture
+// example_relu); the other suites make their own kernel directories.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "kb/runtime.h"
+
+namespace fs = std::filesystem;
+namespace rt = kb::runtime;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const kb::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+struct ScopedEnv {
+  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value)
+      ::setenv(name, value->c_str(), 1);
+    else
+      ::unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::path(::testing::TempDir()) / "kb-runtime-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+void write(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << text;
+}
+
+const char* kFakeMetadata = R"({"name": "fake", "id": "_fake_cpu_abc1234", "version": 1, "license": "MIT",
+  "python-depends": [], "backend": {"type": "cpu"}})";
+
+// The arch variant name this process accepts (e.g. torch113-cxx11-cpu-x86_64-linux).
+std::string matching_variant() {
+  kb::resolve::Environment env = rt::libtorch_environment();
+  return kb::variant::Variant::torch(*env.torch, env.cxx11_abi, env.backend, env.cpu, env.os).str();
+}
+
+// The stdout of a shell command, or nullopt when it fails.
+std::optional<std::string> capture(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  return ::pclose(pipe) == 0 ? std::optional(out) : std::nullopt;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::string line;
+  for (char c : text) {
+    if (c == '\n') {
+      out.push_back(line);
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+// Real path of the libtorch_cpu this process runs on.
+std::string our_libtorch_cpu() {
+  Dl_info info{};
+  if (!::dladdr(reinterpret_cast<void*>(&at::show_config), &info) || !info.dli_fname) return "";
+  std::error_code ec;
+  return fs::canonical(info.dli_fname, ec).string();
+}
+
+}  // namespace
+
+TEST(LibtorchEnvironment, MatchesTheTorchOfPythonOnTheSameLibrary) {
+  const char* python = std::getenv("KB_LIBTORCH_PYTHON");
+  std::string py = python ? python : "/usr/bin/python3";
+  auto out = capture(
+      "'" + py +
+      "' -c 'import os, torch\n"
+      "print(torch.__version__)\nprint(torch.compiled_with_cxx11_abi())\nprint(torch.version.cuda)\n"
+      "libs = sorted({l.split()[-1] for l in open(\"/proc/self/maps\") if \"libtorch_cpu\" in l})\n"
+      "print(os.path.realpath(libs[0]) if libs else \"\")' 2>/dev/null");
+  if (!out) GTEST_SKIP() << py << " cannot import torch";
+  auto facts = lines(*out);
+  ASSERT_EQ(facts.size(), 4u) << *out;
+  if (facts[3] != our_libtorch_cpu())
+    GTEST_SKIP() << py << "'s torch uses " << facts[3] << ", this test " << our_libtorch_cpu();
+
+  const kb::resolve::TorchFacts& ours = rt::libtorch_facts();
+  EXPECT_EQ(kb::leading_version(ours.version).major(), kb::leading_version(facts[0]).major());
+  EXPECT_EQ(kb::leading_version(ours.version).minor(), kb::leading_version(facts[0]).minor());
+  EXPECT_EQ(ours.cxx11_abi, facts[1] == "True");
+  EXPECT_EQ(ours.cuda.value_or("None"), facts[2]);
+
+  kb::resolve::Environment env = rt::libtorch_environment();
+  kb::resolve::TorchFacts python_facts;
+  python_facts.version = facts[0];
+  python_facts.cxx11_abi = facts[1] == "True";
+  if (facts[2] != "None") python_facts.cuda = facts[2];
+  kb::resolve::Environment expected = kb::resolve::make_environment(env.cpu, "Linux", python_facts);
+  EXPECT_EQ(env.describe(), expected.describe());
+  EXPECT_EQ(env.os, "linux");
+}
+
+TEST(LibtorchEnvironment, BackendOverrideIsCpuOrTheDetectedBackend) {
+  kb::resolve::Environment detected = rt::libtorch_environment();
+  EXPECT_EQ(rt::libtorch_environment("cpu").backend.str(), "cpu");
+  std::string supported = detected.backend.str() == "cpu" ? "cpu" : "cpu, " + detected.backend.str();
+  EXPECT_EQ(error_of([] { rt::libtorch_environment("x"); }),
+            "Invalid backend 'x', system supported backends: " + supported);
+}
+
+TEST(RuntimeErrors, MissingPathIsNamed) {
+  EXPECT_EQ(error_of([] { rt::load_local_kernel("/nonexistent/kernel"); }),
+            "Could not find kernel in /nonexistent/kernel");
+}
+
+TEST(RuntimeErrors, NoCompatibleVariantListsEveryVariantWithItsReason) {
+  TempDir tmp;
+  kb::resolve::Environment env = rt::libtorch_environment();
+  kb::Version other_torch({env.torch->major(), env.torch->minor() + 1});
+  std::string newer = kb::variant::Variant::torch(other_torch, env.cxx11_abi, env.backend, env.cpu, env.os).str();
+  std::string other_abi = kb::variant::Variant::torch(*env.torch, !env.cxx11_abi.value_or(true), env.backend,
+                                                      env.cpu, env.os)
+                              .str();
+  for (const std::string& v : {newer, other_abi, std::string("torch-metal")})
+    write(tmp.path / "build" / v / "metadata.json", kFakeMetadata);
+
+  std::string error = error_of([&] { rt::load_local_kernel(tmp.path); });
+  EXPECT_TRUE(contains(error, "Cannot find a build variant for this system in " + tmp.path.string())) << error;
+  EXPECT_TRUE(contains(error, newer + ": Torch version (" + other_torch.str() +
+                                  ") does not match environment Torch version (" + env.torch->str() + ")"))
+      << error;
+  EXPECT_TRUE(contains(error, other_abi + ": Torch CXX11 ABI")) << error;
+  EXPECT_TRUE(contains(error, "torch-metal: backend (metal) does not match system backend")) << error;
+}
+
+TEST(RuntimeErrors, VariantWithoutSharedObjectIsNamed) {
+  TempDir tmp;
+  fs::path variant = tmp.path / "build" / matching_variant();
+  write(variant / "metadata.json", kFakeMetadata);
+  EXPECT_EQ(error_of([&] { rt::load_local_kernel(tmp.path); }),
+            "No shared object for kernel `fake` (id _fake_cpu_abc1234) in " + fs::canonical(variant).string() +
+                ": expected _fake_cpu_abc1234.abi3.so (noarch variants are pure Python and cannot be loaded "
+                "without Python)");
+}
+
+TEST(RuntimeErrors, CorruptSharedObjectIsNamedWithTheLoaderError) {
+  TempDir tmp;
+  fs::path variant = tmp.path / matching_variant();
+  write(variant / "metadata.json", kFakeMetadata);
+  write(variant / "_fake_cpu_abc1234.abi3.so", "not an ELF file at all, but long enough to be read as a header\n");
+  std::string error = error_of([&] { rt::load_local_kernel(variant); });
+  fs::path library = fs::canonical(variant) / "_fake_cpu_abc1234.abi3.so";
+  EXPECT_TRUE(contains(error, "Cannot load kernel library " + library.string() + ": ")) << error;
+  EXPECT_TRUE(contains(error, "invalid ELF header") || contains(error, "file too short")) << error;
+  EXPECT_TRUE(rt::loaded_kernels().empty() || rt::loaded_kernels().back()->library != library);
+}
+
+TEST(RuntimeErrors, VariantWithoutMetadataIsNamed) {
+  TempDir tmp;
+  fs::path variant = tmp.path / "build" / matching_variant();
+  fs::create_directories(variant);
+  std::string error = error_of([&] { rt::load_local_kernel(tmp.path); });
+  EXPECT_TRUE(contains(error, (fs::canonical(variant) / "metadata.json").string())) << error;
+}
+
+TEST(GetKernel, UnmappedRepoIdSaysTheHubIsNotAvailable) {
+  ScopedEnv unset("LOCAL_KERNELS", std::nullopt);
+  std::string expected =
+      "Kernel org/relu is not in LOCAL_KERNELS, and the C++ runtime cannot load kernels from a hub yet: set "
+      "LOCAL_KERNELS=org/relu=/path/to/kernel";
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu"); }), expected);
+  ScopedEnv other("LOCAL_KERNELS", "org/other=/k/other");
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu"); }), expected);
+}
+
+TEST(GetKernel, MalformedEntryIsNamed) {
+  ScopedEnv env("LOCAL_KERNELS", "org/relu=/k/relu:broken");
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu"); }),
+            "Invalid LOCAL_KERNELS entry: broken. Expected format: repo_id_1=path_1:repo_id_2=path_2");
+}
+
+TEST(GetKernel, MappedToAMissingPathNamesTheRepoAndPath) {
+  ScopedEnv env("LOCAL_KERNELS", "org/relu=/non/existing");
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu"); }),
+            "org/relu (LOCAL_KERNELS): Could not find kernel in /non/existing");
+}
+
+// examples/relu, built by `kb build examples/relu` (ctest fixture example_relu).
+class ExampleRelu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::is_directory(kernel / "build" / matching_variant()))
+      GTEST_SKIP() << kernel / "build" / matching_variant() << " is missing: run kb build examples/relu";
+  }
+  const fs::path kernel = fs::path(KB_SOURCE_DIR) / "examples" / "relu";
+};
+
+TEST_F(ExampleRelu, LoadsTheVariantForThisLibtorchAndCallsReluThroughTheDispatcher) {
+  const rt::LoadedKernel& relu = rt::load_local_kernel(kernel);
+  EXPECT_EQ(relu.variant_name(), matching_variant());
+  EXPECT_EQ(relu.variant_dir, fs::canonical(kernel / "build" / matching_variant()));
+  EXPECT_EQ(relu.metadata.name, "relu");
+  EXPECT_EQ(relu.ops_namespace, relu.metadata.id);
+  EXPECT_TRUE(relu.ops_namespace.rfind("_relu_cpu_", 0) == 0) << relu.ops_namespace;
+  EXPECT_EQ(relu.library, relu.variant_dir / (relu.metadata.id + ".abi3.so"));
+  EXPECT_EQ(relu.ops, std::vector<std::string>{"relu"});
+
+  torch::Tensor input = torch::linspace(-2, 2, 9);
+  torch::Tensor output = torch::full_like(input, 42);
+  rt::op(relu, "relu").typed<void(at::Tensor&, const at::Tensor&)>().call(output, input);
+  EXPECT_TRUE(torch::equal(output, torch::relu(input))) << output;
+}
+
+TEST_F(ExampleRelu, LoadingTwiceReturnsTheSameHandle) {
+  const rt::LoadedKernel& first = rt::load_local_kernel(kernel);
+  EXPECT_EQ(&rt::load_local_kernel(kernel / "build"), &first);
+  EXPECT_EQ(&rt::load_local_kernel(kernel / "build" / matching_variant()), &first);
+  EXPECT_EQ(&rt::load_local_kernel(kernel, {.backend = "cpu"}), &first);
+  int count = 0;
+  for (const rt::LoadedKernel* k : rt::loaded_kernels()) count += k == &first;
+  EXPECT_EQ(count, 1);
+}
+
+TEST_F(ExampleRelu, GetKernelWithOneLocalKernelsEntry) {
+  ScopedEnv env("LOCAL_KERNELS", "kb-examples/relu=" + kernel.string());
+  const rt::LoadedKernel& relu = rt::get_kernel("kb-examples/relu");
+  EXPECT_EQ(&relu, &rt::load_local_kernel(kernel));
+  EXPECT_NO_THROW(rt::op(relu, "relu"));
+}
+
+TEST_F(ExampleRelu, GetKernelWithSeveralLocalKernelsEntries) {
+  ScopedEnv env("LOCAL_KERNELS", "org/missing=/non/existing:kb-examples/relu=" + (kernel / "build").string() +
+                                     ":org/variant=" + (kernel / "build" / matching_variant()).string());
+  const rt::LoadedKernel& relu = rt::get_kernel("kb-examples/relu");
+  EXPECT_EQ(&rt::get_kernel("org/variant"), &relu);
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/missing"); }),
+            "org/missing (LOCAL_KERNELS): Could not find kernel in /non/existing");
+}
+
+TEST_F(ExampleRelu, UnknownOpListsTheKernelsOps) {
+  const rt::LoadedKernel& relu = rt::load_local_kernel(kernel);
+  std::string error = error_of([&] { rt::op(relu, "gelu"); });
+  EXPECT_TRUE(contains(error, "has no op `gelu` in namespace " + relu.ops_namespace + "; its ops: relu")) << error;
+}
