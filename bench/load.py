@@ -72,9 +72,13 @@ def run_child(env, *args):
     return json.loads(out.splitlines()[-1])
 
 
-def fresh_runs(env, mode, kernel_dir, variant_dir, name, runs):
-    results = [run_child(env, "--child", mode, kernel_dir, variant_dir, name) for _ in range(runs + 1)]
-    return results[1:]  # the first run warms the page and bytecode caches
+def fresh_runs(env, kernel_dir, variant_dir, name, runs):
+    """Alternates the two kinds so drifting machine load hits both alike."""
+    results = {"kernels": [], "importlib": []}
+    for _ in range(runs + 1):
+        for mode, out in results.items():
+            out.append(run_child(env, "--child", mode, kernel_dir, variant_dir, name))
+    return {mode: out[1:] for mode, out in results.items()}  # the first run warms the caches
 
 
 def in_process_runs(kernel_dir, variant_dir, name, runs):
@@ -123,6 +127,8 @@ def main():
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     pycache = tempfile.TemporaryDirectory(prefix="kb-bench-pycache-")
     env["PYTHONPYCACHEPREFIX"] = pycache.name
+    if importlib.util.find_spec("kernels") is None:  # the build tree's package
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "build" / "python"), env.get("PYTHONPATH")]))
 
     # Which variant get_local_kernel picks, found once up front (untimed).
     probe = (
@@ -135,8 +141,8 @@ def main():
     kernel_dir = Path(args.kernel_dir)
     print(f"kernel {kernel_dir} -> {variant_dir} (module {name}), {args.runs} runs each")
 
-    k = fresh_runs(env, "kernels", kernel_dir, variant_dir, name, args.runs)
-    p = fresh_runs(env, "importlib", kernel_dir, variant_dir, name, args.runs)
+    runs = fresh_runs(env, kernel_dir, variant_dir, name, args.runs)
+    k, p = runs["kernels"], runs["importlib"]
     k_load = [r["load"] for r in k]
     k_total = [r["import"] + r["load"] for r in k]
     p_load = [r["load"] for r in p]

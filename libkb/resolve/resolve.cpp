@@ -231,11 +231,17 @@ std::vector<Variant> list_variant_dirs(const fs::path& dir, std::vector<std::str
   return out;
 }
 
+std::vector<fs::path> variant_bases(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path / "build", ec)) return {path / "build"};
+  return {path};
+}
+
 LocalChoice choose_local_variant(const fs::path& path, const Environment& env) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error("Could not find kernel in " + path.string());
   std::vector<Decision> rejected;
-  for (const fs::path& base : {path, path / "build"}) {
+  for (const fs::path& base : variant_bases(path)) {
     std::vector<Variant> found = list_variant_dirs(base);
     if (found.empty()) continue;
     Resolution r = resolve(found, env);

@@ -106,6 +106,12 @@ std::vector<variant::Variant> list_variant_dirs(const std::filesystem::path& dir
 // (holding build/), a build/ directory, or a single variant directory
 // (spec: get_local_kernel). `trace` is the resolution that chose it (empty for
 // an explicit variant directory).
+// The directories whose sub-directories are a local kernel's variants, in
+// the order loaders try them: `path` and `path/build`, or only `path/build`
+// when it exists (a kernel root's own folders such as torch-ext/ are not
+// variants, even when their names parse as one).
+std::vector<std::filesystem::path> variant_bases(const std::filesystem::path& path);
+
 struct LocalChoice {
   std::filesystem::path variant_dir;
   std::optional<variant::Variant> variant;  // nullopt for an explicit variant directory

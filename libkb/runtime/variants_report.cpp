@@ -52,14 +52,10 @@ VariantsReport report_local_variants(const fs::path& path, const resolve::Enviro
   VariantsReport report;
   report.path = path;
   // The directories choose_local_variant looks in, in its order.
-  std::error_code ec;
-  bool kernel_root = fs::is_directory(path / "build", ec);
-  for (const fs::path& base : {path, path / "build"}) {
+  for (const fs::path& base : resolve::variant_bases(path)) {
     VariantsReport::Group group{base, {}, {}};
     std::vector<variant::Variant> found = resolve::list_variant_dirs(base, &group.skipped);
     if (found.empty()) continue;
-    // A kernel root's source directories are not meant as variants.
-    if (base == path && kernel_root) group.skipped.clear();
     resolve::Resolution r = resolve::resolve(std::move(found), env);
     group.trace = std::move(r.trace);
     report.warnings.insert(report.warnings.end(), r.warnings.begin(), r.warnings.end());

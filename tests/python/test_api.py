@@ -99,8 +99,11 @@ def test_data_classes():
 
 
 def test_variant_names_round_trip_and_bad_names_are_value_errors():
-    names = ["torch211-cxx11-cu128-x86_64-linux", "torch-stable-abi29-cpu-aarch64-darwin", "tvm-ffi01-cu128-x86_64-linux"]
-    for name in names:
+    for name in [
+        "torch211-cxx11-cu128-x86_64-linux",
+        "torch-stable-abi29-cpu-aarch64-darwin",
+        "tvm-ffi01-cu128-x86_64-linux",
+    ]:
         assert kernels._core.Variant.parse(name).variant_str == name
     with pytest.raises(ValueError, match="tvm-ffi-cpu"):
         kernels._core.Variant.parse("tvm-ffi-cpu")

@@ -153,10 +153,10 @@ TEST(VariantsReport, DecidesEveryVariantAndNamesWhatWouldLoad) {
   fs::create_directories(tmp.path() / "torch-ext");  // a source directory that parses as a variant name
 
   runtime::VariantsReport report = runtime::report_local_variants(tmp.path(), cpu_environment());
-  ASSERT_EQ(report.groups.size(), 2u);
-  EXPECT_EQ(report.groups[0].dir, tmp.path());
-  EXPECT_TRUE(report.groups[0].skipped.empty()) << "a kernel root's other directories are not listed";
-  EXPECT_EQ(report.groups[1].skipped.size(), 1u);
+  // A kernel root's own directories (torch-ext/) are not variants: only build/ is listed.
+  ASSERT_EQ(report.groups.size(), 1u);
+  EXPECT_EQ(report.groups[0].dir, tmp.path() / "build");
+  EXPECT_EQ(report.groups[0].skipped.size(), 1u);
   EXPECT_EQ(report.chosen, tmp.path() / "build" / "torch113-cxx11-cpu-x86_64-linux");
   EXPECT_TRUE(report.error.empty());
 
@@ -172,11 +172,11 @@ TEST(VariantsReport, DecidesEveryVariantAndNamesWhatWouldLoad) {
 
   auto json = runtime::report_json(report);
   EXPECT_EQ(json["chosen"], report.chosen->string());
-  ASSERT_EQ(json["variants"].size(), 4u);
-  EXPECT_EQ(json["variants"][1]["variant"], "torch113-cxx11-cpu-x86_64-linux");
-  EXPECT_EQ(json["variants"][1]["accepted"], true);
-  EXPECT_TRUE(json["variants"][1]["reason"].is_null());
-  EXPECT_EQ(json["variants"][3]["reason"],
+  ASSERT_EQ(json["variants"].size(), 3u);
+  EXPECT_EQ(json["variants"][0]["variant"], "torch113-cxx11-cpu-x86_64-linux");
+  EXPECT_EQ(json["variants"][0]["accepted"], true);
+  EXPECT_TRUE(json["variants"][0]["reason"].is_null());
+  EXPECT_EQ(json["variants"][2]["reason"],
             "backend (cuda) does not match system backend (cpu) and is not universal");
 }
 
