@@ -2,8 +2,8 @@
 
     python3 benchmarks/benchmark.py [--device cpu|cuda] [--iterations N]
 
-The kernel is loaded from build/<variant> (or $RELU_VARIANT_DIR) by the same
-loader the tests use. For each size it prints the mean time per call of both
+The kernel is loaded from this checkout's build/ with the `kernels` package
+(get_local_kernel picks the variant that fits the running torch). For each size it prints the mean time per call of both
 implementations and the ratio torch.relu / kernel (> 1 means the kernel is
 faster).
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from relu_loader import load_variant, variant_dir  # noqa: E402
+from kernels import get_loaded_kernels, get_local_kernel
+
+KERNEL_DIR = Path(__file__).resolve().parent.parent
 
 SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
 
@@ -47,14 +48,16 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
 
-    kernel, metadata = load_variant(variant_dir())
-    device = args.device or metadata["backend"]["type"]
+    kernel = get_local_kernel(KERNEL_DIR)
+    (metadata,) = [k.metadata for k in get_loaded_kernels() if k.module is kernel]
+    backend = str(metadata.backend.backend_type)
+    device = args.device or backend
     if device == "cuda" and not torch.cuda.is_available():
         print("CUDA is not available", file=sys.stderr)
         return 1
     dtype = getattr(torch, args.dtype)
 
-    print(f"kernel {metadata['id']} ({metadata['backend']['type']}), torch {torch.__version__}, "
+    print(f"kernel {metadata.id} ({backend}), torch {torch.__version__}, "
           f"device {device}, dtype {args.dtype}, median of {args.iterations} calls")
     print(f"{'elements':>12} {'kernel ms':>12} {'torch ms':>12} {'torch/kernel':>13}")
     for size in SIZES:

@@ -1,8 +1,20 @@
-"""pytest fixtures: the built relu kernel, loaded by relu_loader."""
+"""pytest fixtures: the built relu kernel, loaded the way users load it.
+
+The tests call `get_kernel("kb-examples/relu", version=1)`. LOCAL_KERNELS
+points that repo id at this checkout (unless it is already set), so the
+`kernels` loader picks the variant of build/ that fits the running torch
+without any hub.
+"""
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
-from relu_loader import load_variant, variant_dir
+KERNEL_DIR = Path(__file__).resolve().parent.parent
+REPO_ID = "kb-examples/relu"
+
+os.environ.setdefault("LOCAL_KERNELS", f"{REPO_ID}={KERNEL_DIR}")
 
 
 def pytest_configure(config):
@@ -10,19 +22,18 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def relu_variant():
-    """(module, metadata) of the built kernel."""
-    return load_variant(variant_dir())
+def relu_kernel():
+    from kernels import get_kernel
+
+    return get_kernel(REPO_ID, version=1)
 
 
 @pytest.fixture(scope="session")
-def relu_kernel(relu_variant):
-    return relu_variant[0]
+def kernel_backend(relu_kernel):
+    from kernels import get_loaded_kernels
 
-
-@pytest.fixture(scope="session")
-def kernel_backend(relu_variant):
-    return relu_variant[1]["backend"]["type"]
+    (loaded,) = [k for k in get_loaded_kernels() if k.module is relu_kernel]
+    return str(loaded.metadata.backend.backend_type)
 
 
 @pytest.fixture
