@@ -10,41 +10,16 @@
 #include <fstream>
 
 #include "kb/runtime.h"
+#include "tests/unit/support.h"
 
 namespace fs = std::filesystem;
 namespace rt = kb::runtime;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kb::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-struct ScopedEnv {
-  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using kb::testing::contains;
+using kb::testing::error_of;
+using kb::testing::ScopedEnv;
 
 struct TempDir {
   TempDir() {

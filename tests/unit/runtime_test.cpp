@@ -12,9 +12,8 @@ using config::Backend;
 
 namespace {
 
-struct ScopedLocalKernels {
-  explicit ScopedLocalKernels(const char* value) { ::setenv("LOCAL_KERNELS", value, 1); }
-  ~ScopedLocalKernels() { ::unsetenv("LOCAL_KERNELS"); }
+struct ScopedLocalKernels : kb::testing::ScopedEnv {
+  explicit ScopedLocalKernels(const char* value) : ScopedEnv("LOCAL_KERNELS", std::string(value)) {}
 };
 
 bool nothing_importable(const std::string&) { return false; }

@@ -12,6 +12,7 @@
 #include "libkb/util/fs.h"
 #include "libkb/util/process.h"
 #include "libkb/util/strings.h"
+#include "tests/unit/support.h"
 
 using namespace kb;
 using namespace kb::toolchain;
@@ -19,29 +20,7 @@ using config::Backend;
 
 namespace {
 
-// Sets (or unsets) an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using kb::testing::ScopedEnv;
 
 bool debian_torch_available() { return fs::exists("/usr/bin/python3") && fs::exists("/usr/lib/python3/dist-packages/torch"); }
 
