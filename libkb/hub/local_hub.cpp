@@ -1,0 +1,310 @@
+// The local hub: one bare git repository per kernel under a root directory,
+// read and written in place with libgit2 (no git CLI, no network).
+#include <git2.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "libkb/git/git.h"
+#include "libkb/hub/hub.h"
+#include "libkb/util/error.h"
+#include "libkb/util/strings.h"
+
+namespace kb::hub {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// RAII owners for libgit2 objects.
+template <typename T, void (*Free)(T*)>
+struct Owned {
+  T* ptr = nullptr;
+  Owned() = default;
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  ~Owned() {
+    if (ptr) Free(ptr);
+  }
+  T** out() { return &ptr; }
+  T* get() const { return ptr; }
+};
+using Repository = Owned<git_repository, git_repository_free>;
+using Object = Owned<git_object, git_object_free>;
+using Commit = Owned<git_commit, git_commit_free>;
+using Tree = Owned<git_tree, git_tree_free>;
+using TreeEntryOwned = Owned<git_tree_entry, git_tree_entry_free>;
+using Blob = Owned<git_blob, git_blob_free>;
+using Reference = Owned<git_reference, git_reference_free>;
+using BranchIterator = Owned<git_branch_iterator, git_branch_iterator_free>;
+using Index = Owned<git_index, git_index_free>;
+using Signature = Owned<git_signature, git_signature_free>;
+
+std::string last_git_error() {
+  const git_error* e = git_error_last();
+  return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+void check(int rc, const std::string& what) {
+  if (rc < 0) throw Error(what + ": " + last_git_error());
+}
+
+std::string oid_hex(const git_oid* oid) { return git_oid_tostr_s(oid); }
+
+git_oid parse_oid(std::string_view hex) {
+  git_oid oid;
+  std::string text(hex);
+  if (git_oid_fromstr(&oid, text.c_str()) < 0) throw Error("not a git object id: " + text);
+  return oid;
+}
+
+class LocalHub : public Hub {
+ public:
+  explicit LocalHub(fs::path root) : root_(std::move(root)) { git::ensure_initialized(); }
+
+  std::string describe() const override { return "local hub at " + root_.string(); }
+
+  std::string resolve_revision(std::string_view repo_id, std::string_view revision) override {
+    Repository repo;
+    open(repo_id, repo);
+    Commit commit;
+    return oid_hex(git_commit_id(lookup_commit(repo, repo_id, revision, commit).get()));
+  }
+
+  std::vector<RefInfo> list_branches(std::string_view repo_id) override {
+    Repository repo;
+    open(repo_id, repo);
+    BranchIterator it;
+    check(git_branch_iterator_new(it.out(), repo.get(), GIT_BRANCH_LOCAL), "listing branches of " + std::string(repo_id));
+    std::vector<RefInfo> out;
+    git_branch_t type;
+    for (size_t guard = 0; guard < 1000000; ++guard) {
+      Reference ref;
+      int rc = git_branch_next(ref.out(), &type, it.get());
+      if (rc == GIT_ITEROVER) break;
+      check(rc, "listing branches of " + std::string(repo_id));
+      const char* name = nullptr;
+      check(git_branch_name(&name, ref.get()), "reading a branch name");
+      const git_oid* target = git_reference_target(ref.get());
+      if (target) out.push_back({name, oid_hex(target)});
+    }
+    std::sort(out.begin(), out.end(), [](const RefInfo& a, const RefInfo& b) { return a.name < b.name; });
+    return out;
+  }
+
+  std::vector<TreeEntry> list_tree(std::string_view repo_id, std::string_view commit, std::string_view path,
+                                   bool recursive) override {
+    Repository repo;
+    open(repo_id, repo);
+    Commit c;
+    lookup_commit(repo, repo_id, commit, c);
+    Tree root;
+    check(git_commit_tree(root.out(), c.get()), "reading the tree of " + std::string(commit));
+    Tree sub;
+    git_tree* tree = root.get();
+    std::string prefix(path);
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    if (!prefix.empty()) {
+      TreeEntryOwned entry;
+      if (git_tree_entry_bypath(entry.out(), root.get(), prefix.c_str()) < 0 ||
+          git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE)
+        throw Error("no folder `" + prefix + "` in " + std::string(repo_id) + " at " + std::string(commit));
+      check(git_tree_lookup(sub.out(), repo.get(), git_tree_entry_id(entry.get())), "reading " + prefix);
+      tree = sub.get();
+    }
+    std::vector<TreeEntry> out;
+    std::string base = prefix.empty() ? "" : prefix + "/";
+    if (!recursive) {
+      for (size_t i = 0; i < git_tree_entrycount(tree); ++i) out.push_back(describe_entry(repo, base, git_tree_entry_byindex(tree, i)));
+      return out;
+    }
+    struct Walk {
+      LocalHub* self;
+      Repository* repo;
+      std::string base;
+      std::vector<TreeEntry>* out;
+    } walk{this, &repo, base, &out};
+    check(git_tree_walk(
+              tree, GIT_TREEWALK_PRE,
+              [](const char* root_path, const git_tree_entry* entry, void* payload) -> int {
+                auto* w = static_cast<Walk*>(payload);
+                if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB)
+                  w->out->push_back(w->self->describe_entry(*w->repo, w->base + root_path, entry));
+                return 0;
+              },
+              &walk),
+          "listing " + std::string(repo_id));
+    return out;
+  }
+
+  void fetch_file(std::string_view repo_id, std::string_view /*commit*/, const TreeEntry& entry,
+                  const std::function<void(const char*, size_t)>& sink) override {
+    Repository repo;
+    open(repo_id, repo);
+    git_oid oid = parse_oid(entry.blob_id);
+    Blob blob;
+    check(git_blob_lookup(blob.out(), repo.get(), &oid), "reading " + entry.path + " of " + std::string(repo_id));
+    sink(static_cast<const char*>(git_blob_rawcontent(blob.get())), static_cast<size_t>(git_blob_rawsize(blob.get())));
+  }
+
+  PublishResult publish(std::string_view repo_id, const PublishRequest& request) override {
+    validate_repo_id(repo_id);
+    if (request.branch.empty() || git_reference_is_valid_name(("refs/heads/" + request.branch).c_str()) != 1)
+      throw Error("invalid branch name: `" + request.branch + "`");
+    Repository repo;
+    open_or_create(repo_id, repo);
+    Signature sig;
+    check(git_signature_now(sig.out(), "kb", "kb@localhost"), "creating a commit signature");
+
+    Commit parent;
+    std::string ref_name = "refs/heads/" + request.branch;
+    Object found;
+    if (git_revparse_single(found.out(), repo.get(), (ref_name + "^{commit}").c_str()) == 0 ||
+        git_revparse_single(found.out(), repo.get(), "refs/heads/main^{commit}") == 0)
+      check(git_commit_lookup(parent.out(), repo.get(), git_object_id(found.get())), "reading the branch head");
+
+    Index index;
+    check(git_index_new(index.out()), "creating an index");
+    if (parent.get()) {
+      Tree tree;
+      check(git_commit_tree(tree.out(), parent.get()), "reading the branch tree");
+      check(git_index_read_tree(index.get(), tree.get()), "reading the branch tree");
+    }
+    for (const FileOperation& op : request.operations) {
+      if (op.kind == FileOperation::Kind::Delete) {
+        git_index_remove_directory(index.get(), op.path_in_repo.c_str(), 0);
+        git_index_remove(index.get(), op.path_in_repo.c_str(), 0);
+        continue;
+      }
+      git_oid blob;
+      check(git_blob_create_from_disk(&blob, repo.get(), op.local_path.c_str()),
+            "storing " + op.local_path.string());
+      git_index_entry entry;
+      std::memset(&entry, 0, sizeof entry);
+      entry.mode = GIT_FILEMODE_BLOB;
+      entry.id = blob;
+      entry.path = op.path_in_repo.c_str();
+      check(git_index_add(index.get(), &entry), "adding " + op.path_in_repo);
+    }
+    git_oid tree_id;
+    check(git_index_write_tree_to(&tree_id, index.get(), repo.get()), "writing the tree");
+    Object branch_head;
+    bool branch_exists = git_revparse_single(branch_head.out(), repo.get(), (ref_name + "^{commit}").c_str()) == 0;
+    if (parent.get() && branch_exists && git_oid_equal(&tree_id, git_commit_tree_id(parent.get())))
+      return {oid_hex(git_commit_id(parent.get())), false};
+    Tree tree;
+    check(git_tree_lookup(tree.out(), repo.get(), &tree_id), "reading the new tree");
+    const git_commit* parents[] = {parent.get()};
+    git_oid commit_id;
+    // With update_ref the branch moves only if it still points at the parent,
+    // so a concurrent publish to the same branch fails instead of being lost.
+    check(git_commit_create(&commit_id, repo.get(), ref_name.c_str(), sig.get(), sig.get(), nullptr,
+                            request.message.c_str(), tree.get(), parent.get() ? 1 : 0, parents),
+          "committing to " + request.branch + " of " + std::string(repo_id));
+    return {oid_hex(&commit_id), true};
+  }
+
+ private:
+  fs::path repo_path(std::string_view repo_id) const {
+    validate_repo_id(repo_id);
+    return root_ / (std::string(repo_id) + ".git");
+  }
+
+  void open(std::string_view repo_id, Repository& repo) const {
+    fs::path path = repo_path(repo_id);
+    if (git_repository_open_bare(repo.out(), path.c_str()) < 0)
+      throw Error("Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
+  }
+
+  void open_or_create(std::string_view repo_id, Repository& repo) const {
+    fs::path path = repo_path(repo_id);
+    if (git_repository_open_bare(repo.out(), path.c_str()) == 0) return;
+    git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+    options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+    options.initial_head = "main";
+    check(git_repository_init_ext(repo.out(), path.c_str(), &options), "creating " + path.string());
+    // Every repository starts with an empty commit on main, from which version
+    // branches are created.
+    Signature sig;
+    check(git_signature_now(sig.out(), "kb", "kb@localhost"), "creating a commit signature");
+    Index index;
+    check(git_index_new(index.out()), "creating an index");
+    git_oid tree_id, commit_id;
+    check(git_index_write_tree_to(&tree_id, index.get(), repo.get()), "writing the initial tree");
+    Tree tree;
+    check(git_tree_lookup(tree.out(), repo.get(), &tree_id), "reading the initial tree");
+    check(git_commit_create(&commit_id, repo.get(), "refs/heads/main", sig.get(), sig.get(), nullptr,
+                            "Initial commit", tree.get(), 0, nullptr),
+          "creating the initial commit of " + std::string(repo_id));
+  }
+
+  Commit& lookup_commit(Repository& repo, std::string_view repo_id, std::string_view revision, Commit& out) const {
+    std::string spec(revision);
+    // A full commit id, else a branch, else a tag: never a path or a range.
+    if (spec.empty() || spec.find("..") != std::string::npos || spec.find(':') != std::string::npos ||
+        spec.find('^') != std::string::npos || spec.find('~') != std::string::npos || spec.find('@') != std::string::npos)
+      throw Error("Revision not found: `" + spec + "` in " + std::string(repo_id));
+    Object obj;
+    bool found = false;
+    for (const std::string& candidate : {"refs/heads/" + spec, "refs/tags/" + spec, spec}) {
+      if (candidate == spec && !git::is_object_id(spec)) continue;
+      if (git_revparse_single(obj.out(), repo.get(), (candidate + "^{commit}").c_str()) == 0) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) throw Error("Revision not found: `" + spec + "` in " + std::string(repo_id) + " (" + describe() + ")");
+    check(git_commit_lookup(out.out(), repo.get(), git_object_id(obj.get())), "reading commit " + spec);
+    return out;
+  }
+
+  TreeEntry describe_entry(Repository& repo, const std::string& base, const git_tree_entry* e) const {
+    TreeEntry out;
+    out.path = base + git_tree_entry_name(e);
+    out.blob_id = oid_hex(git_tree_entry_id(e));
+    out.directory = git_tree_entry_type(e) == GIT_OBJECT_TREE;
+    if (!out.directory) {
+      Blob blob;
+      check(git_blob_lookup(blob.out(), repo.get(), git_tree_entry_id(e)), "reading " + out.path);
+      out.size = static_cast<uint64_t>(git_blob_rawsize(blob.get()));
+    }
+    return out;
+  }
+
+  fs::path root_;
+};
+
+bool repo_part_ok(std::string_view part) {
+  if (part.empty() || part == "." || part == ".." || part.front() == '-' || part.front() == '.') return false;
+  return std::all_of(part.begin(), part.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+void validate_repo_id(std::string_view repo_id) {
+  size_t slash = repo_id.find('/');
+  if (slash == std::string_view::npos || repo_id.find('/', slash + 1) != std::string_view::npos ||
+      !repo_part_ok(repo_id.substr(0, slash)) || !repo_part_ok(repo_id.substr(slash + 1)) ||
+      repo_id.find("..") != std::string_view::npos)
+    throw Error("invalid repository id `" + std::string(repo_id) +
+                "`: expected <owner>/<name> with letters, digits, '-', '_' or '.'");
+}
+
+std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs) {
+  std::map<int, std::string> out;
+  for (const RefInfo& r : refs) {
+    if (r.name.size() < 2 || r.name[0] != 'v' || r.name.size() > 10) continue;
+    std::string digits = r.name.substr(1);
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      continue;
+    out[std::stoi(digits)] = r.commit;
+  }
+  return out;
+}
+
+std::unique_ptr<Hub> open_local_hub(const fs::path& root) { return std::make_unique<LocalHub>(root); }
+
+}  // namespace kb::hub

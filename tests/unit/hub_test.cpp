@@ -1,0 +1,129 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "libkb/hub/hub.h"
+#include "libkb/util/fs.h"
+#include "libkb/util/process.h"
+#include "libkb/util/strings.h"
+#include "tests/unit/support.h"
+
+using namespace kb;
+namespace fs = std::filesystem;
+using kb::testing::contains;
+using kb::testing::error_of;
+
+namespace {
+
+class LocalHubTest : public ::testing::Test {
+ protected:
+  LocalHubTest() : tmp_(make_temp_dir(fs::temp_directory_path(), "kb-hub")), hub_(hub::open_local_hub(tmp_.path() / "hub")) {}
+
+  fs::path file(const std::string& name, const std::string& content) {
+    fs::path p = tmp_.path() / "src" / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+
+  hub::FileOperation add(const std::string& path, const std::string& content) {
+    return {hub::FileOperation::Kind::Add, path, file(path, content)};
+  }
+
+  std::string fetch(const std::string& repo, const std::string& commit, const hub::TreeEntry& e) {
+    std::string out;
+    hub_->fetch_file(repo, commit, e, [&](const char* data, size_t n) { out.append(data, n); });
+    return out;
+  }
+
+  // What the git CLI says of the bare repository, so the hub is checked
+  // against an independent reader.
+  std::string git(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"git", "--git-dir", (tmp_.path() / "hub" / "acme" / "relu.git").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessSpec spec;
+    spec.argv = argv;
+    auto r = run_process(spec);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return trim(r.out);
+  }
+
+  TempDirGuard tmp_;
+  std::unique_ptr<hub::Hub> hub_;
+};
+
+}  // namespace
+
+TEST(HubRepoId, AcceptsOwnerSlashNameOnly) {
+  hub::validate_repo_id("kernels-community/relu_2.x");
+  for (const char* bad : {"relu", "a/b/c", "../x", "a/..", "a/.hidden", "/abs", "a/", "a/b c", "-a/b"})
+    EXPECT_TRUE(contains(error_of([&] { hub::validate_repo_id(bad); }), "invalid repository id")) << bad;
+}
+
+TEST(HubVersions, BranchesNamedVIntAreVersions) {
+  auto v = hub::version_branches({{"main", "a"}, {"v1", "b"}, {"v10", "c"}, {"v2beta", "d"}, {"v", "e"}, {"v2", "f"}});
+  EXPECT_EQ(v, (std::map<int, std::string>{{1, "b"}, {2, "f"}, {10, "c"}}));
+}
+
+TEST_F(LocalHubTest, PublishCreatesTheRepositoryAndAVersionBranch) {
+  auto result = hub_->publish("acme/relu", {"v1", "Upload relu", {add("build/torch-cpu/__init__.py", "x = 1\n"),
+                                                                   add("build/torch-cpu/metadata.json", "{}")}});
+  EXPECT_TRUE(result.changed);
+  EXPECT_EQ(git({"rev-parse", "refs/heads/v1"}), result.commit);
+  EXPECT_EQ(git({"show", "v1:build/torch-cpu/__init__.py"}), "x = 1");
+  EXPECT_EQ(git({"log", "--format=%s", "-1", "v1"}), "Upload relu");
+  auto branches = hub_->list_branches("acme/relu");
+  ASSERT_EQ(branches.size(), 2u);
+  EXPECT_EQ(branches[0].name, "main");
+  EXPECT_EQ(branches[1].name, "v1");
+  EXPECT_EQ(hub_->resolve_revision("acme/relu", "v1"), result.commit);
+  EXPECT_EQ(hub_->resolve_revision("acme/relu", result.commit), result.commit);
+}
+
+TEST_F(LocalHubTest, TreeListingsCarrySizesAndGitBlobIds) {
+  auto c = hub_->publish("acme/relu", {"v1", "m", {add("build/a/__init__.py", "hello\n"), add("build/a/sub/x.bin", "12345"),
+                                                   add("build/b/__init__.py", "")}})
+               .commit;
+  auto top = hub_->list_tree("acme/relu", c, "build", false);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].path, "build/a");
+  EXPECT_TRUE(top[0].directory);
+  auto files = hub_->list_tree("acme/relu", c, "build/a", true);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].path, "build/a/__init__.py");
+  EXPECT_EQ(files[0].size, 6u);
+  // `git hash-object` of "hello\n".
+  EXPECT_EQ(files[0].blob_id, "ce013625030ba8dba906f756967f9e9ca394464a");
+  EXPECT_EQ(files[1].path, "build/a/sub/x.bin");
+  EXPECT_EQ(fetch("acme/relu", c, files[1]), "12345");
+  EXPECT_EQ(hub_->list_tree("acme/relu", c, "", true).size(), 3u);
+}
+
+TEST_F(LocalHubTest, RepublishingTheSameFilesChangesNothingAndDeletesRemoveFolders) {
+  auto first = hub_->publish("acme/relu", {"v1", "m", {add("build/old/f", "1"), add("build/new/f", "2")}});
+  auto again = hub_->publish("acme/relu", {"v1", "m", {add("build/new/f", "2")}});
+  EXPECT_FALSE(again.changed);
+  EXPECT_EQ(again.commit, first.commit);
+  auto pruned = hub_->publish("acme/relu", {"v1", "m", {{hub::FileOperation::Kind::Delete, "build/old", {}}}});
+  EXPECT_TRUE(pruned.changed);
+  EXPECT_EQ(git({"ls-tree", "-r", "--name-only", "v1"}), "build/new/f");
+  EXPECT_EQ(git({"rev-parse", "v1^"}), first.commit) << "history is kept";
+}
+
+TEST_F(LocalHubTest, NewBranchesStartFromMainAndVersionsAreIndependent) {
+  hub_->publish("acme/relu", {"v1", "m", {add("build/x/f", "1")}});
+  hub_->publish("acme/relu", {"v2", "m", {add("build/y/f", "2")}});
+  EXPECT_EQ(git({"ls-tree", "-r", "--name-only", "v2"}), "build/y/f");
+  EXPECT_EQ(hub::version_branches(hub_->list_branches("acme/relu")).size(), 2u);
+}
+
+TEST_F(LocalHubTest, MissingRepositoryRevisionAndFolderAreClearErrors) {
+  EXPECT_TRUE(contains(error_of([&] { hub_->list_branches("acme/nope"); }), "Repository not found: acme/nope"));
+  hub_->publish("acme/relu", {"v1", "m", {add("build/x/f", "1")}});
+  EXPECT_TRUE(contains(error_of([&] { hub_->resolve_revision("acme/relu", "v9"); }), "Revision not found: `v9`"));
+  EXPECT_TRUE(contains(error_of([&] { hub_->resolve_revision("acme/relu", "v1~1"); }), "Revision not found"));
+  auto c = hub_->resolve_revision("acme/relu", "v1");
+  EXPECT_TRUE(contains(error_of([&] { hub_->list_tree("acme/relu", c, "build/zz", false); }), "no folder `build/zz`"));
+  EXPECT_TRUE(contains(error_of([&] { hub_->publish("acme/relu", {"bad..name", "m", {}}); }), "invalid branch name"));
+  EXPECT_TRUE(contains(error_of([&] { hub_->publish("../escape", {"v1", "m", {}}); }), "invalid repository id"));
+}
