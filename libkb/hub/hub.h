@@ -76,4 +76,14 @@ class Hub {
 // The local hub: bare git repositories `<root>/<org>/<name>.git`.
 std::unique_ptr<Hub> open_local_hub(const std::filesystem::path& root);
 
+// ${XDG_DATA_HOME:-~/.local/share}/kb/hub
+std::filesystem::path default_local_hub_root();
+
+// The hub KB_HUB names (`spec` overrides the variable):
+//   local            the local hub at default_local_hub_root()
+//   local:DIR        the local hub at DIR
+//   hf / unset       the Hugging Face Hub
+// Throws kb::Error for an unknown value, or a hub kind this build cannot reach yet.
+std::unique_ptr<Hub> open_hub(const std::optional<std::string>& spec = std::nullopt);
+
 }  // namespace kb::hub

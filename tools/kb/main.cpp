@@ -43,6 +43,9 @@ Checking
   check-abi [DIR]        manylinux / Python ABI compliance of built variants
   check-builds [DIR]     validate every build/<variant>/metadata.json
   hash [DIR]             finalize metadata.json (digest, provenance) of built variants
+Publishing
+  upload [DIR]           publish build/<variant>/ to branch v<version> of the hub in
+                         KB_HUB (kb-upload)
 Loading
   variants PATH          which built variant of a local kernel would load, and why
                          each other one would not (kb-variants)

@@ -1,0 +1,67 @@
+#pragma once
+// Publishing built variants: what `kb upload` sends to a hub branch.
+//
+// The plan follows the existing `upload` command: variants come from the
+// kernel's result/ or build/ directory; the branch is --branch, else
+// [general.hub] branch, else v<version> (every variant must carry the same
+// version); the branch receives every file of every variant under
+// build/<variant>/ and benchmarks/benchmark*.py, and loses remote files that
+// would be stale (see plan_upload). Unlike the existing tool, variants whose
+// ABI check finds them non-portable are refused unless allowed.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libkb/hub/hub.h"
+
+namespace kb::publish {
+
+struct UploadOptions {
+  std::filesystem::path kernel_dir = ".";
+  std::optional<std::string> repo_id;  // default: [general.hub] repo-id of build.toml
+  std::optional<std::string> branch;   // default: [general.hub] branch, else v<version>
+  bool allow_nonportable = false;
+};
+
+struct LocalVariant {
+  std::string name;
+  std::filesystem::path dir;
+  int version = 0;
+  bool dirty = false;     // built from a dirty git tree (provenance)
+  bool portable = true;   // manylinux_2_28 + abi3 check passed
+  std::string abi_problems;
+};
+
+struct UploadPlan {
+  std::string repo_id;
+  std::string branch;
+  std::vector<LocalVariant> variants;
+  // Files of the upload, relative to the repository: build/<variant>/..., benchmarks/...
+  std::vector<hub::FileOperation> additions;
+  std::vector<std::string> warnings;
+};
+
+// Reads the variants and decides repo id and branch. Throws kb::Error for no
+// variants, no repo id, disagreeing versions, and non-portable variants
+// (unless options.allow_nonportable), naming the variants and their problems.
+UploadPlan plan_upload(const UploadOptions& options);
+
+// The deletions that keep the branch free of stale files, given the files the
+// branch holds now (a recursive listing; empty for a new branch): on a new
+// branch everything under build/ and benchmarks/ that is not uploaded; on an
+// existing branch, under build/<variant>/ for uploaded variants only (other
+// remote variants stay) and benchmark*.py files under benchmarks/.
+std::vector<hub::FileOperation> stale_deletions(const UploadPlan& plan, const std::vector<hub::TreeEntry>& remote,
+                                                bool new_branch);
+
+struct UploadResult {
+  std::string commit;
+  bool changed = false;
+  bool new_branch = false;
+};
+
+// Plans deletions against the hub's current branch and publishes.
+UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message);
+
+}  // namespace kb::publish

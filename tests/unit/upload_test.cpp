@@ -1,0 +1,164 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "libkb/hub/hub.h"
+#include "libkb/publish/upload.h"
+#include "libkb/util/fs.h"
+#include "libkb/util/process.h"
+#include "tests/unit/support.h"
+
+using namespace kb;
+namespace fs = std::filesystem;
+using kb::testing::contains;
+using kb::testing::error_of;
+
+namespace {
+
+void write(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+}
+
+std::string metadata_json(int version, bool dirty) {
+  std::string commit(40, 'a');
+  return R"({"name": "relu", "id": "_relu_cpu_abc", "version": )" + std::to_string(version) +
+         R"(, "license": "MIT", "python-depends": [], "backend": {"type": "cpu"},
+            "provenance": {"kernel-builder": {"version": "kb 0.1.0", "commit": ")" + commit +
+         R"(", "dirty": )" + (dirty ? "true" : "false") + "}}}";
+}
+
+class UploadTest : public ::testing::Test {
+ protected:
+  UploadTest() : tmp_(make_temp_dir(fs::temp_directory_path(), "kb-upload")), kernel_(tmp_.path() / "relu") {
+  }
+
+  void variant(const std::string& name, int version = 1, bool dirty = false) {
+    write(kernel_ / "build" / name / "__init__.py", "from ._ops import ops\n");
+    write(kernel_ / "build" / name / "__pycache__" / "x.cpython-311.pyc", "bytecode");
+    write(kernel_ / "build" / name / "metadata.json", metadata_json(version, dirty));
+  }
+
+  std::vector<std::string> paths(const std::vector<hub::FileOperation>& ops) {
+    std::vector<std::string> out;
+    for (const auto& op : ops) out.push_back(op.path_in_repo);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::vector<std::string> remote_files(hub::Hub& h, const std::string& branch) {
+    std::vector<std::string> out;
+    for (const auto& e : h.list_tree("acme/relu", h.resolve_revision("acme/relu", branch), "", true)) out.push_back(e.path);
+    return out;
+  }
+
+  TempDirGuard tmp_;
+  fs::path kernel_;
+};
+
+}  // namespace
+
+TEST_F(UploadTest, PlanUploadsEveryVariantFileButBytecodeToTheVersionBranch) {
+  variant("torch-cpu");
+  variant("torch-cuda");
+  write(kernel_ / "benchmarks" / "benchmark_relu.py", "# bench\n");
+  write(kernel_ / "benchmarks" / "helper.py", "# not a benchmark\n");
+  auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  EXPECT_EQ(plan.repo_id, "acme/relu");
+  EXPECT_EQ(plan.branch, "v1");
+  EXPECT_EQ(paths(plan.additions),
+            (std::vector<std::string>{"benchmarks/benchmark_relu.py", "build/torch-cpu/__init__.py",
+                                      "build/torch-cpu/metadata.json", "build/torch-cuda/__init__.py",
+                                      "build/torch-cuda/metadata.json"}));
+  EXPECT_TRUE(plan.warnings.empty());
+}
+
+TEST_F(UploadTest, RepoIdAndBranchComeFromBuildTomlAndVersionsMustAgree) {
+  variant("torch-cpu", 2, /*dirty=*/true);
+  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::nullopt, std::nullopt, false}); }),
+                       "--repo-id is not provided"));
+  write(kernel_ / "build.toml",
+        "[general]\nname = \"relu\"\nlicense = \"MIT\"\nbackends = [\"cpu\"]\nversion = 2\nedition = 5\n"
+        "[general.hub]\nrepo-id = \"acme/relu\"\n[torch-noarch]\n");
+  auto plan = publish::plan_upload({kernel_, std::nullopt, std::nullopt, false});
+  EXPECT_EQ(plan.repo_id, "acme/relu");
+  EXPECT_EQ(plan.branch, "v2");
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_TRUE(contains(plan.warnings[0], "1 build variant(s) built from a dirty git tree: torch-cpu"));
+  variant("torch-cuda", 3);
+  EXPECT_EQ(error_of([&] { publish::plan_upload({kernel_, std::nullopt, std::nullopt, false}); }),
+            "Found multiple versions in build variants: 2, 3");
+  EXPECT_EQ(publish::plan_upload({kernel_, std::nullopt, std::string("dev"), false}).branch, "dev");
+}
+
+TEST_F(UploadTest, NoVariantsIsAnError) {
+  fs::create_directories(kernel_);
+  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); }),
+                       "No build variants found"));
+}
+
+TEST_F(UploadTest, StaleFilesArePrunedOnlyWhereTheUploadOwnsThem) {
+  variant("torch-cpu");
+  auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  std::vector<hub::TreeEntry> remote = {
+      {"README.md", false, 1, "x", {}},
+      {"build/torch-cpu/__init__.py", false, 1, "x", {}},
+      {"build/torch-cpu/old.so", false, 1, "x", {}},
+      {"build/torch-rocm/__init__.py", false, 1, "x", {}},
+      {"benchmarks/benchmark_old.py", false, 1, "x", {}},
+      {"benchmarks/data.txt", false, 1, "x", {}},
+  };
+  EXPECT_EQ(paths(publish::stale_deletions(plan, remote, false)),
+            (std::vector<std::string>{"benchmarks/benchmark_old.py", "build/torch-cpu/old.so"}));
+  EXPECT_EQ(paths(publish::stale_deletions(plan, remote, true)),
+            (std::vector<std::string>{"benchmarks/benchmark_old.py", "benchmarks/data.txt", "build/torch-cpu/old.so",
+                                      "build/torch-rocm/__init__.py"}));
+}
+
+TEST_F(UploadTest, UploadToTheLocalHubThenRepublishIsANoOpAndRemovedFilesArePruned) {
+  variant("torch-cpu");
+  write(kernel_ / "build" / "torch-cpu" / "extra.txt", "soon gone");
+  auto local = hub::open_local_hub(tmp_.path() / "hub");
+  auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  auto first = publish::upload(*local, plan, "m");
+  EXPECT_TRUE(first.changed);
+  EXPECT_TRUE(first.new_branch);
+  EXPECT_EQ(remote_files(*local, "v1"), (std::vector<std::string>{"build/torch-cpu/__init__.py",
+                                                                  "build/torch-cpu/extra.txt",
+                                                                  "build/torch-cpu/metadata.json"}));
+  auto again = publish::upload(*local, plan, "m");
+  EXPECT_FALSE(again.changed);
+  EXPECT_FALSE(again.new_branch);
+  fs::remove(kernel_ / "build" / "torch-cpu" / "extra.txt");
+  auto pruned = publish::upload(*local, publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}), "m");
+  EXPECT_TRUE(pruned.changed);
+  EXPECT_EQ(remote_files(*local, "v1"),
+            (std::vector<std::string>{"build/torch-cpu/__init__.py", "build/torch-cpu/metadata.json"}));
+}
+
+TEST_F(UploadTest, NonPortableVariantsAreRefusedUnlessAllowed) {
+  variant("torch210-cxx11-cpu-x86_64-linux");
+  // pthread_create@GLIBC_2.34 is beyond manylinux_2_28.
+  fs::path dir = kernel_ / "build" / "torch210-cxx11-cpu-x86_64-linux";
+  write(tmp_.path() / "k.c",
+        "#include <pthread.h>\nstatic void* run(void* a) { return a; }\n"
+        "int start(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }\n");
+  ProcessResult r = run_process({.argv = {"gcc", "-shared", "-fPIC", "-o", (dir / "_relu_cpu_abc.abi3.so").string(),
+                                          (tmp_.path() / "k.c").string()}});
+  ASSERT_TRUE(r.ok()) << r.err;
+  std::string refused = error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); });
+  EXPECT_TRUE(contains(refused, "refusing to publish non-portable variant(s):\n  torch210-cxx11-cpu-x86_64-linux (1 symbol(s) beyond manylinux_2_28)"))
+      << refused;
+  EXPECT_TRUE(contains(refused, "--allow-nonportable"));
+  auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, true});
+  ASSERT_EQ(plan.variants.size(), 1u);
+  EXPECT_FALSE(plan.variants[0].portable);
+  EXPECT_TRUE(contains(plan.warnings.at(0), "publishing non-portable variant(s)"));
+}
+
+TEST(HubSelection, KbHubNamesTheHub) {
+  kb::testing::ScopedEnv env("KB_HUB", std::string("local:/tmp/somewhere"));
+  EXPECT_EQ(hub::open_hub()->describe(), "local hub at /tmp/somewhere");
+  EXPECT_TRUE(contains(error_of([] { hub::open_hub(std::string("ftp:x")); }), "unknown KB_HUB value `ftp:x`"));
+  EXPECT_TRUE(contains(error_of([] { hub::open_hub(std::string("hf")); }), "not supported by this kb build yet"));
+}
