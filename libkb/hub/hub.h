@@ -76,12 +76,20 @@ class Hub {
 // The local hub: bare git repositories `<root>/<org>/<name>.git`.
 std::unique_ptr<Hub> open_local_hub(const std::filesystem::path& root);
 
+// A git server: repositories <base_url>/<org>/<name>.git (file://, git://,
+// https://, ssh:// as libgit2 supports), read and written through mirrors
+// under `mirrors`. Publishing creates missing repositories for file:// only.
+std::unique_ptr<Hub> open_git_hub(const std::string& base_url, const std::filesystem::path& mirrors);
+// ${XDG_CACHE_HOME:-~/.cache}/kb/git-mirrors/<digest of base_url>
+std::filesystem::path default_mirror_root(const std::string& base_url);
+
 // ${XDG_DATA_HOME:-~/.local/share}/kb/hub
 std::filesystem::path default_local_hub_root();
 
 // The hub KB_HUB names (`spec` overrides the variable):
 //   local            the local hub at default_local_hub_root()
 //   local:DIR        the local hub at DIR
+//   git+URL          the git server at URL (git+file:///srv/kernels, git+git://host/kernels)
 //   hf / unset       the Hugging Face Hub
 // Throws kb::Error for an unknown value, or a hub kind this build cannot reach yet.
 std::unique_ptr<Hub> open_hub(const std::optional<std::string>& spec = std::nullopt);

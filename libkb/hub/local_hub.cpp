@@ -219,11 +219,15 @@ class LocalHub : public Hub {
 
   void open_or_create(std::string_view repo_id, Repository& repo) const {
     fs::path path = repo_path(repo_id);
-    if (git_repository_open_bare(repo.out(), path.c_str()) == 0) return;
-    git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-    options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-    options.initial_head = "main";
-    check(git_repository_init_ext(repo.out(), path.c_str(), &options), "creating " + path.string());
+    if (git_repository_open_bare(repo.out(), path.c_str()) < 0) {
+      git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+      options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+      options.initial_head = "main";
+      check(git_repository_init_ext(repo.out(), path.c_str(), &options), "creating " + path.string());
+    }
+    // (git_repository_is_empty compares against the configured default branch
+    // name, not "main"; an unborn HEAD is what matters.)
+    if (git_repository_head_unborn(repo.get()) != 1) return;
     // Every repository starts with an empty commit on main, from which version
     // branches are created.
     Signature sig;

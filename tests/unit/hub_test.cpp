@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <fstream>
 
 #include "libkb/hub/hub.h"
@@ -126,4 +129,100 @@ TEST_F(LocalHubTest, MissingRepositoryRevisionAndFolderAreClearErrors) {
   EXPECT_TRUE(contains(error_of([&] { hub_->list_tree("acme/relu", c, "build/zz", false); }), "no folder `build/zz`"));
   EXPECT_TRUE(contains(error_of([&] { hub_->publish("acme/relu", {"bad..name", "m", {}}); }), "invalid branch name"));
   EXPECT_TRUE(contains(error_of([&] { hub_->publish("../escape", {"v1", "m", {}}); }), "invalid repository id"));
+}
+
+namespace {
+
+// A second machine's view: a hub with its own, empty mirror directory.
+class GitHubTest : public ::testing::Test {
+ protected:
+  GitHubTest() : tmp_(make_temp_dir(fs::temp_directory_path(), "kb-github")) {}
+
+  fs::path file(const std::string& name, const std::string& content) {
+    fs::path p = tmp_.path() / "src" / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+  std::unique_ptr<hub::Hub> client(const std::string& url, const std::string& name) {
+    return hub::open_git_hub(url, tmp_.path() / "mirrors" / name);
+  }
+  std::string fetch(hub::Hub& h, const std::string& commit, const std::string& path) {
+    for (const auto& e : h.list_tree("acme/relu", commit, "", true))
+      if (e.path == path) {
+        std::string out;
+        h.fetch_file("acme/relu", commit, e, [&](const char* d, size_t n) { out.append(d, n); });
+        return out;
+      }
+    return "<missing>";
+  }
+  std::string git(const fs::path& repo, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"git", "--git-dir", repo.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_process({.argv = argv});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return trim(r.out);
+  }
+
+  TempDirGuard tmp_;
+};
+
+// A free loopback port (bound then released; the daemon takes it right after).
+int free_port() {
+  auto r = run_process({.argv = {"python3", "-c",
+                                 "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+                                 "print(s.getsockname()[1])"}});
+  return std::stoi(trim(r.out));
+}
+
+}  // namespace
+
+TEST_F(GitHubTest, PublishOverFileUrlCreatesTheRepositoryAndAnotherClientReadsIt) {
+  std::string url = "file://" + (tmp_.path() / "server").string();
+  auto writer = client(url, "writer");
+  auto published = writer->publish("acme/relu", {"v1", "Upload", {{hub::FileOperation::Kind::Add, "build/x/__init__.py",
+                                                                    file("a", "print(1)\n")}}});
+  fs::path remote = tmp_.path() / "server" / "acme" / "relu.git";
+  EXPECT_EQ(git(remote, {"rev-parse", "refs/heads/v1"}), published.commit);
+  auto reader = client(url, "reader");
+  EXPECT_EQ(reader->resolve_revision("acme/relu", "v1"), published.commit);
+  EXPECT_EQ(fetch(*reader, published.commit, "build/x/__init__.py"), "print(1)\n");
+  // A later publish by another client is seen after the next fetch.
+  auto second = writer->publish("acme/relu", {"v2", "Upload", {{hub::FileOperation::Kind::Add, "build/y/f", file("b", "2")}}});
+  EXPECT_EQ(hub::version_branches(reader->list_branches("acme/relu")).at(2), second.commit);
+  EXPECT_TRUE(contains(error_of([&] { reader->list_branches("acme/missing"); }), "Repository not found: acme/missing"));
+}
+
+TEST_F(GitHubTest, PublishAndFetchThroughAGitDaemonOnLoopback) {
+  fs::path root = tmp_.path() / "daemon";
+  fs::create_directories(root / "acme");
+  ASSERT_TRUE(run_process({.argv = {"git", "init", "-q", "--bare", "-b", "main", (root / "acme" / "relu.git").string()}}).ok());
+  int port = free_port();
+  fs::path pid_file = tmp_.path() / "daemon.pid";
+  auto started = run_process({.argv = {"git", "daemon", "--detach", "--reuseaddr", "--export-all",
+                                       "--enable=receive-pack", "--listen=127.0.0.1", "--port=" + std::to_string(port),
+                                       "--pid-file=" + pid_file.string(), "--base-path=" + root.string(), root.string()}});
+  ASSERT_TRUE(started.ok()) << started.err;
+  struct Stop {
+    fs::path pid;
+    ~Stop() {
+      std::ifstream in(pid);
+      int p = 0;
+      if (in >> p && p > 0) ::kill(p, SIGTERM);
+    }
+  } stop{pid_file};
+  std::string url = "git://127.0.0.1:" + std::to_string(port);
+  auto writer = client(url, "writer");
+  // The daemon needs a moment to listen: retry the first contact, bounded.
+  std::string error;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    error = error_of([&] { writer->list_branches("acme/relu"); });
+    if (error.empty() || !contains(error, "Repository not found")) break;
+    ::usleep(100 * 1000);
+  }
+  auto published = writer->publish("acme/relu", {"v1", "Upload", {{hub::FileOperation::Kind::Add, "build/x/f", file("a", "over git://")}}});
+  EXPECT_EQ(git(root / "acme" / "relu.git", {"rev-parse", "refs/heads/v1"}), published.commit);
+  auto reader = client(url, "reader");
+  EXPECT_EQ(fetch(*reader, reader->resolve_revision("acme/relu", "v1"), "build/x/f"), "over git://");
+  EXPECT_TRUE(contains(error_of([&] { writer->publish("acme/new", {"v1", "m", {}}); }), "create it on the git server first"));
 }
