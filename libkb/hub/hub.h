@@ -14,8 +14,8 @@
 
 namespace kb::hub {
 
-// "org/name": one '/', each part non-empty, of [A-Za-z0-9._-], not "." or
-// "..", no leading '-' or '.'. Throws kb::Error naming the id otherwise.
+// "org/name" as the cache accepts it (cache::check_repo_id). Throws kb::Error
+// naming the id otherwise.
 void validate_repo_id(std::string_view repo_id);
 
 struct RefInfo {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "libkb/cache/cache.h"
 #include "libkb/git/git.h"
 #include "libkb/hub/hub.h"
 #include "libkb/util/error.h"
@@ -279,23 +280,9 @@ class LocalHub : public Hub {
   fs::path root_;
 };
 
-bool repo_part_ok(std::string_view part) {
-  if (part.empty() || part == "." || part == ".." || part.front() == '-' || part.front() == '.') return false;
-  return std::all_of(part.begin(), part.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
-
 }  // namespace
 
-void validate_repo_id(std::string_view repo_id) {
-  size_t slash = repo_id.find('/');
-  if (slash == std::string_view::npos || repo_id.find('/', slash + 1) != std::string_view::npos ||
-      !repo_part_ok(repo_id.substr(0, slash)) || !repo_part_ok(repo_id.substr(slash + 1)) ||
-      repo_id.find("..") != std::string_view::npos)
-    throw Error("invalid repository id `" + std::string(repo_id) +
-                "`: expected <owner>/<name> with letters, digits, '-', '_' or '.'");
-}
+void validate_repo_id(std::string_view repo_id) { cache::check_repo_id(repo_id); }
 
 std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs) {
   std::map<int, std::string> out;

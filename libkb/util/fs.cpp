@@ -21,16 +21,21 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
+}  // namespace
+
 std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                          static_cast<unsigned long>(::getpid())};
+  // Reseeded in a forked child, which would otherwise repeat its parent's names.
+  static thread_local std::mt19937_64 rng;
+  static thread_local pid_t seeded_for = 0;
+  if (seeded_for != ::getpid()) {
+    seeded_for = ::getpid();
+    rng.seed(std::random_device{}() ^ static_cast<unsigned long>(seeded_for));
+  }
   static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   std::string s;
   for (int i = 0; i < 8; ++i) s += alphabet[rng() % 36];
   return s;
 }
-
-}  // namespace
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -25,6 +25,9 @@ bool write_file_if_changed(const fs::path& path, std::string_view content, bool 
 // so readers see either the old or the new tree, never a mix.
 void replace_directory(const fs::path& staged, const fs::path& target);
 
+// Eight random [a-z0-9] characters, for names of temporary files.
+std::string random_suffix();
+
 // A unique, new directory `<parent>/.<stem>.tmp-XXXXXX`.
 fs::path make_temp_dir(const fs::path& parent, std::string_view stem);
 

@@ -9,46 +9,62 @@
 
 namespace kb {
 
-namespace {
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+struct Hasher::Impl {
+  struct Deleter {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Deleter> ctx;
 };
 
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-      throw Error("internal: cannot initialise sha256");
-  }
-  void update(const void* data, size_t n) { EVP_DigestUpdate(ctx_.get(), data, n); }
-  std::string finish() {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_.get(), out, &len);
-    return std::string(reinterpret_cast<char*>(out), len);
-  }
+Hasher::Hasher(HashAlgorithm algorithm) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx.reset(EVP_MD_CTX_new());
+  const EVP_MD* md = algorithm == HashAlgorithm::Sha1 ? EVP_sha1() : EVP_sha256();
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx.get(), md, nullptr) != 1)
+    throw Error("internal: cannot initialise a message digest");
+}
 
- private:
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx_;
-};
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
-}  // namespace
+void Hasher::update(std::string_view data) {
+  if (!data.empty()) EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size());
+}
+
+std::string Hasher::finish() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(impl_->ctx.get(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string git_blob_header(uint64_t size) {
+  std::string header = "blob " + std::to_string(size);
+  header += '\0';
+  return header;
+}
+
+std::string git_blob_sha1_hex(std::string_view content) {
+  Hasher h(HashAlgorithm::Sha1);
+  h.update(git_blob_header(content.size()));
+  h.update(content);
+  return to_hex(h.finish());
+}
 
 std::string sha256_bytes(std::string_view data) {
-  Sha256 h;
-  h.update(data.data(), data.size());
+  Hasher h(HashAlgorithm::Sha256);
+  h.update(data);
   return h.finish();
 }
 
 std::string sha256_file_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open " + path.string() + " for hashing");
-  Sha256 h;
+  Hasher h(HashAlgorithm::Sha256);
   char buf[1 << 16];
   while (in) {
     in.read(buf, sizeof buf);
-    h.update(buf, static_cast<size_t>(in.gcount()));
+    h.update(std::string_view(buf, static_cast<size_t>(in.gcount())));
   }
   if (in.bad()) throw Error("cannot read " + path.string() + " for hashing");
   return h.finish();

@@ -1,10 +1,37 @@
 #pragma once
-// Digests used by metadata (sha256, base64) and, later, hubs and locks.
+// Digests used by metadata (sha256, base64), the cache and locks (git blob
+// SHA-1, streamed SHA-256).
+#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace kb {
+
+enum class HashAlgorithm { Sha1, Sha256 };
+
+// Incremental digest (OpenSSL EVP). finish() returns the raw digest and may
+// be called once.
+class Hasher {
+ public:
+  explicit Hasher(HashAlgorithm algorithm);
+  ~Hasher();
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  void update(std::string_view data);
+  std::string finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The header git prepends to a blob's content before hashing: "blob <size>\0".
+std::string git_blob_header(uint64_t size);
+// The git object id of a blob (what `git hash-object` prints): hex SHA-1 of
+// git_blob_header(size) + content.
+std::string git_blob_sha1_hex(std::string_view content);
 
 std::string sha256_bytes(std::string_view data);                   // raw 32 bytes
 std::string sha256_file_bytes(const std::filesystem::path& path);  // raw 32 bytes, streamed
