@@ -1,0 +1,145 @@
+#include "libkb/fetch/install.h"
+
+#include <atomic>
+#include <mutex>
+
+#include "libkb/cache/cache.h"
+#include "libkb/git/git.h"
+#include "libkb/util/error.h"
+#include "libkb/util/fs.h"
+#include "libkb/util/strings.h"
+#include "libkb/util/work_queue.h"
+
+namespace kb::fetch {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Marks a variant whose every file is in the snapshot, so a warm install
+// needs no tree listing. Kept beside the cache's own folders, never inside a
+// snapshot (which must hold only the hub's files).
+fs::path complete_marker(const cache::RepoCache& repo, const std::string& commit, const std::string& variant) {
+  return repo.repo_dir() / ".kb-complete" / commit / variant;
+}
+
+// Bytecode is never downloaded: it is specific to one interpreter.
+bool bytecode(const std::string& path) {
+  return fs::path(path).extension() == ".pyc" || path.find("__pycache__/") != std::string::npos;
+}
+
+std::string no_variant_message(const InstallRequest& r, const resolve::Resolution& res) {
+  return "Cannot find a build variant for this system in " + r.repo_id + " (revision: " + r.revision + "):\n\n" +
+         resolve::render_trace(res.trace);
+}
+
+Installed from_snapshot(const cache::RepoCache& repo, const InstallRequest& r, const std::string& commit) {
+  fs::path build = repo.snapshot_dir(commit) / "build";
+  resolve::Resolution res = resolve::resolve(resolve::list_variant_dirs(build), r.env);
+  const resolve::Decision* best = res.best();
+  if (!best) throw Error(no_variant_message(r, res));
+  std::string name = best->variant.str();
+  return {build / name, commit, name, std::move(res)};
+}
+
+}  // namespace
+
+Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
+  cache::RepoCache repo(r.cache_root, "kernel", r.repo_id);
+  if (r.local_files_only) {
+    auto commit = repo.cached_commit(r.revision);
+    if (!commit)
+      throw Error("Cannot find a local snapshot for " + r.repo_id + " (revision: " + r.revision +
+                  "). When Hugging Face Hub is in offline mode the kernel must already be present in the local cache.");
+    Installed out = from_snapshot(repo, r, *commit);
+    if (!fs::is_directory(out.variant_dir)) throw Error("Variant path does not exist: `" + out.variant_dir.string() + "`");
+    return out;
+  }
+
+  std::string commit = hub.resolve_revision(r.repo_id, r.revision);
+  if (!git::is_object_id(r.revision)) repo.write_ref(r.revision, commit);
+
+  // Warm: the variant this environment prefers among those cached is complete.
+  std::error_code ec;
+  if (fs::is_directory(repo.snapshot_dir(commit) / "build", ec)) {
+    try {
+      Installed cached = from_snapshot(repo, r, commit);
+      if (fs::exists(complete_marker(repo, commit, cached.variant), ec)) return cached;
+    } catch (const Error&) {
+      // Not enough in the cache to decide: ask the hub.
+    }
+  }
+
+  std::vector<variant::Variant> listed;
+  for (const hub::TreeEntry& e : hub.list_tree(r.repo_id, commit, "build", false)) {
+    if (!e.directory) continue;
+    std::string name = fs::path(e.path).filename().string();
+    if (auto v = variant::Variant::try_parse(name)) listed.push_back(*v);
+  }
+  resolve::Resolution res = resolve::resolve(listed, r.env);
+  const resolve::Decision* best = res.best();
+  if (!best) throw Error(no_variant_message(r, res));
+  std::string name = best->variant.str();
+
+  std::vector<hub::TreeEntry> files = hub.list_tree(r.repo_id, commit, "build/" + name, true);
+  // Every path is checked before anything is downloaded: a hostile tree
+  // stores nothing.
+  for (const hub::TreeEntry& e : files) cache::check_hub_path(e.path);
+
+  std::mutex error_mutex;
+  std::string first_error;
+  {
+    WorkQueue queue(std::max(1u, r.parallel_downloads));
+    for (const hub::TreeEntry& e : files) {
+      if (e.directory || bytecode(e.path)) continue;
+      queue.submit([&, e] {
+        try {
+          cache::ExpectedHash expected{e.lfs_sha256 ? cache::ExpectedHash::Kind::Sha256
+                                                    : cache::ExpectedHash::Kind::GitBlobSha1,
+                                       e.lfs_sha256 ? *e.lfs_sha256 : e.blob_id, e.size};
+          repo.store(commit, e.path, expected, [&](std::ostream& out) {
+            hub.fetch_file(r.repo_id, commit, e, [&](const char* data, size_t n) {
+              out.write(data, static_cast<std::streamsize>(n));
+            });
+          });
+        } catch (const std::exception& err) {
+          std::lock_guard lock(error_mutex);
+          if (first_error.empty()) first_error = err.what();
+        }
+      });
+    }
+    queue.wait_idle();
+  }
+  if (!first_error.empty()) throw Error(first_error);
+  fs::path marker = complete_marker(repo, commit, name);
+  fs::create_directories(marker.parent_path());
+  write_file_atomic(marker, "");
+  fs::path dir = repo.snapshot_dir(commit) / "build" / name;
+  if (!fs::is_directory(dir, ec))
+    throw Error("Cannot install kernel from repo " + r.repo_id + " (revision: " + r.revision + ")");
+  return {dir, commit, name, std::move(res)};
+}
+
+std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version, const fs::path& cache_root,
+                            bool local_files_only) {
+  std::map<int, std::string> versions;
+  if (local_files_only || !hub)
+    versions = cache::cached_version_refs(cache_root, repo_id);
+  else
+    versions = hub::version_branches(hub->list_branches(repo_id));
+  auto it = versions.find(version);
+  if (it != versions.end()) {
+    // Remember the version's commit for offline use (the existing runtime does not).
+    if (!local_files_only && hub) cache::RepoCache(cache_root, "kernel", repo_id).write_ref("v" + std::to_string(version), it->second);
+    return it->second;
+  }
+  if (local_files_only && versions.empty())
+    throw Error("Version " + std::to_string(version) + " of '" + repo_id +
+                "' is not available in the local cache and Hugging Face Hub is in offline mode. Download the kernel "
+                "while online first, or pass an explicit `revision=<commit>`.");
+  std::vector<std::string> available;
+  for (const auto& [v, _] : versions) available.push_back(std::to_string(v));
+  throw Error("Version " + std::to_string(version) + " not found, available versions: " + join(available, ", "));
+}
+
+}  // namespace kb::fetch

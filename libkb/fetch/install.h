@@ -1,0 +1,43 @@
+#pragma once
+// Installing a kernel from a hub into the cache: resolve the revision, pick
+// the variant for the environment, download only that variant's files (in
+// parallel, each verified against the hub's hash before it enters the cache)
+// and return its directory inside the cache snapshot.
+#include <filesystem>
+#include <string>
+
+#include "libkb/hub/hub.h"
+#include "libkb/resolve/resolve.h"
+
+namespace kb::fetch {
+
+struct InstallRequest {
+  std::string repo_id;
+  std::string revision;  // branch, tag or commit
+  resolve::Environment env;
+  std::filesystem::path cache_root;  // usually cache::default_cache_root()
+  bool local_files_only = false;     // offline: only what the cache holds
+  unsigned parallel_downloads = 8;
+};
+
+struct Installed {
+  std::filesystem::path variant_dir;  // <cache>/kernels--org--name/snapshots/<commit>/build/<variant>
+  std::string commit;
+  std::string variant;
+  resolve::Resolution resolution;
+};
+
+// Throws kb::Error: "Cannot find a build variant for this system in ORG/NAME
+// (revision: R):\n\n<trace>" when nothing fits; "Cannot find a local snapshot
+// for ORG/NAME (revision: R). ..." offline; hub errors as the hub reports them.
+// A variant already complete in the cache costs one revision lookup (none
+// offline).
+Installed install_variant(hub::Hub& hub, const InstallRequest& request);
+
+// The commit of `version` (branch v<version>); offline from the cache's refs.
+// Throws kb::Error "Version N not found, available versions: 1, 2" and the
+// offline message of the existing runtime.
+std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version,
+                            const std::filesystem::path& cache_root, bool local_files_only);
+
+}  // namespace kb::fetch
