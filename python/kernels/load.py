@@ -1,8 +1,9 @@
 """The public loaders.
 
 Resolution follows the existing `kernels` package exactly (the rules live in
-the C++ core). Only local kernels load so far: a path, or a repo id that
-LOCAL_KERNELS maps to a path. Hub downloads come with hub support.
+the C++ core). Kernels load from a path, from a repo id that LOCAL_KERNELS
+maps to a path, or from the hub KB_HUB names (local, local:DIR, git+URL),
+downloaded and verified into the cache by the core.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from types import ModuleType
 from . import _core
 from ._environment import environment, warn_all
 from .deps import validate_variant_dependencies
+from .hf_hub import RepoInfo
 from .importer import _import_from_path
 from .variants import VariantAccepted, VariantRejected, decisions, local_variants
 
@@ -35,7 +37,12 @@ def get_kernel(
     local_path = _local_kernel_path(repo_id)
     if local_path is not None:
         return get_local_kernel(local_path)
-    raise _hub_unavailable(repo_id)
+    offline = _core.offline_mode()
+    revision = _select_revision_or_version(repo_id, revision=revision, version=version, local_files_only=offline)
+    variant_dir, _commit, warnings = _core.install_variant(repo_id, revision, environment(backend), offline)
+    warn_all(warnings)
+    metadata = validate_variant_dependencies(Path(variant_dir))
+    return _import_from_path(Path(variant_dir), repo_info=RepoInfo(repo_id, revision), metadata=metadata)
 
 
 def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
@@ -83,6 +90,22 @@ def _parse_local_kernels(value: str) -> dict[str, Path]:
 
 def _hub_unavailable(repo_id: str) -> NotImplementedError:
     return NotImplementedError(
-        f"Cannot load `{repo_id}`: loading kernels from a hub is not available yet in this version of "
-        f"kernels. To load a local build, map the repo id to its directory: LOCAL_KERNELS={repo_id}=/path/to/kernel"
+        f"Cannot list the variants of `{repo_id}` on a hub: not available yet in this version of kernels. "
+        f"To inspect a local build, map the repo id to its directory: LOCAL_KERNELS={repo_id}=/path/to/kernel"
     )
+
+
+def _select_revision_or_version(
+    repo_id: str, *, revision: str | None, version: int | str | None, local_files_only: bool
+) -> str:
+    """The revision to fetch: `revision` verbatim, or the commit of branch v<version>."""
+    if revision is not None and version is not None:
+        raise ValueError("Only one of `revision` or `version` must be specified.")
+    if revision is None and version is None:
+        raise ValueError(
+            "A kernel version or revision must be specified. Use `version=<major>` to load the newest build "
+            "of a major version, or `revision=<branch, tag or commit>`."
+        )
+    if revision is not None:
+        return revision
+    return _core.resolve_version(repo_id, int(version), local_files_only)

@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
   kb::python::bind_metadata(m);
   kb::python::bind_resolve(m);
   kb::python::bind_runtime(m);
+  kb::python::bind_hub(m);
 }
