@@ -24,6 +24,11 @@ fs::path complete_marker(const cache::RepoCache& repo, const std::string& commit
 }
 
 // Bytecode is never downloaded: it is specific to one interpreter.
+// The names of the variants the hub lists under build/ at `commit`.
+fs::path variants_listing(const cache::RepoCache& repo, const std::string& commit) {
+  return repo.repo_dir() / ".kb-complete" / commit / ".variants";
+}
+
 bool bytecode(const std::string& path) {
   return fs::path(path).extension() == ".pyc" || path.find("__pycache__/") != std::string::npos;
 }
@@ -59,27 +64,35 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   std::string commit = hub.resolve_revision(r.repo_id, r.revision);
   if (!git::is_object_id(r.revision)) repo.write_ref(r.revision, commit);
 
-  // Warm: the variant this environment prefers among those cached is complete.
+  // Warm: the hub's variant list of this commit was recorded by an earlier
+  // install, and the variant it prefers for this environment is complete.
+  // (Resolving over the cached variants alone could prefer a worse one.)
   std::error_code ec;
-  if (fs::is_directory(repo.snapshot_dir(commit) / "build", ec)) {
-    try {
-      Installed cached = from_snapshot(repo, r, commit);
-      if (fs::exists(complete_marker(repo, commit, cached.variant), ec)) return cached;
-    } catch (const Error&) {
-      // Not enough in the cache to decide: ask the hub.
-    }
-  }
-
+  fs::path listing = variants_listing(repo, commit);
+  bool listed_before = fs::is_regular_file(listing, ec);
   std::vector<variant::Variant> listed;
-  for (const hub::TreeEntry& e : hub.list_tree(r.repo_id, commit, "build", false)) {
-    if (!e.directory) continue;
-    std::string name = fs::path(e.path).filename().string();
-    if (auto v = variant::Variant::try_parse(name)) listed.push_back(*v);
+  if (listed_before) {
+    for (const std::string& name : split(read_file(listing), '\n'))
+      if (auto v = variant::Variant::try_parse(name)) listed.push_back(*v);
+  } else {
+    for (const hub::TreeEntry& e : hub.list_tree(r.repo_id, commit, "build", false)) {
+      if (!e.directory) continue;
+      if (auto v = variant::Variant::try_parse(fs::path(e.path).filename().string())) listed.push_back(*v);
+    }
   }
   resolve::Resolution res = resolve::resolve(listed, r.env);
   const resolve::Decision* best = res.best();
   if (!best) throw Error(no_variant_message(r, res));
   std::string name = best->variant.str();
+  fs::path dir = repo.snapshot_dir(commit) / "build" / name;
+  if (fs::exists(complete_marker(repo, commit, name), ec) && fs::is_directory(dir, ec))
+    return {dir, commit, name, std::move(res)};
+  if (!listed_before) {
+    std::vector<std::string> names;
+    for (const auto& v : listed) names.push_back(v.str());
+    fs::create_directories(listing.parent_path());
+    write_file_atomic(listing, join(names, "\n"));
+  }
 
   std::vector<hub::TreeEntry> files = hub.list_tree(r.repo_id, commit, "build/" + name, true);
   // Every path is checked before anything is downloaded: a hostile tree
@@ -114,7 +127,6 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   fs::path marker = complete_marker(repo, commit, name);
   fs::create_directories(marker.parent_path());
   write_file_atomic(marker, "");
-  fs::path dir = repo.snapshot_dir(commit) / "build" / name;
   if (!fs::is_directory(dir, ec))
     throw Error("Cannot install kernel from repo " + r.repo_id + " (revision: " + r.revision + ")");
   return {dir, commit, name, std::move(res)};

@@ -160,3 +160,23 @@ TEST_F(InstallTest, VersionsResolveToBranchesOnlineAndToCachedRefsOffline) {
   EXPECT_TRUE(contains(error_of([&] { fetch::resolve_version(nullptr, "acme/other", 1, cache, true); }),
                        "is not available in the local cache and Hugging Face Hub is in offline mode"));
 }
+
+TEST_F(InstallTest, AWarmInstallStillPrefersTheHubsBestVariantOverACachedWorseOne) {
+  local_->publish("acme/relu", {"v2", "m", {add("build/torch-universal/__init__.py", "U"),
+                                            add("build/torch-cpu/__init__.py", "C")}});
+  // A ROCm process caches torch-universal (the only variant it accepts)...
+  auto rocm = request("v2");
+  rocm.env.backend.kind = variant::ComputeKind::Rocm;
+  rocm.env.backend.major = 6;
+  EXPECT_EQ(fetch::install_variant(hub_, rocm).variant, "torch-universal");
+  // ...a CPU process must still get torch-cpu, which it prefers, not the cached one.
+  hub_.requests = 0;
+  auto cpu = fetch::install_variant(hub_, request("v2"));
+  EXPECT_EQ(cpu.variant, "torch-cpu");
+  EXPECT_EQ(read(cpu.variant_dir / "__init__.py"), "C");
+  // Both are cached now: one request each.
+  hub_.requests = 0;
+  EXPECT_EQ(fetch::install_variant(hub_, rocm).variant, "torch-universal");
+  EXPECT_EQ(fetch::install_variant(hub_, request("v2")).variant, "torch-cpu");
+  EXPECT_EQ(hub_.requests.load(), 2);
+}
