@@ -39,10 +39,28 @@ def get_kernel(
         return get_local_kernel(local_path)
     offline = _core.offline_mode()
     revision = _select_revision_or_version(repo_id, revision=revision, version=version, local_files_only=offline)
-    variant_dir, _commit, warnings = _core.install_variant(repo_id, revision, environment(backend), offline)
+    variant_dir = install_kernel(repo_id, revision=revision, local_files_only=offline, backend=backend)
+    metadata = validate_variant_dependencies(variant_dir)
+    return _import_from_path(variant_dir, repo_info=RepoInfo(repo_id, revision), metadata=metadata)
+
+
+def install_kernel(
+    repo_id: str,
+    *,
+    revision: str,
+    local_files_only: bool = False,
+    backend: str | None = None,
+    user_agent: str | dict | None = None,
+    validate_dependencies: bool = False,
+) -> Path:
+    """Downloads the variant of `repo_id` at `revision` that fits this process
+    into the cache (each file verified against the hub's hash) and returns its
+    directory. Nothing is imported."""
+    variant_dir, _commit, warnings = _core.install_variant(repo_id, revision, environment(backend), local_files_only)
     warn_all(warnings)
-    metadata = validate_variant_dependencies(Path(variant_dir))
-    return _import_from_path(Path(variant_dir), repo_info=RepoInfo(repo_id, revision), metadata=metadata)
+    if validate_dependencies:
+        validate_variant_dependencies(Path(variant_dir))
+    return Path(variant_dir)
 
 
 def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:

@@ -31,12 +31,13 @@ def test_all_lists_only_what_works():
             "get_kernel_variants",
             "get_loaded_kernels",
             "get_local_kernel",
+            "install_kernel",
         ]
     )
     for name in kernels.__all__:
         assert hasattr(kernels, name), name
     # Not implemented yet, so not present (no stubs).
-    for name in ["install_kernel", "has_kernel", "load_kernel", "get_locked_kernel", "kernelize"]:
+    for name in ["has_kernel", "load_kernel", "get_locked_kernel", "kernelize"]:
         assert not hasattr(kernels, name), name
 
 
@@ -69,6 +70,17 @@ def test_get_kernel_variants_signature():
         ("revision", P.KEYWORD_ONLY, None),
         ("version", P.KEYWORD_ONLY, None),
         ("backend", P.KEYWORD_ONLY, None),
+    ]
+
+
+def test_install_kernel_signature():
+    assert params(kernels.install_kernel) == [
+        ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("revision", P.KEYWORD_ONLY, P.empty),
+        ("local_files_only", P.KEYWORD_ONLY, False),
+        ("backend", P.KEYWORD_ONLY, None),
+        ("user_agent", P.KEYWORD_ONLY, None),
+        ("validate_dependencies", P.KEYWORD_ONLY, False),
     ]
 
 

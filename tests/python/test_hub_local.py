@@ -111,3 +111,32 @@ def test_git_hub_over_file_url(tmp_path, relu_variant_dir):
     lines = run_python(LOAD, KB_HUB=f"git+file://{server}", XDG_CACHE_HOME=str(tmp_path / "xdg-reader"),
                        KERNELS_CACHE=str(tmp_path / "cache"))
     assert str(tmp_path / "cache") in lines[0]
+
+
+def test_install_kernel_returns_the_cached_variant_without_importing(hub_env, cpu_linux_torch):
+    path = kernels.install_kernel("kb-examples/relu", revision="v1")
+    assert path.name == cpu_linux_torch
+    assert hub_env in path.parents
+    assert (path / "metadata.json").is_file()
+    assert all(k.module.__file__ is None or Path(k.module.__file__).parent != path for k in kernels.get_loaded_kernels())
+
+
+def test_eight_processes_on_a_cold_cache_all_load_and_share_one_download(published, tmp_path, cpu_linux_torch):
+    spec, _ = published
+    cache = tmp_path / "cold"
+    env = {**os.environ, "KB_HUB": spec, "KERNELS_CACHE": str(cache)}
+    env.pop("LOCAL_KERNELS", None)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", LOAD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err
+    paths = {out.splitlines()[0] for out, _ in outputs}
+    assert len(paths) == 1, paths
+    blobs = list((cache / "kernels--kb-examples--relu" / "blobs").iterdir())
+    # One blob per file of the variant, no leftovers from the concurrent downloads.
+    variant = Path(paths.pop()).parent
+    assert len(blobs) == len([p for p in variant.iterdir() if p.is_file()])
+    assert not [b for b in blobs if b.name.endswith(".incomplete")]
