@@ -237,6 +237,8 @@ std::optional<std::string> RepoCache::read_ref(std::string_view name) const {
 void RepoCache::write_ref(std::string_view name, std::string_view commit) const {
   check_ref_name(name);
   std::string value = normalized_commit(commit);
+  // Loaders record refs on every call; an unchanged ref is not rewritten.
+  if (read_ref(name) == value) return;
   create_dirs(refs_dir());
   write_file_atomic(refs_dir() / std::string(name), value);
 }

@@ -61,13 +61,16 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
     return out;
   }
 
-  std::string commit = hub.resolve_revision(r.repo_id, r.revision);
+  // A commit never changes: when it is already recorded, no request is needed.
+  std::error_code ec;
+  bool known_commit = git::is_object_id(r.revision) &&
+                      fs::is_regular_file(variants_listing(repo, git::parse_object_id(r.revision)), ec);
+  std::string commit = known_commit ? git::parse_object_id(r.revision) : hub.resolve_revision(r.repo_id, r.revision);
   if (!git::is_object_id(r.revision)) repo.write_ref(r.revision, commit);
 
   // Warm: the hub's variant list of this commit was recorded by an earlier
   // install, and the variant it prefers for this environment is complete.
   // (Resolving over the cached variants alone could prefer a worse one.)
-  std::error_code ec;
   fs::path listing = variants_listing(repo, commit);
   bool listed_before = fs::is_regular_file(listing, ec);
   std::vector<variant::Variant> listed;
