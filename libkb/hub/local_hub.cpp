@@ -10,6 +10,7 @@
 #include "libkb/git/git.h"
 #include "libkb/hub/hub.h"
 #include "libkb/util/error.h"
+#include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
 
 namespace kb::hub {
@@ -37,8 +38,6 @@ using Commit = Owned<git_commit, git_commit_free>;
 using Tree = Owned<git_tree, git_tree_free>;
 using TreeEntryOwned = Owned<git_tree_entry, git_tree_entry_free>;
 using Blob = Owned<git_blob, git_blob_free>;
-using Reference = Owned<git_reference, git_reference_free>;
-using BranchIterator = Owned<git_branch_iterator, git_branch_iterator_free>;
 using Index = Owned<git_index, git_index_free>;
 using Signature = Owned<git_signature, git_signature_free>;
 
@@ -62,7 +61,7 @@ git_oid parse_oid(std::string_view hex) {
 
 class LocalHub : public Hub {
  public:
-  explicit LocalHub(fs::path root) : root_(std::move(root)) { git::ensure_initialized(); }
+  explicit LocalHub(fs::path root) : root_(std::move(root)) {}
 
   std::string describe() const override { return "local hub at " + root_.string(); }
 
@@ -73,24 +72,36 @@ class LocalHub : public Hub {
     return oid_hex(git_commit_id(lookup_commit(repo, repo_id, revision, commit).get()));
   }
 
+  // Branches are read from the repository's files (loose refs, then
+  // packed-refs) rather than through libgit2: a warm `get_kernel(version=N)`
+  // needs nothing else from the hub, and initialising libgit2 costs more
+  // than the whole lookup.
   std::vector<RefInfo> list_branches(std::string_view repo_id) override {
-    Repository repo;
-    open(repo_id, repo);
-    BranchIterator it;
-    check(git_branch_iterator_new(it.out(), repo.get(), GIT_BRANCH_LOCAL), "listing branches of " + std::string(repo_id));
-    std::vector<RefInfo> out;
-    git_branch_t type;
-    for (size_t guard = 0; guard < 1000000; ++guard) {
-      Reference ref;
-      int rc = git_branch_next(ref.out(), &type, it.get());
-      if (rc == GIT_ITEROVER) break;
-      check(rc, "listing branches of " + std::string(repo_id));
-      const char* name = nullptr;
-      check(git_branch_name(&name, ref.get()), "reading a branch name");
-      const git_oid* target = git_reference_target(ref.get());
-      if (target) out.push_back({name, oid_hex(target)});
+    fs::path repo = repo_path(repo_id);
+    std::error_code ec;
+    if (!fs::is_regular_file(repo / "HEAD", ec))
+      throw Error("Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
+    std::map<std::string, std::string> branches;
+    const std::string prefix = "refs/heads/";
+    if (fs::is_regular_file(repo / "packed-refs", ec)) {
+      for (const std::string& line : split(read_file(repo / "packed-refs"), '\n')) {
+        // "<oid> refs/heads/<name>"; comments and peeled "^<oid>" lines skipped.
+        size_t space = line.find(' ');
+        if (line.empty() || line[0] == '#' || line[0] == '^' || space == std::string::npos) continue;
+        std::string ref = line.substr(space + 1);
+        if (ref.rfind(prefix, 0) == 0 && git::is_object_id(line.substr(0, space)))
+          branches[ref.substr(prefix.size())] = git::parse_object_id(line.substr(0, space));
+      }
     }
-    std::sort(out.begin(), out.end(), [](const RefInfo& a, const RefInfo& b) { return a.name < b.name; });
+    fs::path heads = repo / "refs" / "heads";
+    for (auto it = fs::recursive_directory_iterator(heads, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      std::string oid = trim(read_file(it->path()));
+      if (git::is_object_id(oid)) branches[relative_slash_path(it->path(), heads)] = git::parse_object_id(oid);
+    }
+    std::vector<RefInfo> out;
+    for (auto& [name, commit] : branches) out.push_back({name, commit});
     return out;
   }
 
@@ -150,6 +161,7 @@ class LocalHub : public Hub {
   }
 
   PublishResult publish(std::string_view repo_id, const PublishRequest& request) override {
+    git::ensure_initialized();
     validate_repo_id(repo_id);
     if (request.branch.empty() || git_reference_is_valid_name(("refs/heads/" + request.branch).c_str()) != 1)
       throw Error("invalid branch name: `" + request.branch + "`");
@@ -213,12 +225,14 @@ class LocalHub : public Hub {
   }
 
   void open(std::string_view repo_id, Repository& repo) const {
+    git::ensure_initialized();
     fs::path path = repo_path(repo_id);
     if (git_repository_open_bare(repo.out(), path.c_str()) < 0)
       throw Error("Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
   }
 
   void open_or_create(std::string_view repo_id, Repository& repo) const {
+    git::ensure_initialized();
     fs::path path = repo_path(repo_id);
     if (git_repository_open_bare(repo.out(), path.c_str()) < 0) {
       git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;

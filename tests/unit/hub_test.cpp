@@ -114,7 +114,10 @@ TEST_F(LocalHubTest, RepublishingTheSameFilesChangesNothingAndDeletesRemoveFolde
 }
 
 TEST_F(LocalHubTest, NewBranchesStartFromMainAndVersionsAreIndependent) {
-  hub_->publish("acme/relu", {"v1", "m", {add("build/x/f", "1")}});
+  auto v1 = hub_->publish("acme/relu", {"v1", "m", {add("build/x/f", "1")}});
+  // Branches read from packed-refs as well as loose refs (git gc packs them).
+  git({"pack-refs", "--all"});
+  EXPECT_EQ(hub::version_branches(hub_->list_branches("acme/relu")).at(1), v1.commit);
   hub_->publish("acme/relu", {"v2", "m", {add("build/y/f", "2")}});
   EXPECT_EQ(git({"ls-tree", "-r", "--name-only", "v2"}), "build/y/f");
   EXPECT_EQ(hub::version_branches(hub_->list_branches("acme/relu")).size(), 2u);
