@@ -5,10 +5,11 @@
 #include <git2.h>
 
 #include "libkb/git/git.h"
+#include "libkb/hub/git_support.h"
 #include "libkb/hub/hub.h"
 #include "libkb/util/error.h"
 #include "libkb/util/hash.h"
-#include "libkb/util/process.h"
+#include "libkb/util/dirs.h"
 
 namespace kb::hub {
 
@@ -16,10 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string last_git_error() {
-  const git_error* e = git_error_last();
-  return e && e->message ? e->message : "unknown libgit2 error";
-}
+using detail::last_git_error;
 
 struct RemoteHandle {
   git_repository* repo = nullptr;
@@ -79,14 +77,7 @@ class GitRemoteHub : public Hub {
   fs::path mirror_path(std::string_view repo_id) const { return mirror_root_ / (std::string(repo_id) + ".git"); }
 
   void open_remote(std::string_view repo_id, RemoteHandle& h) {
-    fs::path path = mirror_path(repo_id);
-    if (git_repository_open_bare(&h.repo, path.c_str()) < 0) {
-      git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-      options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-      options.initial_head = "main";
-      if (git_repository_init_ext(&h.repo, path.c_str(), &options) < 0)
-        throw Error("creating the mirror " + path.string() + ": " + last_git_error());
-    }
+    h.repo = detail::open_or_init_bare(mirror_path(repo_id));
     if (git_remote_create_anonymous(&h.remote, h.repo, url(repo_id).c_str()) < 0)
       throw Error("git remote " + url(repo_id) + ": " + last_git_error());
   }
@@ -117,13 +108,7 @@ class GitRemoteHub : public Hub {
       throw Error("Repository " + std::string(repo_id) + " does not exist at " + url(repo_id) +
                   "; create it on the git server first");
     fs::path path = base_url_.substr(prefix.size()) + "/" + std::string(repo_id) + ".git";
-    git_repository* repo = nullptr;
-    git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-    options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-    options.initial_head = "main";
-    if (git_repository_init_ext(&repo, path.c_str(), &options) < 0)
-      throw Error("creating " + path.string() + ": " + last_git_error());
-    git_repository_free(repo);
+    git_repository_free(detail::open_or_init_bare(path));
   }
 
   void push(std::string_view repo_id, const std::vector<std::string>& refs) {
@@ -160,9 +145,7 @@ std::unique_ptr<Hub> open_git_hub(const std::string& base_url, const fs::path& m
 }
 
 fs::path default_mirror_root(const std::string& base_url) {
-  std::string cache = env_or("XDG_CACHE_HOME", "");
-  fs::path base = cache.empty() ? fs::path(env_or("HOME", "/")) / ".cache" : fs::path(cache);
-  return base / "kb" / "git-mirrors" / to_hex(sha256_bytes(base_url)).substr(0, 16);
+  return user_cache_dir() / "kb" / "git-mirrors" / to_hex(sha256_bytes(base_url)).substr(0, 16);
 }
 
 }  // namespace kb::hub

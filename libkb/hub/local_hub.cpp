@@ -8,6 +8,7 @@
 
 #include "libkb/cache/cache.h"
 #include "libkb/git/git.h"
+#include "libkb/hub/git_support.h"
 #include "libkb/hub/hub.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -41,10 +42,7 @@ using Blob = Owned<git_blob, git_blob_free>;
 using Index = Owned<git_index, git_index_free>;
 using Signature = Owned<git_signature, git_signature_free>;
 
-std::string last_git_error() {
-  const git_error* e = git_error_last();
-  return e && e->message ? e->message : "unknown libgit2 error";
-}
+using detail::last_git_error;
 
 void check(int rc, const std::string& what) {
   if (rc < 0) throw Error(what + ": " + last_git_error());
@@ -233,13 +231,7 @@ class LocalHub : public Hub {
 
   void open_or_create(std::string_view repo_id, Repository& repo) const {
     git::ensure_initialized();
-    fs::path path = repo_path(repo_id);
-    if (git_repository_open_bare(repo.out(), path.c_str()) < 0) {
-      git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-      options.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-      options.initial_head = "main";
-      check(git_repository_init_ext(repo.out(), path.c_str(), &options), "creating " + path.string());
-    }
+    *repo.out() = detail::open_or_init_bare(repo_path(repo_id));
     // (git_repository_is_empty compares against the configured default branch
     // name, not "main"; an unborn HEAD is what matters.)
     if (git_repository_head_unborn(repo.get()) != 1) return;

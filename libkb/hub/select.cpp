@@ -1,15 +1,12 @@
 // Choosing a hub from KB_HUB.
 #include "libkb/hub/hub.h"
+#include "libkb/util/dirs.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
 
 namespace kb::hub {
 
-std::filesystem::path default_local_hub_root() {
-  std::string data = env_or("XDG_DATA_HOME", "");
-  std::filesystem::path base = data.empty() ? std::filesystem::path(env_or("HOME", "/")) / ".local" / "share" : std::filesystem::path(data);
-  return base / "kb" / "hub";
-}
+std::filesystem::path default_local_hub_root() { return user_data_dir() / "kb" / "hub"; }
 
 std::unique_ptr<Hub> open_hub(const std::optional<std::string>& spec) {
   std::string value = spec ? *spec : env_or("KB_HUB", "");

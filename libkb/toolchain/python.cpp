@@ -7,6 +7,7 @@
 
 #include "libkb/toolchain/facts_cache.h"
 #include "libkb/toolchain/toolchain.h"
+#include "libkb/util/dirs.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
 #include "libkb/util/hash.h"
@@ -19,7 +20,6 @@ namespace {
 constexpr std::string_view kProbeMarker = "KB-PROBE:";
 constexpr const char* kSection = "python";
 
-std::string home_dir() { return env_or("HOME", "/"); }
 
 struct Candidate {
   fs::path path;
@@ -222,10 +222,10 @@ ProbeOutcome probe_candidate(const Candidate& candidate, detail::FactsCache& cac
 }  // namespace
 
 fs::path default_cache_file() {
-  return fs::path(env_or("XDG_CACHE_HOME", home_dir() + "/.cache")) / "kb" / "toolchains.json";
+  return user_cache_dir() / "kb" / "toolchains.json";
 }
 
-fs::path cuda_torch_venv() { return env_or("KB_CUDA_VENV", home_dir() + "/.cache/kb/cuda-torch-venv"); }
+fs::path cuda_torch_venv() { return env_or("KB_CUDA_VENV", (home_dir() / ".cache" / "kb" / "cuda-torch-venv").string()); }
 
 Discovery discover_pythons(const DiscoveryOptions& options) {
   Discovery discovery;

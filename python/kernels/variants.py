@@ -34,13 +34,13 @@ def decisions(resolution: _core.Resolution) -> list[VariantAccepted | VariantRej
 def local_variants(path: Path) -> list[Variant]:
     """The variants of a local kernel: those of a repository's build/, of a
     build/ directory, or a single variant directory itself."""
-    # A repository root also has directories such as torch-ext/ whose names
-    # read as variant names; its variants are the ones under build/.
-    if (path / "build").is_dir():
-        return _core.list_variant_dirs(path / "build")
-    found = _core.list_variant_dirs(path)
-    if found or not (path / "metadata.json").is_file():
-        return found
+    # The same directories the loader looks in (a repository root's build/).
+    for base in _core.variant_bases(path):
+        found = _core.list_variant_dirs(base)
+        if found:
+            return found
+    if not (path / "metadata.json").is_file():
+        return []
     try:
         return [Variant.parse(path.name)]
     except ValueError:

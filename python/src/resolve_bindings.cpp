@@ -129,6 +129,8 @@ void bind_resolve(py::module_& m) {
   m.def("render_trace", &resolve::render_trace, py::arg("trace"));
   m.def(
       "list_variant_dirs", [](const fs::path& dir) { return resolve::list_variant_dirs(dir); }, py::arg("dir"));
+  m.def("variant_bases", &resolve::variant_bases, py::arg("path"),
+        "The directories whose sub-directories are a local kernel's variants, in the order loaders try them.");
 
   py::class_<resolve::LocalChoice>(m, "LocalChoice")
       .def_readonly("variant_dir", &resolve::LocalChoice::variant_dir)
