@@ -95,7 +95,7 @@ class GitRemoteHub : public Hub {
     if (git_remote_fetch(h.remote, &refspecs, &options, nullptr) < 0) {
       std::string why = last_git_error();
       if (missing_ok) return false;
-      throw Error("Repository not found: " + std::string(repo_id) + " (" + describe() + "): " + why);
+      throw NotFound(NotFound::What::Repository, "Repository not found: " + std::string(repo_id) + " (" + describe() + "): " + why);
     }
     return true;
   }

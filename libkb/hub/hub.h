@@ -12,7 +12,21 @@
 #include <string_view>
 #include <vector>
 
+#include "libkb/util/error.h"
+
 namespace kb::hub {
+
+// A repository, revision or file the hub does not have. Callers that treat
+// absence as an answer (an optional file, a repository to create) catch it.
+class NotFound : public Error {
+ public:
+  enum class What { Repository, Revision, Entry };
+  NotFound(What what, const std::string& message) : Error(message), what_(what) {}
+  What kind() const { return what_; }
+
+ private:
+  What what_;
+};
 
 // "org/name" as the cache accepts it (cache::check_repo_id). Throws kb::Error
 // naming the id otherwise.
@@ -45,11 +59,14 @@ struct PublishRequest {
   std::string branch;   // created (from main) when missing
   std::string message;  // commit message
   std::vector<FileOperation> operations;
+  bool private_repo = false;  // a repository created by this publish is private (hubs with visibility)
+  bool create_pr = false;     // open a pull request against `branch` instead (hubs with pull requests)
 };
 
 struct PublishResult {
   std::string commit;
   bool changed = true;  // false when the branch already held exactly this tree
+  std::string pull_request_url;  // create_pr only
 };
 
 class Hub {
@@ -69,8 +86,27 @@ class Hub {
   virtual void fetch_file(std::string_view repo_id, std::string_view commit, const TreeEntry& entry,
                           const std::function<void(const char*, size_t)>& sink) = 0;
   // Creates the repository when missing, then commits the operations on top
-  // of the branch.
+  // of the branch. Hubs without visibility or pull requests throw kb::Error
+  // for create_pr and ignore private_repo (supports() tells beforehand).
   virtual PublishResult publish(std::string_view repo_id, const PublishRequest& request) = 0;
+
+  // The content of one file at `revision`, or nullopt when the repository or
+  // the file does not exist (a missing revision still throws). For small
+  // files: kernel-status.toml, metadata.json.
+  virtual std::optional<std::string> read_repo_file(std::string_view repo_id, std::string_view revision,
+                                               std::string_view path);
+  // Whether `path` is a file at `revision` (NotFound for a missing repository
+  // or revision).
+  virtual bool file_exists(std::string_view repo_id, std::string_view revision, std::string_view path);
+
+  // Whether `org` is a trusted kernel publisher on this hub. nullopt: the hub
+  // has no notion of publishers (a local hub or a git server the user chose),
+  // so what it holds is as trusted as its operator. Throws when the hub cannot
+  // say (the organisation is unknown, the request failed).
+  virtual std::optional<bool> publisher_trusted(std::string_view org);
+
+  enum class Feature { PrivateRepos, PullRequests };
+  virtual bool supports(Feature) const { return false; }
 };
 
 // The local hub: bare git repositories `<root>/<org>/<name>.git`.
@@ -83,15 +119,37 @@ std::unique_ptr<Hub> open_git_hub(const std::string& base_url, const std::filesy
 // ${XDG_CACHE_HOME:-~/.cache}/kb/git-mirrors/<digest of base_url>
 std::filesystem::path default_mirror_root(const std::string& base_url);
 
+// The Hugging Face Hub HTTP API (or a server speaking it).
+struct HfHubOptions {
+  std::string endpoint;           // e.g. https://huggingface.co (no trailing slash needed)
+  std::optional<std::string> token;  // sent as "Authorization: Bearer" to the endpoint only
+  std::string repo_type = "kernel";  // "kernel", or "model" for legacy repositories
+  std::string user_agent;
+  int max_attempts = 5;  // per request, with backoff (429, 5xx, dropped connections)
+};
+std::unique_ptr<Hub> open_hf_hub(const HfHubOptions& options);
+
+// HF_ENDPOINT (default https://huggingface.co), with trailing slashes removed.
+std::string hf_endpoint();
+// HF_TOKEN, else HUGGING_FACE_HUB_TOKEN, else the token file ($HF_TOKEN_PATH,
+// else $HF_HOME/token, else ~/.cache/huggingface/token); empty values and a
+// missing file mean no token.
+std::optional<std::string> hf_token();
+
 // ${XDG_DATA_HOME:-~/.local/share}/kb/hub
 std::filesystem::path default_local_hub_root();
+
+struct OpenOptions {
+  std::string user_agent;            // HTTP hubs; empty: "kb/<version>"
+  std::string repo_type = "kernel";  // the Hugging Face Hub only
+};
 
 // The hub KB_HUB names (`spec` overrides the variable):
 //   local            the local hub at default_local_hub_root()
 //   local:DIR        the local hub at DIR
 //   git+URL          the git server at URL (git+file:///srv/kernels, git+git://host/kernels)
-//   hf / unset       the Hugging Face Hub
-// Throws kb::Error for an unknown value, or a hub kind this build cannot reach yet.
-std::unique_ptr<Hub> open_hub(const std::optional<std::string>& spec = std::nullopt);
+//   hf / unset       the Hugging Face Hub at hf_endpoint(), with hf_token()
+// Throws kb::Error for an unknown value.
+std::unique_ptr<Hub> open_hub(const std::optional<std::string>& spec = std::nullopt, const OpenOptions& options = {});
 
 }  // namespace kb::hub

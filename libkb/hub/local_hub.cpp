@@ -78,7 +78,7 @@ class LocalHub : public Hub {
     fs::path repo = repo_path(repo_id);
     std::error_code ec;
     if (!fs::is_regular_file(repo / "HEAD", ec))
-      throw Error("Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
+      throw NotFound(NotFound::What::Repository, "Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
     std::map<std::string, std::string> branches;
     const std::string prefix = "refs/heads/";
     if (fs::is_regular_file(repo / "packed-refs", ec)) {
@@ -119,7 +119,7 @@ class LocalHub : public Hub {
       TreeEntryOwned entry;
       if (git_tree_entry_bypath(entry.out(), root.get(), prefix.c_str()) < 0 ||
           git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE)
-        throw Error("no folder `" + prefix + "` in " + std::string(repo_id) + " at " + std::string(commit));
+        throw NotFound(NotFound::What::Entry, "no folder `" + prefix + "` in " + std::string(repo_id) + " at " + std::string(commit));
       check(git_tree_lookup(sub.out(), repo.get(), git_tree_entry_id(entry.get())), "reading " + prefix);
       tree = sub.get();
     }
@@ -226,7 +226,7 @@ class LocalHub : public Hub {
     git::ensure_initialized();
     fs::path path = repo_path(repo_id);
     if (git_repository_open_bare(repo.out(), path.c_str()) < 0)
-      throw Error("Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
+      throw NotFound(NotFound::What::Repository, "Repository not found: " + std::string(repo_id) + " (" + describe() + ")");
   }
 
   void open_or_create(std::string_view repo_id, Repository& repo) const {
@@ -255,7 +255,7 @@ class LocalHub : public Hub {
     // A full commit id, else a branch, else a tag: never a path or a range.
     if (spec.empty() || spec.find("..") != std::string::npos || spec.find(':') != std::string::npos ||
         spec.find('^') != std::string::npos || spec.find('~') != std::string::npos || spec.find('@') != std::string::npos)
-      throw Error("Revision not found: `" + spec + "` in " + std::string(repo_id));
+      throw NotFound(NotFound::What::Revision, "Revision not found: `" + spec + "` in " + std::string(repo_id));
     Object obj;
     bool found = false;
     for (const std::string& candidate : {"refs/heads/" + spec, "refs/tags/" + spec, spec}) {
@@ -265,7 +265,7 @@ class LocalHub : public Hub {
         break;
       }
     }
-    if (!found) throw Error("Revision not found: `" + spec + "` in " + std::string(repo_id) + " (" + describe() + ")");
+    if (!found) throw NotFound(NotFound::What::Revision, "Revision not found: `" + spec + "` in " + std::string(repo_id) + " (" + describe() + ")");
     check(git_commit_lookup(out.out(), repo.get(), git_object_id(obj.get())), "reading commit " + spec);
     return out;
   }
@@ -287,20 +287,6 @@ class LocalHub : public Hub {
 };
 
 }  // namespace
-
-void validate_repo_id(std::string_view repo_id) { cache::check_repo_id(repo_id); }
-
-std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs) {
-  std::map<int, std::string> out;
-  for (const RefInfo& r : refs) {
-    if (r.name.size() < 2 || r.name[0] != 'v' || r.name.size() > 10) continue;
-    std::string digits = r.name.substr(1);
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-      continue;
-    out[std::stoi(digits)] = r.commit;
-  }
-  return out;
-}
 
 std::unique_ptr<Hub> open_local_hub(const fs::path& root) { return std::make_unique<LocalHub>(root); }
 
