@@ -4,7 +4,9 @@
 // parallel, each verified against the hub's hash before it enters the cache)
 // and return its directory inside the cache snapshot.
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "libkb/hub/hub.h"
 #include "libkb/resolve/resolve.h"
@@ -18,6 +20,9 @@ struct InstallRequest {
   std::filesystem::path cache_root;  // usually cache::default_cache_root()
   bool local_files_only = false;     // offline: only what the cache holds
   unsigned parallel_downloads = 8;
+  // Online installs honour the repository's kernel-status.toml redirect
+  // (one hop), as the existing runtime does.
+  bool follow_status = true;
 };
 
 struct Installed {
@@ -25,14 +30,32 @@ struct Installed {
   std::string commit;
   std::string variant;
   resolve::Resolution resolution;
+  std::string repo_id;                // after a kernel-status redirect
+  std::vector<std::string> warnings;  // "'a/b' redirected to 'c/d'"
 };
 
 // Throws kb::Error: "Cannot find a build variant for this system in ORG/NAME
 // (revision: R):\n\n<trace>" when nothing fits; "Cannot find a local snapshot
 // for ORG/NAME (revision: R). ..." offline; hub errors as the hub reports them.
 // A variant already complete in the cache costs one revision lookup (none
-// offline).
+// offline, none for a commit installed before: its status and variant list
+// are recorded with it).
 Installed install_variant(hub::Hub& hub, const InstallRequest& request);
+
+// Called with each named variant's files (one recursive listing of build/,
+// paths from the repository root, bytecode left out) before anything is
+// downloaded; throwing refuses the whole install.
+using VariantFilesCheck = std::function<void(const std::string& variant, const std::vector<hub::TreeEntry>& files)>;
+
+// Installs exactly the variants named, without resolving for an environment
+// (request.env is not used; `kernels download --all-variants`): every file
+// of build/<variant>/ but bytecode, each verified as install_variant verifies
+// it. Throws kb::Error "Variant V not found in ORG/NAME (revision: R)" before
+// downloading when the hub lacks one. Online only. Installed::resolution is
+// empty.
+std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallRequest& request,
+                                              const std::vector<std::string>& variants,
+                                              const VariantFilesCheck& check = {});
 
 // The commit of `version` (branch v<version>); offline from the cache's refs.
 // Throws kb::Error "Version N not found, available versions: 1, 2" and the
