@@ -74,6 +74,21 @@ Installed from_snapshot(const cache::RepoCache& repo, const InstallRequest& r, c
 
 }  // namespace
 
+std::vector<variant::Variant> hub_variants(hub::Hub& hub, const std::string& repo_id, const std::string& revision) {
+  std::vector<hub::TreeEntry> entries;
+  try {
+    entries = hub.list_tree(repo_id, revision, "build", false);
+  } catch (const hub::NotFound& e) {
+    if (e.kind() != hub::NotFound::What::Entry) throw;
+  }
+  std::vector<variant::Variant> out;
+  for (const hub::TreeEntry& e : entries) {
+    if (!e.directory) continue;
+    if (auto v = variant::Variant::try_parse(fs::path(e.path).filename().string())) out.push_back(*v);
+  }
+  return out;
+}
+
 Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   cache::RepoCache repo(r.cache_root, "kernel", r.repo_id);
   if (r.local_files_only) {
@@ -116,10 +131,7 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
     for (const std::string& name : split(read_file(listing), '\n'))
       if (auto v = variant::Variant::try_parse(name)) listed.push_back(*v);
   } else {
-    for (const hub::TreeEntry& e : hub.list_tree(r.repo_id, commit, "build", false)) {
-      if (!e.directory) continue;
-      if (auto v = variant::Variant::try_parse(fs::path(e.path).filename().string())) listed.push_back(*v);
-    }
+    listed = hub_variants(hub, r.repo_id, commit);
   }
   resolve::Resolution res = resolve::resolve(listed, r.env);
   const resolve::Decision* best = res.best();

@@ -34,6 +34,10 @@ struct Installed {
   std::vector<std::string> warnings;  // "'a/b' redirected to 'c/d'"
 };
 
+// The parseable variant folders under build/ at `revision` (empty when there
+// is no build/ folder). One tree listing.
+std::vector<variant::Variant> hub_variants(hub::Hub& hub, const std::string& repo_id, const std::string& revision);
+
 // Throws kb::Error: "Cannot find a build variant for this system in ORG/NAME
 // (revision: R):\n\n<trace>" when nothing fits; "Cannot find a local snapshot
 // for ORG/NAME (revision: R). ..." offline; hub errors as the hub reports them.

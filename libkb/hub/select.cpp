@@ -1,4 +1,6 @@
 // Choosing a hub from KB_HUB.
+#include <algorithm>
+
 #include "libkb/hub/hub.h"
 #include "libkb/util/dirs.h"
 #include "libkb/util/error.h"
@@ -18,7 +20,16 @@ std::unique_ptr<Hub> open_hub(const std::optional<std::string>& spec, const Open
   }
   if (value.empty() || value == "hf") {
     std::string agent = options.user_agent.empty() ? std::string("kb/") + KB_VERSION : options.user_agent;
-    return open_hf_hub({hf_endpoint(), hf_token(), options.repo_type, agent});
+    HfHubOptions hf{hf_endpoint(), hf_token(), options.repo_type, agent};
+    // KB_HUB_MAX_ATTEMPTS bounds the tries of each request (default 5).
+    if (std::string attempts = env_or("KB_HUB_MAX_ATTEMPTS", ""); !attempts.empty()) {
+      try {
+        hf.max_attempts = std::clamp(std::stoi(attempts), 1, 20);
+      } catch (const std::exception&) {
+        throw Error("KB_HUB_MAX_ATTEMPTS must be a number from 1 to 20, not `" + attempts + "`");
+      }
+    }
+    return open_hf_hub(hf);
   }
   throw Error("unknown KB_HUB value `" + value + "`: expected local, local:DIR, git+URL or hf");
 }

@@ -6,7 +6,7 @@ is first resolved or loaded.
 from ._core import Metadata, __version__
 from .hf_hub import RepoInfo
 from .importer import LoadedKernel, get_loaded_kernels
-from .load import get_kernel, get_kernel_variants, get_local_kernel, install_kernel
+from .load import get_kernel, get_kernel_variants, get_local_kernel, has_kernel, install_kernel
 from .variants import VariantAccepted, VariantRejected
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "get_kernel_variants",
     "get_loaded_kernels",
     "get_local_kernel",
+    "has_kernel",
     "install_kernel",
 ]

@@ -2,8 +2,9 @@
 
 Resolution follows the existing `kernels` package exactly (the rules live in
 the C++ core). Kernels load from a path, from a repo id that LOCAL_KERNELS
-maps to a path, or from the hub KB_HUB names (local, local:DIR, git+URL),
-downloaded and verified into the cache by the core.
+maps to a path, or from the hub KB_HUB names (the Hugging Face Hub by
+default; local, local:DIR, git+URL), downloaded and verified into the cache
+by the core.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from types import ModuleType
 from . import _core
 from ._environment import environment, warn_all
 from .deps import validate_variant_dependencies
-from .hf_hub import RepoInfo
+from .hf_hub import RepoInfo, check_trust_remote_code, user_agent as build_user_agent
 from .importer import _import_from_path
 from .variants import VariantAccepted, VariantRejected, decisions, local_variants
 
@@ -38,8 +39,12 @@ def get_kernel(
     if local_path is not None:
         return get_local_kernel(local_path)
     offline = _core.offline_mode()
-    revision = _select_revision_or_version(repo_id, revision=revision, version=version, local_files_only=offline)
-    variant_dir = install_kernel(repo_id, revision=revision, local_files_only=offline, backend=backend)
+    agent = build_user_agent(user_agent)
+    check_trust_remote_code(repo_id, local_files_only=offline, trust_remote_code=trust_remote_code, agent=agent)
+    revision = _select_revision_or_version(
+        repo_id, revision=revision, version=version, local_files_only=offline, agent=agent
+    )
+    variant_dir = _install(repo_id, revision, offline, backend, agent)
     metadata = validate_variant_dependencies(variant_dir)
     return _import_from_path(variant_dir, repo_info=RepoInfo(repo_id, revision), metadata=metadata)
 
@@ -55,12 +60,39 @@ def install_kernel(
 ) -> Path:
     """Downloads the variant of `repo_id` at `revision` that fits this process
     into the cache (each file verified against the hub's hash) and returns its
-    directory. Nothing is imported."""
-    variant_dir, _commit, warnings = _core.install_variant(repo_id, revision, environment(backend), local_files_only)
-    warn_all(warnings)
+    directory. Nothing is imported. Online, a kernel-status.toml redirect of
+    the repository is followed (one hop, with a warning)."""
+    variant_dir = _install(repo_id, revision, local_files_only, backend, build_user_agent(user_agent))
     if validate_dependencies:
-        validate_variant_dependencies(Path(variant_dir))
+        validate_variant_dependencies(variant_dir)
+    return variant_dir
+
+
+def _install(repo_id: str, revision: str, local_files_only: bool, backend: str | None, agent: str) -> Path:
+    variant_dir, _commit, warnings, _repo = _core.install_variant(
+        repo_id, revision, environment(backend), local_files_only, agent
+    )
+    warn_all(warnings)
     return Path(variant_dir)
+
+
+def has_kernel(
+    repo_id: str,
+    revision: str | None = None,
+    version: int | str | None = None,
+    backend: str | None = None,
+) -> bool:
+    """Whether the hub has a variant of `repo_id` for this process (or for
+    `backend`): the best variant's metadata.json exists at the revision."""
+    env = environment(backend)
+    agent = build_user_agent(None)
+    revision = _select_revision_or_version(
+        repo_id, revision=revision, version=version, local_files_only=_core.offline_mode(), agent=agent
+    )
+    best = _core.resolve(_core.hub_variants(repo_id, revision, agent), env).best
+    if best is None:
+        return False
+    return _core.hub_file_exists(repo_id, revision, f"build/{best.variant_str}/metadata.json", agent)
 
 
 def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
@@ -83,12 +115,18 @@ def get_kernel_variants(
     """Every variant of `repo_id`, accepted first and preferred first, each
     rejected one with its reason."""
     local_path = _local_kernel_path(repo_id)
-    if local_path is None:
-        raise _hub_unavailable(repo_id)
     env = environment(backend)
-    if not local_path.exists():
-        raise FileNotFoundError(f"Could not find kernel in {local_path}")
-    resolution = _core.resolve(local_variants(local_path), env)
+    if local_path is not None:
+        if not local_path.exists():
+            raise FileNotFoundError(f"Could not find kernel in {local_path}")
+        variants = local_variants(local_path)
+    else:
+        agent = build_user_agent(None)
+        revision = _select_revision_or_version(
+            repo_id, revision=revision, version=version, local_files_only=_core.offline_mode(), agent=agent
+        )
+        variants = _core.hub_variants(repo_id, revision, agent)
+    resolution = _core.resolve(variants, env)
     warn_all(resolution.warnings)
     return decisions(resolution)
 
@@ -106,15 +144,8 @@ def _parse_local_kernels(value: str) -> dict[str, Path]:
     return _core.parse_local_kernels(value)
 
 
-def _hub_unavailable(repo_id: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"Cannot list the variants of `{repo_id}` on a hub: not available yet in this version of kernels. "
-        f"To inspect a local build, map the repo id to its directory: LOCAL_KERNELS={repo_id}=/path/to/kernel"
-    )
-
-
 def _select_revision_or_version(
-    repo_id: str, *, revision: str | None, version: int | str | None, local_files_only: bool
+    repo_id: str, *, revision: str | None, version: int | str | None, local_files_only: bool, agent: str = ""
 ) -> str:
     """The revision to fetch: `revision` verbatim, or the commit of branch v<version>."""
     if revision is not None and version is not None:
@@ -126,4 +157,4 @@ def _select_revision_or_version(
         )
     if revision is not None:
         return revision
-    return _core.resolve_version(repo_id, int(version), local_files_only)
+    return _core.resolve_version(repo_id, int(version), local_files_only, agent)

@@ -66,14 +66,18 @@ def test_mapped_path_that_does_not_exist(local_kernels):
 def test_unmapped_ids_go_to_the_hub(local_kernels, monkeypatch, set_env):
     if set_env:
         local_kernels("org/other=/x")
+    # Unset KB_HUB means the Hugging Face Hub at HF_ENDPOINT: here a loopback
+    # port nothing listens on, so every request fails to connect.
     monkeypatch.delenv("KB_HUB", raising=False)
-    # Unset KB_HUB means the Hugging Face Hub, which this build cannot reach yet.
-    with pytest.raises(ValueError, match="Hugging Face Hub is not supported by this kb build yet"):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("KB_HUB_MAX_ATTEMPTS", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(ValueError, match="could not verify publisher trust status"):
         kernels.get_kernel("org/relu", version=1)
-    with pytest.raises(NotImplementedError) as info:
-        kernels.get_kernel_variants("org/relu")
-    assert "org/relu" in str(info.value) and "not available yet" in str(info.value)
-    assert "LOCAL_KERNELS=org/relu=" in str(info.value)
+    with pytest.raises(ValueError, match="127.0.0.1:9"):
+        kernels.get_kernel("org/relu", version=1, trust_remote_code=True)
+    with pytest.raises(ValueError, match="127.0.0.1:9"):
+        kernels.get_kernel_variants("org/relu", revision="main")
 
 
 def test_kernel_variants_of_a_mapped_id(local_kernels, tmp_path, cpu_linux_torch):

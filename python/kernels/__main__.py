@@ -1,0 +1,6 @@
+"""`python -m kernels`: the kernels command line."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

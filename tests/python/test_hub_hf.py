@@ -1,0 +1,248 @@
+"""The kernels package over the Hugging Face Hub API: examples/relu published
+with `kb upload` (KB_HUB unset, HF_ENDPOINT at the loopback hub fixture),
+then loaded, listed, checked for trust, redirected, and fetched offline.
+
+Loads that import the kernel run in fresh interpreters: the build fetched
+from the hub has the same op namespace as examples/relu/build, which other
+tests load in this process."""
+import base64
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import kernels
+from conftest import REPO, RELU
+
+KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
+SERVER = REPO / "tests" / "fixtures" / "hub-server"
+TOKEN = "hf_kb_test"
+
+
+class Hub:
+    def __init__(self, root: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--root", str(root), "--port", "0", "--token", TOKEN,
+             "--trusted-org", "kb-examples", "--org", "shady", "--max-lifetime", "900"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.url = self.proc.stdout.readline().strip().rstrip("/")
+        assert self.url.startswith("http://127.0.0.1:"), self.url
+
+    def request(self, method: str, path: str, body=None, content_type="application/json", token=True):
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", content_type)
+        if token:
+            req.add_header("Authorization", f"Bearer {TOKEN}")
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read() or b"null")
+
+    def commit(self, repo_id: str, branch: str, files: dict):
+        """Creates the repo and branch when needed and commits `files` (path -> bytes)."""
+        org, name = repo_id.split("/")
+        try:
+            self.request("POST", "/api/repos/create", {"name": name, "organization": org, "type": "kernel"})
+        except urllib.error.HTTPError as e:
+            assert e.code == 409
+        branches = [b["name"] for b in self.request("GET", f"/api/kernels/{repo_id}/refs")["branches"]]
+        if branch not in branches:
+            self.request("POST", f"/api/kernels/{repo_id}/branch/{branch}", {})
+        lines = [{"key": "header", "value": {"summary": "test"}}] + [
+            {"key": "file", "value": {"path": p, "encoding": "base64", "content": base64.b64encode(c).decode()}}
+            for p, c in files.items()
+        ]
+        payload = "\n".join(json.dumps(line) for line in lines).encode()
+        return self.request("POST", f"/api/kernels/{repo_id}/commit/{branch}", payload, "application/x-ndjson")
+
+    def log(self):
+        return self.request("GET", "/_fixture/log", token=False)["requests"]
+
+    def clear_log(self):
+        self.request("DELETE", "/_fixture/log", token=False)
+
+    def fault(self, rule):
+        self.request("POST", "/_fixture/faults", rule, token=False)
+
+    def clear_faults(self):
+        self.request("DELETE", "/_fixture/faults", token=False)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, relu_variant_dir):
+    server = Hub(tmp_path_factory.mktemp("hf-hub"))
+    env = {**os.environ, "HF_ENDPOINT": server.url, "HF_TOKEN": TOKEN}
+    env.pop("KB_HUB", None)
+    for repo_id in ["kb-examples/relu", "shady/relu", "nobody/relu"]:
+        up = subprocess.run([str(KB), "upload", str(RELU), "--repo-id", repo_id, "--allow-nonportable", "-q"],
+                            env=env, capture_output=True, text=True)
+        assert up.returncode == 0, up.stderr
+    server.commit("kb-examples/old-relu", "main", {
+        "kernel-status.toml": b'kind = "redirect"\ndestination = "kb-examples/relu"\nrevision = "v1"\n'})
+    server.commit("kb-examples/elsewhere", "v1", {
+        "build/torch29-cxx11-cu126-aarch64-linux/metadata.json": b'{"version": 1}\n'})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hf_env(monkeypatch, hub, tmp_path):
+    """This process pointed at the fixture with a fresh cache."""
+    monkeypatch.delenv("KB_HUB", raising=False)
+    monkeypatch.delenv("LOCAL_KERNELS", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_DISABLE_TELEMETRY", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("KERNELS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if k not in ("LOCAL_KERNELS", "KB_HUB", "HF_HUB_OFFLINE")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=300)
+
+
+LOAD = """
+import sys, warnings
+import torch, kernels
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    relu = kernels.get_kernel(sys.argv[1] if len(sys.argv) > 1 else "kb-examples/relu", {args})
+x = torch.linspace(-2, 2, 9)
+assert torch.equal(relu.relu(x), torch.relu(x))
+print(relu.__file__)
+for w in caught:
+    print("WARNING", w.message)
+"""
+
+
+def load(hub, cache, args="version=1", **env):
+    return run_python(LOAD.format(args=args), HF_ENDPOINT=hub.url, KERNELS_CACHE=str(cache), **env)
+
+
+def test_get_kernel_loads_from_the_hugging_face_hub(hub, tmp_path, cpu_linux_torch):
+    out = load(hub, tmp_path / "cache")
+    assert out.returncode == 0, out.stderr
+    path = Path(out.stdout.splitlines()[0]).parent
+    assert path.name == cpu_linux_torch
+    assert path.parents[3].name == "kernels--kb-examples--relu"
+    assert (tmp_path / "cache") in path.parents
+
+
+def test_untrusted_and_unknown_publishers_are_refused_unless_trusted_explicitly(hub, hf_env, tmp_path):
+    with pytest.raises(ValueError, match=r"^Kernel repository 'shady/relu' is not from a trusted publisher\. "
+                                         r"Set trust_remote_code=True"):
+        kernels.get_kernel("shady/relu", version=1)
+    with pytest.raises(ValueError, match=r"^Kernel repository 'nobody/relu' could not verify publisher trust status"):
+        kernels.get_kernel("nobody/relu", version=1)
+    with pytest.warns(UserWarning, match="Signing identity verification is not yet implemented"):
+        with pytest.raises(ValueError, match="not from a trusted publisher"):
+            kernels.get_kernel("shady/relu", version=1, trust_remote_code=["someone@example.com"])
+    out = run_python(LOAD.format(args="version=1, trust_remote_code=True").replace(
+        '"kb-examples/relu"', '"shady/relu"'), HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "c3"))
+    assert out.returncode == 0, out.stderr
+    assert "kernels--shady--relu" in out.stdout
+
+
+def test_offline_loads_what_is_cached_and_fails_clearly_otherwise(hub, tmp_path):
+    cache = tmp_path / "cache"
+    assert load(hub, cache).returncode == 0
+    hub.clear_log()
+    out = load(hub, cache, HF_HUB_OFFLINE="1")
+    assert out.returncode == 0, out.stderr
+    assert "WARNING Skipping publisher trust check for 'kb-examples/relu' because Hugging Face Hub is in offline mode." in out.stdout
+    assert hub.log() == []
+    out = load(hub, cache, args="version=2", HF_HUB_OFFLINE="1")
+    assert out.returncode != 0
+    assert "Version 2 not found, available versions: 1" in out.stderr
+    out = load(hub, tmp_path / "empty", HF_HUB_OFFLINE="1")
+    assert "Version 1 of 'kb-examples/relu' is not available in the local cache and Hugging Face Hub is in offline mode" in out.stderr
+
+
+def test_a_warm_load_needs_one_small_request(hub, tmp_path):
+    cache = tmp_path / "cache"
+    assert load(hub, cache).returncode == 0
+    hub.clear_log()
+    assert load(hub, cache, args="revision='v1', trust_remote_code=True").returncode == 0
+    assert [e["path"] for e in hub.log()] == ["/api/kernels/kb-examples/relu/revision/v1"]
+
+
+def test_the_user_agent_carries_telemetry_unless_disabled(hub, tmp_path):
+    code = LOAD.format(args="version=1, user_agent={'app': 'demo', 'run': 3}")
+    hub.clear_log()
+    out = run_python(code, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "a"))
+    assert out.returncode == 0, out.stderr
+    agents = {e["headers"].get("User-Agent") for e in hub.log() if e["path"].startswith(("/api/kernels", "/kernels"))}
+    assert len(agents) == 1, agents
+    parts = agents.pop().split("; ")
+    assert parts[:3] == ["app/demo", "run/3", f"kernels/{kernels.__version__}"]
+    assert parts[3] == f"python/{sys.version_info.major}.{sys.version_info.minor}"
+    assert parts[4] == "backend/cpu" and parts[5].startswith("platform/") and parts[6] == "file_type/kernel"
+    assert any(p.startswith("torch/") for p in parts)
+    hub.clear_log()
+    out = run_python(code, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "b"), HF_HUB_DISABLE_TELEMETRY="1")
+    assert out.returncode == 0, out.stderr
+    agents = {e["headers"].get("User-Agent") for e in hub.log()}
+    assert agents == {f"kernels/{kernels.__version__}"}
+
+
+def test_has_kernel_and_variants_on_the_hub(hf_env, cpu_linux_torch):
+    assert kernels.has_kernel("kb-examples/relu", version=1)
+    assert not kernels.has_kernel("kb-examples/elsewhere", version=1)
+    decisions = kernels.get_kernel_variants("kb-examples/relu", version=1)
+    assert isinstance(decisions[0], kernels.VariantAccepted)
+    assert decisions[0].variant.variant_str == cpu_linux_torch
+    rejected = [d for d in decisions if isinstance(d, kernels.VariantRejected)]
+    assert all(d.reason for d in rejected)
+    (other,) = kernels.get_kernel_variants("kb-examples/elsewhere", revision="v1")
+    assert isinstance(other, kernels.VariantRejected)
+    with pytest.raises(ValueError, match="A kernel version or revision must be specified"):
+        kernels.has_kernel("kb-examples/relu")
+
+
+def test_kernel_status_redirects_once_with_a_warning(hub, tmp_path):
+    code = LOAD.format(args="revision='main'").replace('"kb-examples/relu"', '"kb-examples/old-relu"')
+    out = run_python(code, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "cache"))
+    assert out.returncode == 0, out.stderr
+    assert "kernels--kb-examples--relu" in out.stdout.splitlines()[0]
+    assert "WARNING 'kb-examples/old-relu' redirected to 'kb-examples/relu'" in out.stdout
+
+
+def test_kernels_versions_cli(hub, tmp_path, cpu_linux_torch):
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "KERNELS_CACHE": str(tmp_path)}
+    env.pop("KB_HUB", None)
+    out = subprocess.run([sys.executable, "-m", "kernels", "versions", "kb-examples/relu"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Version 1:\n\n")
+    assert cpu_linux_torch in out.stdout
+    out = subprocess.run([sys.executable, "-m", "kernels", "versions", "kb-examples/old-relu"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "Repository does not support kernel versions: kb-examples/old-relu\n"
+    out = subprocess.run([sys.executable, "-m", "kernels"], env=env, capture_output=True, text=True)
+    assert out.returncode == 2
+
+
+def test_corrupted_downloads_are_rejected_and_interrupted_ones_resume(hub, hf_env, cpu_linux_torch):
+    hub.fault({"path": r"/_lfs/objects/", "kind": "corrupt", "count": -1})
+    try:
+        with pytest.raises(FileNotFoundError, match="hash mismatch"):
+            kernels.install_kernel("kb-examples/relu", revision="v1")
+    finally:
+        hub.clear_faults()
+    snapshots = hf_env / "kernels--kb-examples--relu" / "snapshots"
+    assert not list(snapshots.glob(f"*/build/{cpu_linux_torch}/*.so"))
+    hub.fault({"path": r"/_lfs/objects/", "kind": "truncate", "bytes": 4096})
+    path = kernels.install_kernel("kb-examples/relu", revision="v1")
+    (so,) = list(path.glob("*.so"))
+    assert so.read_bytes() == (RELU / "build" / cpu_linux_torch / so.name).read_bytes()
