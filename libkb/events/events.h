@@ -25,9 +25,16 @@
 //                    (kb-checkabi emits it just before forwarding the
 //                    variant-built event it checked)
 //  variant-packaged  tool, variant, dir, portable, metadata{...}
+//  kernel-locked     tool, repo_id (the redirect destination when the kernel
+//                    moved), requested (the repo id pyproject.toml names),
+//                    version, sha, variants[] (names, in lock order)
+//  lock-written      tool, path, kernels (count)
+//  kernel-downloaded tool, repo_id, sha, variants[{variant, dir}] (each
+//                    verified against kernels.lock)
 //  warning           tool, message, variant?
-//  error             tool, message, variant?
-//  finished          tool, success, variants? (count handled), failed?
+//  error             tool, message, variant?, repo_id?
+//  finished          tool, success, variants? (count handled), kernels?
+//                    (kb-lock: count handled), failed?
 //
 // Exit codes: a tool in a pipeline exits non-zero when it failed or when it
 // forwarded a failed "finished" from upstream, so `a | b | c` fails in a shell
@@ -52,6 +59,9 @@ inline constexpr std::string_view kVariantSkipped = "variant-skipped";
 inline constexpr std::string_view kVariantBuilt = "variant-built";
 inline constexpr std::string_view kAbiChecked = "abi-checked";
 inline constexpr std::string_view kVariantPackaged = "variant-packaged";
+inline constexpr std::string_view kKernelLocked = "kernel-locked";
+inline constexpr std::string_view kLockWritten = "lock-written";
+inline constexpr std::string_view kKernelDownloaded = "kernel-downloaded";
 inline constexpr std::string_view kWarning = "warning";
 inline constexpr std::string_view kError = "error";
 inline constexpr std::string_view kFinished = "finished";

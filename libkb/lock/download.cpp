@@ -1,0 +1,136 @@
+#include "libkb/lock/download.h"
+
+#include "libkb/cache/cache.h"
+#include "libkb/fetch/install.h"
+#include "libkb/lock/variant_hash.h"
+#include "libkb/util/error.h"
+#include "libkb/util/strings.h"
+
+namespace kb::lock {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string locked_names(const KernelLock& lock) {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : lock.variants) names.push_back(name);
+  return names.empty() ? "none" : join(names, ", ");
+}
+
+// Removes a variant directory that failed verification from its snapshot,
+// with the blobs it links to whose content no longer matches their name (a
+// later install would fetch those again anyway). Only files inside this
+// repository's blobs/ are ever removed.
+void discard(const cache::RepoCache& repo, const fs::path& dir) {
+  std::error_code ec;
+  fs::path blobs = fs::weakly_canonical(repo.blobs_dir(), ec);
+  try {
+    for (const LocalFile& f : scan_variant_dir(dir).files) {
+      if (f.intact()) continue;
+      fs::path blob = fs::canonical(dir / f.name, ec);
+      if (!ec && blob.parent_path() == blobs) fs::remove(blob, ec);
+    }
+  } catch (const Error&) {
+    // An entry that cannot be read: the directory goes all the same.
+  }
+  fs::remove_all(dir, ec);
+  fs::remove(dir.parent_path(), ec);                // build/, when now empty
+  fs::remove(dir.parent_path().parent_path(), ec);  // the snapshot, when now empty
+}
+
+DownloadedVariant verified(const cache::RepoCache& repo, const KernelLock& lock, const std::string& variant,
+                           const fs::path& dir, const resolve::Environment* env) {
+  try {
+    const VariantLock* expected = lock.find(variant);
+    if (!expected)
+      throw Error("variant " + variant + " of " + lock.repo_id + ", the one for this environment" +
+                  (env ? " (" + env->describe() + ")" : std::string()) +
+                  ", is not locked in kernels.lock (locked: " + locked_names(lock) + "); lock the project again");
+    verify_variant_dir(dir, lock.repo_id, variant, *expected);
+  } catch (const Error&) {
+    discard(repo, dir);
+    throw;
+  }
+  return {variant, dir};
+}
+
+// The hub's files of one variant against its lock, before any download.
+void check_listing(const KernelLock& lock, const std::string& variant, const std::vector<hub::TreeEntry>& files) {
+  const VariantLock& expected = *lock.find(variant);
+  if (expected.hash_type != kGitLfsConcat)
+    throw Error("cannot verify variant " + variant + " of " + lock.repo_id + ": unsupported hash_type `" +
+                expected.hash_type + "` in kernels.lock (only git_lfs_concat is known)");
+  std::vector<TreeVariant> listed = tree_variants(files);
+  std::string hub_hash = git_lfs_concat(listed.empty() ? std::vector<FileHash>{} : listed.front().files);
+  if (hub_hash != to_lower(expected.hash))
+    throw Error("variant " + variant + " of " + lock.repo_id + " at " + lock.sha +
+                " does not match kernels.lock: Lock file specifies kernel with hash " + expected.hash +
+                ", but the hub's files hash to: " + hub_hash + " (nothing was downloaded)");
+}
+
+}  // namespace
+
+std::vector<KernelLock> read_project_lock(const fs::path& project_dir) {
+  fs::path path = project_dir / std::string(kLockFileName);
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error("No kernels.lock file found in: " + project_dir.string());
+  return read_lock_file(path);
+}
+
+std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& lock, const DownloadOptions& o) {
+  cache::RepoCache repo(o.cache_root, "kernel", lock.repo_id);
+  // Variant names come from the file: they must not lead out of the snapshot.
+  for (const auto& [name, _] : lock.variants) {
+    if (name.find('/') != std::string::npos) throw Error("invalid variant name in kernels.lock: " + name);
+    cache::check_hub_path("build/" + name);
+  }
+
+  if (!o.all_variants) {
+    fetch::InstallRequest request{lock.repo_id, lock.sha, o.env, o.cache_root, o.local_files_only,
+                                  o.parallel_downloads};
+    // The lock already names the redirect's destination, and its sha is a
+    // commit of that repository: following a status file again would
+    // replace the locked commit.
+    request.follow_status = false;
+    fetch::Installed installed = fetch::install_variant(hub, request);
+    return {verified(repo, lock, installed.variant, installed.variant_dir, &o.env)};
+  }
+
+  std::vector<std::string> names;
+  for (const auto& [name, _] : lock.variants) names.push_back(name);
+  std::vector<fs::path> dirs;
+  if (o.local_files_only) {
+    for (const std::string& name : names) {
+      fs::path dir = repo.snapshot_dir(lock.sha) / "build" / name;
+      std::error_code ec;
+      if (!fs::is_directory(dir, ec))
+        throw Error("Variant " + name + " of " + lock.repo_id + " (revision: " + lock.sha +
+                    ") is not in the cache and Hugging Face Hub is in offline mode");
+      dirs.push_back(dir);
+    }
+  } else {
+    fetch::InstallRequest request{lock.repo_id, lock.sha, o.env, o.cache_root, false, o.parallel_downloads};
+    request.follow_status = false;
+    auto check = [&](const std::string& variant, const std::vector<hub::TreeEntry>& files) {
+      check_listing(lock, variant, files);
+    };
+    for (const fetch::Installed& installed : fetch::install_named_variants(hub, request, names, check))
+      dirs.push_back(installed.variant_dir);
+  }
+
+  // Every variant is checked, so that each failing one leaves the cache.
+  std::vector<DownloadedVariant> out;
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < names.size(); ++i) {
+    try {
+      out.push_back(verified(repo, lock, names[i], dirs[i], nullptr));
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  }
+  if (!errors.empty()) throw Error(join(errors, "\n"));
+  return out;
+}
+
+}  // namespace kb::lock

@@ -1,0 +1,63 @@
+#pragma once
+// Locking a project's kernels (`kernels lock PROJECT_DIR`): the dependencies
+// pyproject.toml declares under [tool.kernels.dependencies] are resolved on a
+// hub, once each and concurrently, into PROJECT_DIR/kernels.lock.
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libkb/hub/hub.h"
+#include "libkb/lock/lockfile.h"
+
+namespace kb::lock {
+
+// One entry of [tool.kernels.dependencies]: "org/name" = <major version>.
+struct Dependency {
+  std::string repo_id;
+  int version = 0;
+};
+
+// The dependencies of a pyproject.toml in file order, or nullopt when it has
+// no [tool.kernels.dependencies] table. Throws kb::Error positioned as
+// "<file>:<line>:<col>: ..." for invalid TOML, a `tool`, `tool.kernels` or
+// `dependencies` that is not a table, a value that is not a positive integer
+// or a key that is not a repository id (both naming the key); and naming the
+// file when it cannot be read.
+std::optional<std::vector<Dependency>> read_dependencies(const std::filesystem::path& pyproject);
+
+struct LockOptions {
+  unsigned parallel = 8;                         // kernels resolved at once
+  std::function<void(const std::string&)> warn;  // redirects, newer versions (any thread, one at a time)
+};
+
+// The lock of one dependency: a kernel-status.toml redirect on the
+// repository's main branch is followed (one hop; only the destination
+// repository is kept), v<version> is resolved to its commit, and the tree
+// at that commit is listed once (recursively) to hash every build/torch*
+// variant. Throws kb::Error from the hub (unknown repository) or
+// "Version N not found, available versions: 1, 2".
+KernelLock lock_dependency(hub::Hub& hub, const Dependency& dependency, const LockOptions& options = {});
+
+// lock_dependency for each, concurrently; results in the order given. When
+// any fails, throws one kb::Error with a line per failed kernel
+// ("org/name: <why>"), in the order given.
+std::vector<KernelLock> lock_dependencies(hub::Hub& hub, const std::vector<Dependency>& dependencies,
+                                          const LockOptions& options = {});
+
+struct ProjectLock {
+  std::filesystem::path lock_path;  // PROJECT_DIR/kernels.lock
+  bool declared = false;            // pyproject.toml has [tool.kernels.dependencies]
+  std::vector<Dependency> dependencies;
+  std::vector<KernelLock> locks;    // one per dependency, same order
+};
+
+// Reads PROJECT_DIR/pyproject.toml (kb::Error "No pyproject.toml found in:
+// DIR" when missing), locks its dependencies and writes kernels.lock
+// atomically. Without a [tool.kernels.dependencies] table nothing is
+// resolved or written (declared = false). On failure the existing lock file
+// is left as it was.
+ProjectLock lock_project(hub::Hub& hub, const std::filesystem::path& project_dir, const LockOptions& options = {});
+
+}  // namespace kb::lock
