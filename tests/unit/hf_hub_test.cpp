@@ -273,11 +273,17 @@ TEST_F(HfHubTest, PublisherTrustComesFromTheOrganizationOverview) {
   EXPECT_EQ(hub->publisher_trusted("nobody"), std::optional<bool>(true));
 }
 
-TEST_F(HfHubTest, PullRequestsOnlyTargetExistingBranches) {
+TEST_F(HfHubTest, PullRequestsLeaveTheBranchAloneAndOnlyTargetExistingBranches) {
   auto hub = open();
-  hub::PublishRequest req{"v2", "m", {add("build/torch-cpu/__init__.py", "x")}};
+  std::string v1 = publish_relu(*hub);
+  hub::PublishRequest req{"v1", "m", {add("build/torch-cpu/__init__.py", "PROPOSED = 1\n")}};
   req.create_pr = true;
-  publish_relu(*hub);
+  auto result = hub->publish("acme/relu", req);
+  EXPECT_TRUE(result.pull_request_url.ends_with("/kernels/acme/relu/discussions/1")) << result.pull_request_url;
+  EXPECT_EQ(hub->resolve_revision("acme/relu", "v1"), v1);
+  EXPECT_EQ(hub->resolve_revision("acme/relu", "refs/pr/1"), result.commit);
+  EXPECT_EQ(*hub->read_repo_file("acme/relu", "refs/pr/1", "build/torch-cpu/__init__.py"), "PROPOSED = 1\n");
+  req.branch = "v2";
   std::string error = error_of([&] { hub->publish("acme/relu", req); });
   EXPECT_TRUE(contains(error, "pull requests can only target an existing branch: `v2`")) << error;
 }
