@@ -16,8 +16,9 @@
 //   ]
 //
 // Written exactly as the existing tool writes it (Python's json.dump with
-// indent=2: two-space indent, ", " never used, non-ASCII escaped as \uXXXX,
-// no trailing newline), so both tools produce the same bytes.
+// indent=2: two-space indent, "," at line ends, ": " after keys, empty
+// containers as [] and {}, non-ASCII escaped as \uXXXX, no trailing
+// newline), so both tools produce the same bytes.
 #include <filesystem>
 #include <optional>
 #include <string>

@@ -25,6 +25,7 @@ const std::map<std::string, std::pair<std::string, std::vector<std::string>>> kA
     {"check-abi", {"kb-checkabi", {}}},
     {"check-builds", {"kb-metadata", {"--check-builds"}}},
     {"hash", {"kb-metadata", {}}},
+    {"download", {"kb-lock", {"download"}}},
 };
 
 const char* kUsage = R"(kb — build, check and package compute kernels for PyTorch
@@ -49,6 +50,10 @@ Publishing
 Loading
   variants PATH          which built variant of a local kernel would load, and why
                          each other one would not (kb-variants)
+  lock DIR               pin the kernels DIR/pyproject.toml depends on in
+                         DIR/kernels.lock (kb-lock)
+  download DIR           fetch the kernels of DIR/kernels.lock into the cache, each
+                         verified against the lock (--all-variants: every variant)
 
 Any other NAME runs kb-NAME. `kb <command> --help` shows a command's options.
 
