@@ -112,6 +112,9 @@ UploadPlan plan_upload(const UploadOptions& options) {
   }
   for (const fs::path& script : benchmark_files(options.kernel_dir))
     plan.additions.push_back({FileOperation::Kind::Add, "benchmarks/" + script.filename().string(), script});
+  // Only the rendered card next to the variants, never the raw template.
+  std::error_code ec;
+  if (fs::is_regular_file(found.base / "CARD.md", ec)) plan.card = found.base / "CARD.md";
   return plan;
 }
 
@@ -158,11 +161,21 @@ UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& me
       remote.clear();  // an empty repository has nothing to prune
     }
   }
-  hub::PublishRequest request{plan.branch, message, plan.additions};
+  hub::PublishRequest request{.branch = plan.branch, .message = message, .operations = plan.additions};
   for (auto& d : stale_deletions(plan, remote, result.new_branch)) request.operations.push_back(std::move(d));
   hub::PublishResult published = hub.publish(plan.repo_id, request);
   result.commit = published.commit;
   result.changed = published.changed;
+  if (plan.card) {
+    hub::PublishRequest readme{
+        .branch = kReadmeBranch,
+        .message = message,
+        .operations = {{.kind = FileOperation::Kind::Add, .path_in_repo = kReadmePath, .local_path = *plan.card}}};
+    hub::PublishResult card = hub.publish(plan.repo_id, readme);
+    result.readme_published = card.changed;
+    if (card.changed) result.readme_commit = card.commit;
+    result.changed = result.changed || card.changed;
+  }
   return result;
 }
 

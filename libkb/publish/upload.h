@@ -6,8 +6,10 @@
 // [general.hub] branch, else v<version> (every variant must carry the same
 // version); the branch receives every file of every variant under
 // build/<variant>/ and benchmarks/benchmark*.py, and loses remote files that
-// would be stale (see plan_upload). Unlike the existing tool, variants whose
-// ABI check finds them non-portable are refused unless allowed.
+// would be stale (see plan_upload). The rendered card next to the variants
+// (build/CARD.md or result/CARD.md) becomes README.md on branch main. Unlike
+// the existing tool, variants whose ABI check finds them non-portable are
+// refused unless allowed.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -39,8 +41,14 @@ struct UploadPlan {
   std::vector<LocalVariant> variants;
   // Files of the upload, relative to the repository: build/<variant>/..., benchmarks/...
   std::vector<hub::FileOperation> additions;
+  // <variants dir>/CARD.md when it exists: published as README.md on main.
+  std::optional<std::filesystem::path> card;
   std::vector<std::string> warnings;
 };
+
+// The branch and path the card is published to.
+inline constexpr const char* kReadmeBranch = "main";
+inline constexpr const char* kReadmePath = "README.md";
 
 // Reads the variants and decides repo id and branch. Throws kb::Error for no
 // variants, no repo id, disagreeing versions, and non-portable variants
@@ -56,12 +64,18 @@ std::vector<hub::FileOperation> stale_deletions(const UploadPlan& plan, const st
                                                 bool new_branch);
 
 struct UploadResult {
-  std::string commit;
-  bool changed = false;
+  std::string commit;       // of the version branch
+  bool changed = false;     // the version branch or the README changed
   bool new_branch = false;
+  bool readme_published = false;  // plan.card was committed to main (it differed)
+  std::string readme_commit;      // main's commit when readme_published
 };
 
-// Plans deletions against the hub's current branch and publishes.
+// Plans deletions against the hub's current branch and publishes; then, when
+// the plan has a card, commits it as README.md to main (no commit when main
+// already holds it). The version branch goes first: a new branch starts from
+// main as it was before this upload, as when the existing tool creates the
+// branch before committing.
 UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message);
 
 }  // namespace kb::publish

@@ -136,6 +136,52 @@ TEST_F(UploadTest, UploadToTheLocalHubThenRepublishIsANoOpAndRemovedFilesArePrun
             (std::vector<std::string>{"build/torch-cpu/__init__.py", "build/torch-cpu/metadata.json"}));
 }
 
+TEST_F(UploadTest, TheRenderedCardNextToTheVariantsBecomesReadmeOnMain) {
+  variant("torch-cpu");
+  // The raw template at the kernel root is never published.
+  write(kernel_ / "CARD.md", "# {{ repo_id }}\n");
+  auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  EXPECT_FALSE(plan.card);
+  auto local = hub::open_local_hub(tmp_.path() / "hub");
+  auto without = publish::upload(*local, plan, "m");
+  EXPECT_FALSE(without.readme_published);
+  EXPECT_TRUE(remote_files(*local, "main").empty());
+
+  write(kernel_ / "build" / "CARD.md", "# acme/relu\n");
+  plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  ASSERT_TRUE(plan.card);
+  EXPECT_EQ(*plan.card, kernel_ / "build" / "CARD.md");
+  // The card is not a variant file of the version branch.
+  for (const auto& op : plan.additions) EXPECT_NE(op.path_in_repo, "build/CARD.md");
+  auto first = publish::upload(*local, plan, "m");
+  EXPECT_TRUE(first.readme_published);
+  EXPECT_TRUE(first.changed);
+  EXPECT_FALSE(first.readme_commit.empty());
+  EXPECT_EQ(first.readme_commit, local->resolve_revision("acme/relu", "main"));
+  EXPECT_EQ(remote_files(*local, "main"), (std::vector<std::string>{"README.md"}));
+  std::string readme;
+  auto entries = local->list_tree("acme/relu", first.readme_commit, "", true);
+  ASSERT_EQ(entries.size(), 1u);
+  local->fetch_file("acme/relu", first.readme_commit, entries[0],
+                    [&](const char* data, size_t n) { readme.append(data, n); });
+  EXPECT_EQ(readme, "# acme/relu\n");
+  EXPECT_EQ(remote_files(*local, "v1"), (std::vector<std::string>{"build/torch-cpu/__init__.py",
+                                                                  "build/torch-cpu/metadata.json"}));
+
+  // Unchanged card: no new commit on main, nothing changed at all.
+  auto again = publish::upload(*local, plan, "m");
+  EXPECT_FALSE(again.readme_published);
+  EXPECT_FALSE(again.changed);
+  EXPECT_EQ(local->resolve_revision("acme/relu", "main"), first.readme_commit);
+
+  // An edited card alone is a change.
+  write(kernel_ / "build" / "CARD.md", "# acme/relu, edited\n");
+  auto edited = publish::upload(*local, publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}), "m");
+  EXPECT_TRUE(edited.readme_published);
+  EXPECT_TRUE(edited.changed);
+  EXPECT_NE(edited.readme_commit, first.readme_commit);
+}
+
 TEST_F(UploadTest, NonPortableVariantsAreRefusedUnlessAllowed) {
   variant("torch210-cxx11-cpu-x86_64-linux");
   // pthread_create@GLIBC_2.34 is beyond manylinux_2_28.

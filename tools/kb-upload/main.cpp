@@ -16,7 +16,9 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "Publish the built variants of a kernel (build/<variant>/ or result/<variant>/) to branch\n"
-      "v<version> of its hub repository. The hub comes from KB_HUB (local, local:DIR, hf).\n"
+      "v<version> of its hub repository, and the rendered card next to them (CARD.md, from\n"
+      "kb build or kb card) as README.md on branch main. The hub comes from KB_HUB\n"
+      "(local, local:DIR, git+URL, hf).\n"
       "Variants the ABI check finds non-portable are refused unless --allow-nonportable.",
       "kb-upload"};
   std::string kernel_dir = ".", repo_type = "kernel";
@@ -57,10 +59,17 @@ int main(int argc, char** argv) {
       std::cerr << "No changes to upload.\n";
     else if (!quiet)
       std::cerr << "Kernel uploaded: " << url << " (commit " << result.commit << ")\n";
+    if (result.readme_published && !quiet)
+      std::cerr << "Card uploaded: " << plan.repo_id << "@" << kb::publish::kReadmeBranch << " "
+                << kb::publish::kReadmePath << " (commit " << result.readme_commit << ")\n";
     if (output_json) {
       nlohmann::ordered_json j = {{"status", status},     {"repo_id", plan.repo_id},
                                   {"branch", plan.branch}, {"url", url},
                                   {"commit", result.commit}, {"pull_requests", nlohmann::json::array()}};
+      if (plan.card)
+        j["readme"] = {{"branch", kb::publish::kReadmeBranch},
+                       {"path", kb::publish::kReadmePath},
+                       {"changed", result.readme_published}};
       kb::write_file_atomic(*output_json, j.dump() + "\n");
     }
     return 0;

@@ -1,14 +1,17 @@
 // kb: the front command. `kb NAME ...` runs the tool kb-NAME (as git does);
-// `kb build` composes kb-genproject | kb-compile | kb-checkabi | kb-metadata.
+// `kb build` composes kb-genproject | kb-compile | kb-checkabi | kb-metadata
+// and renders the card; `kb build-and-upload` is `kb build` then kb-upload.
 #include <unistd.h>
 
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "libkb/build/summary.h"
+#include "libkb/card/card.h"
 #include "libkb/events/events.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
@@ -33,7 +36,8 @@ const char* kUsage = R"(kb — build, check and package compute kernels for PyTo
 Usage: kb <command> [options]
 
 Building
-  build [DIR]            genproject | compile | checkabi | metadata, with a summary
+  build [DIR]            genproject | compile | checkabi | metadata, with a summary;
+                         renders CARD.md to build/CARD.md
   init [PATH]            scaffold a new kernel project (kb-init)
   check-config [DIR]     validate build.toml
   update-build [DIR]     rewrite a legacy build.toml as edition 5
@@ -45,8 +49,12 @@ Checking
   check-builds [DIR]     validate every build/<variant>/metadata.json
   hash [DIR]             finalize metadata.json (digest, provenance) of built variants
 Publishing
+  card [DIR] [OUTPUT]    render the card template CARD.md (kb-card)
   upload [DIR]           publish build/<variant>/ to branch v<version> of the hub in
-                         KB_HUB (kb-upload)
+                         KB_HUB, and the card as README.md on main (kb-upload)
+  build-and-upload [DIR] kb build --strict, then kb upload; takes the options of both
+                         (--repo-id, --branch, --private, --create-pr, --output-json,
+                         --hub, --allow-nonportable (also builds without --strict), -q)
 Loading
   variants PATH          which built variant of a local kernel would load, and why
                          each other one would not (kb-variants)
@@ -87,17 +95,31 @@ int exec_tool(const std::string& tool, const std::vector<std::string>& prefix, i
   return 127;
 }
 
-int build(int argc, char** argv) {
+// After a successful build: build/CARD.md from the kernel's CARD.md. A kernel
+// without a hub repo-id still builds; its card is skipped with a warning.
+bool render_card(const std::string& kernel_dir) {
+  try {
+    kb::card::BuildCardResult card = kb::card::write_build_card(kernel_dir);
+    if (card.written) std::cerr << "  card: " << card.written->string() << "\n";
+    if (card.skipped) std::cerr << "  warning: CARD.md not rendered: " << *card.skipped << "\n";
+    return true;
+  } catch (const std::exception& e) {
+    std::cerr << "  error: CARD.md: " << e.what() << "\n";
+    return false;
+  }
+}
+
+int build(const std::vector<std::string>& args) {
   std::vector<std::string> genproject = {kb::tool_path("kb-genproject").string()};
   std::vector<std::string> compile = {kb::tool_path("kb-compile").string()};
   std::vector<std::string> checkabi = {kb::tool_path("kb-checkabi").string()};
   std::vector<std::string> metadata = {kb::tool_path("kb-metadata").string()};
   bool json = false;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw kb::Error("option " + a + " needs a value");
-      return argv[++i];
+      if (i + 1 >= args.size()) throw kb::Error("option " + a + " needs a value");
+      return args[++i];
     };
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
@@ -119,15 +141,66 @@ int build(int argc, char** argv) {
     }
   }
   kb::build::BuildSummary summary;
+  std::string kernel_dir;
   std::vector<int> codes = kb::run_pipeline({genproject, compile, checkabi, metadata}, [&](const std::string& line) {
     if (json) std::cout << line << std::endl;
     auto e = kb::events::Json::parse(line, nullptr, false);
-    if (!e.is_discarded()) summary.add(e);
+    if (e.is_discarded()) return;
+    summary.add(e);
+    if (kb::events::event_name(e) == kb::events::kProject) kernel_dir = e.value("kernel_dir", "");
   });
   std::cerr << summary.render();
   bool ok = summary.success();
   for (int c : codes) ok = ok && c == 0;
+  if (ok && summary.built_count() > 0 && !kernel_dir.empty()) ok = render_card(kernel_dir);
   return ok ? 0 : 1;
+}
+
+// kb build-and-upload: the kernel directory and each option go to the build,
+// the upload or both; the upload runs only after a successful build.
+int build_and_upload(int argc, char** argv) {
+  static const std::set<std::string> upload_values = {"--repo-id", "--branch", "--output-json", "--hub", "--repo-type"};
+  static const std::set<std::string> upload_flags = {"--private", "--create-pr", "--allow-nonportable", "-q", "--quiet"};
+  static const std::set<std::string> build_values = {"-j", "--jobs", "--python", "--variant", "--backend", "--unique-id"};
+  std::vector<std::string> build_args, upload_args;
+  std::vector<std::string> dirs;
+  bool allow_nonportable = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string key = a.substr(0, a.find('='));
+    auto take_value = [&](std::vector<std::string>& to) {
+      to.push_back(a);
+      if (key != a) return;  // --opt=value
+      if (i + 1 >= argc) throw kb::Error("option " + a + " needs a value");
+      to.push_back(argv[++i]);
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    } else if (upload_values.count(key)) {
+      take_value(upload_args);
+    } else if (upload_flags.count(a)) {
+      upload_args.push_back(a);
+      allow_nonportable = allow_nonportable || a == "--allow-nonportable";
+    } else if (build_values.count(key)) {
+      take_value(build_args);
+    } else if (!a.empty() && a[0] == '-') {
+      build_args.push_back(a);  // kb build reports the ones it does not know
+    } else {
+      dirs.push_back(a);
+    }
+  }
+  if (dirs.size() > 1) throw kb::Error("kb build-and-upload takes one kernel directory, got " + std::to_string(dirs.size()));
+  // Publishing refuses non-portable variants, so the build fails on them first.
+  if (!allow_nonportable) build_args.push_back("--strict");
+  build_args.insert(build_args.end(), dirs.begin(), dirs.end());
+  upload_args.insert(upload_args.end(), dirs.begin(), dirs.end());
+  if (int code = build(build_args); code != 0) return code;
+  std::vector<std::string> storage = {"kb"};
+  storage.insert(storage.end(), upload_args.begin(), upload_args.end());
+  std::vector<char*> upload_argv;
+  for (auto& s : storage) upload_argv.push_back(s.data());
+  return exec_tool("kb-upload", {}, static_cast<int>(upload_argv.size()), upload_argv.data(), 1);
 }
 
 }  // namespace
@@ -143,7 +216,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (command == "build") return build(argc, argv);
+    if (command == "build") return build(std::vector<std::string>(argv + 2, argv + argc));
+    if (command == "build-and-upload") return build_and_upload(argc, argv);
     if (auto it = kAliases.find(command); it != kAliases.end())
       return exec_tool(it->second.first, it->second.second, argc, argv, 2);
     if (command[0] == '-') {
