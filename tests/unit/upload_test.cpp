@@ -206,5 +206,6 @@ TEST(HubSelection, KbHubNamesTheHub) {
   kb::testing::ScopedEnv env("KB_HUB", std::string("local:/tmp/somewhere"));
   EXPECT_EQ(hub::open_hub()->describe(), "local hub at /tmp/somewhere");
   EXPECT_TRUE(contains(error_of([] { hub::open_hub(std::string("ftp:x")); }), "unknown KB_HUB value `ftp:x`"));
-  EXPECT_TRUE(contains(error_of([] { hub::open_hub(std::string("hf")); }), "not supported by this kb build yet"));
+  kb::testing::ScopedEnv endpoint("HF_ENDPOINT", std::string("http://127.0.0.1:9/"));
+  EXPECT_EQ(hub::open_hub(std::string("hf"))->describe(), "Hugging Face Hub at http://127.0.0.1:9");
 }
