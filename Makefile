@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps cuda-torch configure build install test test-unit test-cli test-examples demo clean
+.PHONY: all deps cuda-torch test-tools configure build install test test-unit test-cli test-examples demo clean
 
 all: build
 
@@ -16,6 +16,12 @@ deps:
 # variants compile and link here (no GPU needed). Never reinstalled when present.
 cuda-torch:
 	scripts/setup-cuda-torch.sh
+
+# The real Hugging Face clients (huggingface_hub, the PyPI kernels package),
+# pinned, in a cached virtual environment for the compatibility tests only;
+# never a dependency of kb. Never reinstalled when present.
+test-tools:
+	scripts/setup-test-tools.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DKB_WERROR=ON $(CMAKE_FLAGS)
@@ -30,7 +36,7 @@ install: build
 
 # Every suite: unit (GoogleTest), CLI (bats), Python (pytest) and the example
 # kernels, all through ctest so one summary closes the run.
-test: build cuda-torch
+test: build cuda-torch test-tools
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 test-unit: build

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Provide a Python virtual environment holding the real Hugging Face clients
+# from PyPI, pinned: `huggingface_hub` and the existing `kernels` runtime. The
+# compatibility tests (ctest fixture/hub-server and compat/real-clients) point
+# them at the loopback hub fixture to prove that what kb publishes, real
+# clients download, and the reverse. They are test-only tools, never a
+# dependency of kb; without this environment those tests skip.
+#
+# The environment is created once and kept: when it exists and imports both
+# packages at the pinned versions, nothing is downloaded or reinstalled.
+#
+# Usage: scripts/setup-test-tools.sh [--check]
+#   --check   only report whether a usable environment exists (exit 1 if not)
+#
+# Environment:
+#   KB_TEST_TOOLS_VENV    location (default ${HOME}/.cache/kb/test-tools-venv)
+#   KB_TEST_TOOLS_PYTHON  interpreter used to create the environment (default:
+#                         /usr/bin/python3 when it is >= 3.10 and has venv, else
+#                         the first of python3.13 ... python3.10, python3 on PATH)
+set -euo pipefail
+
+# Pinned compatibility peers. huggingface_hub >= 1.10 reads repo_type="kernel"
+# repositories (kernels 0.17.2 requires it), but only 2.x also commits to them
+# (1.33 refuses create_commit/upload_folder with repo_type="kernel"), which the
+# tests use to publish with the real client. kernels 0.17.2 needs no torch to
+# lock and download.
+HF_HUB_VERSION="2.4.0"
+KERNELS_VERSION="0.17.2"
+
+venv="${KB_TEST_TOOLS_VENV:-${HOME}/.cache/kb/test-tools-venv}"
+incomplete_marker="${venv}/.kb-setup-incomplete"
+info_file="${venv}/kb-test-tools.json"
+check_only=false
+
+for arg in "$@"; do
+  case "$arg" in
+    --check) check_only=true ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "setup-test-tools: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "setup-test-tools: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Prints "<huggingface_hub version> <kernels version> <python version>" when the
+# environment imports both clients at the pinned versions. PYTHONPATH is
+# dropped so this repository's own `kernels` package can never stand in.
+probe_venv() {
+  [ -x "$venv/bin/python" ] || return 1
+  env -u PYTHONPATH "$venv/bin/python" - "$HF_HUB_VERSION" "$KERNELS_VERSION" <<'EOF' 2>/dev/null
+import platform, sys
+from importlib.metadata import version
+import huggingface_hub
+import kernels.install, kernels.cli  # noqa: F401  (the PyPI package has both)
+hf, kn = version("huggingface_hub"), version("kernels")
+if hf != sys.argv[1] or kn != sys.argv[2]:
+    sys.exit(1)
+print(hf, kn, platform.python_version())
+EOF
+}
+
+report() {
+  local facts="$1" hf kn pyver
+  read -r hf kn pyver <<<"$facts"
+  echo "python:           $venv/bin/python (Python $pyver)"
+  echo "huggingface_hub:  $hf"
+  echo "kernels:          $kn"
+  echo "size:             $(du -sh "$venv" 2>/dev/null | cut -f1)"
+}
+
+present() {
+  local facts
+  if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
+    log "test tools environment already present at $venv"
+    report "$facts"
+    return 0
+  fi
+  return 1
+}
+
+present && exit 0
+if $check_only; then
+  log "no usable test tools environment at $venv (huggingface_hub==$HF_HUB_VERSION, kernels==$KERNELS_VERSION)"
+  exit 1
+fi
+
+mkdir -p "$(dirname "$venv")"
+# One installer at a time; a second caller waits, then finds the result.
+exec 9>"${venv}.lock"
+flock 9
+present && exit 0
+
+# A Python >= 3.10 that can create virtual environments with pip in them.
+usable_python() {
+  "$1" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 10) else 1)' >/dev/null 2>&1
+}
+
+pick_python() {
+  if [ -n "${KB_TEST_TOOLS_PYTHON:-}" ]; then
+    usable_python "$KB_TEST_TOOLS_PYTHON" || return 1
+    echo "$KB_TEST_TOOLS_PYTHON"; return 0
+  fi
+  local candidate path
+  for candidate in /usr/bin/python3 python3.13 python3.12 python3.11 python3.10 python3; do
+    path="$(command -v "$candidate" 2>/dev/null)" || continue
+    if usable_python "$path"; then echo "$path"; return 0; fi
+  done
+  return 1
+}
+
+start_time=$(date +%s)
+if [ -e "$venv" ]; then
+  if [ -e "$incomplete_marker" ]; then
+    # Only a directory this script started (and did not finish) is removed.
+    log "removing the unfinished environment at $venv"
+    rm -rf "$venv"
+  elif [ -e "$info_file" ] && [ -x "$venv/bin/python" ]; then
+    # Ours, from an older pin (or a package was removed): bring it to the pins
+    # in place, without recreating the environment.
+    log "updating $venv to huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION"
+    touch "$incomplete_marker"
+  else
+    die "$venv exists but is not a usable test tools environment; remove it or set KB_TEST_TOOLS_VENV"
+  fi
+fi
+
+if [ ! -e "$venv" ]; then
+  base_python="$(pick_python)" || die "no Python >= 3.10 with the venv module found (Debian: apt-get install python3-venv; or set KB_TEST_TOOLS_PYTHON)"
+  log "creating $venv with $base_python ($("$base_python" --version 2>&1))"
+  # The marker goes in first so that an interrupted setup is recognised as ours.
+  mkdir -p "$venv"
+  touch "$incomplete_marker"
+  "$base_python" -m venv "$venv" || die "\`$base_python -m venv $venv\` failed"
+fi
+
+py="$venv/bin/python"
+pip=(env -u PYTHONPATH "$py" -m pip --disable-pip-version-check --no-input)
+log "installing huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION from the package index"
+"${pip[@]}" install --no-cache-dir --progress-bar off --only-binary=:all: \
+    "huggingface_hub==$HF_HUB_VERSION" "kernels==$KERNELS_VERSION" \
+  || die "pip could not install huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION into $venv (is the package index reachable?); run this script again to retry"
+
+facts="$(probe_venv)" || die "the packages were installed into $venv but importing huggingface_hub / kernels.install at the pinned versions fails"
+end_time=$(date +%s)
+"$py" - "$info_file" "$HF_HUB_VERSION" "$KERNELS_VERSION" "$((end_time - start_time))" <<'EOF'
+import json, sys
+path, hf, kn, seconds = sys.argv[1:]
+with open(path, "w") as f:
+    json.dump({"huggingface_hub": hf, "kernels": kn, "install_seconds": int(seconds)}, f, indent=2)
+    f.write("\n")
+EOF
+rm -f "$incomplete_marker"
+log "done in $((end_time - start_time)) s"
+report "$facts"
