@@ -7,6 +7,7 @@
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/hub/hub.h"
+#include "libkb/hub/trust.h"
 #include "python/src/bindings.h"
 
 namespace kb::python {
@@ -72,12 +73,12 @@ void bind_hub(py::module_& m) {
       [](const std::string& org, const std::string& user_agent) {
         return translate(PyExc_RuntimeError, [&] {
           py::gil_scoped_release release;
-          return open_hub(user_agent)->publisher_trusted(org);
+          return hub::publisher_trusted_cached(*open_hub(user_agent), org, cache::default_cache_root());
         });
       },
       py::arg("org"), py::arg("user_agent") = "",
-      "True/False from the hub's organisation overview; None for hubs without publishers. RuntimeError when the "
-      "hub cannot say.");
+      "True/False from the hub's organisation overview (a positive answer is remembered for an hour); None for "
+      "hubs without publishers. RuntimeError when the hub cannot say.");
   m.def(
       "install_variant",
       [](const std::string& repo_id, const std::string& revision, const resolve::Environment& env,

@@ -7,6 +7,7 @@
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/hub/hub.h"
+#include "libkb/hub/trust.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/hash.h"
 #include "tests/unit/hub_server.h"
@@ -307,4 +308,23 @@ TEST(HfHubSelection, TokenFromTheEnvironmentElseTheTokenFile) {
   EXPECT_EQ(hub::hf_token(), std::optional<std::string>("hf_from_file"));
   kb::testing::ScopedEnv e("HF_TOKEN", "hf_from_env");
   EXPECT_EQ(hub::hf_token(), std::optional<std::string>("hf_from_env"));
+}
+
+TEST_F(HfHubTest, PositiveTrustIsRememberedForAnHourAndNegativeNever) {
+  auto hub = open();
+  fs::path cache = tmp_.path() / "cache";
+  server_.clear_log();
+  EXPECT_EQ(hub::publisher_trusted_cached(*hub, "acme", cache), std::optional<bool>(true));
+  EXPECT_EQ(hub::publisher_trusted_cached(*hub, "acme", cache), std::optional<bool>(true));
+  EXPECT_EQ(requests("/api/organizations/acme/overview").size(), 1u);
+  EXPECT_EQ(hub::publisher_trusted_cached(*hub, "shady", cache), std::optional<bool>(false));
+  EXPECT_EQ(hub::publisher_trusted_cached(*hub, "shady", cache), std::optional<bool>(false));
+  EXPECT_EQ(requests("/api/organizations/shady/overview").size(), 2u);
+  // Expired: asked again.
+  EXPECT_EQ(hub::publisher_trusted_cached(*hub, "acme", cache, std::chrono::seconds(0)), std::optional<bool>(true));
+  EXPECT_EQ(requests("/api/organizations/acme/overview").size(), 2u);
+  // Another hub (endpoint) does not share the record.
+  auto local = hub::open_local_hub(tmp_.path() / "local");
+  EXPECT_EQ(hub::publisher_trusted_cached(*local, "acme", cache), std::nullopt);
+  EXPECT_THROW(hub::publisher_trusted_cached(*hub, "../etc", cache), Error);
 }
