@@ -100,6 +100,11 @@ class HfHub : public Hub {
 
   bool supports(Feature) const override { return true; }
 
+  std::optional<std::string> branch_url(std::string_view repo_id, std::string_view branch) const override {
+    return options_.endpoint + (options_.repo_type == "kernel" ? "/kernels/" : "/") + std::string(repo_id) +
+           "/tree/" + std::string(branch);
+  }
+
   std::string resolve_revision(std::string_view repo_id, std::string_view revision) override {
     validate_repo_id(repo_id);
     std::string what = "resolving revision `" + std::string(revision) + "` of " + std::string(repo_id);
@@ -249,9 +254,19 @@ class HfHub : public Hub {
     if (additions.empty() && deletions.empty()) return {head, false, ""};
 
     choose_upload_modes(repo_id, request.branch, additions);
-    upload_lfs_objects(repo_id, request.branch, additions);
+    uint64_t total = 0, done = 0;
+    for (const LocalFile& f : additions) total += f.size;
+    auto advance = [&](uint64_t bytes) {
+      done += bytes;
+      if (request.progress) request.progress(done, total);
+    };
+    if (request.progress) request.progress(0, total);
+    upload_lfs_objects(repo_id, request.branch, additions, advance);
 
     std::vector<json> operations;
+    std::map<std::string, uint64_t> regular_sizes;
+    for (const LocalFile& f : additions)
+      if (!f.lfs) regular_sizes[f.repo_path] = f.size;
     for (const LocalFile& f : additions) {
       if (f.lfs) {
         operations.push_back({{"key", "lfsFile"},
@@ -281,6 +296,8 @@ class HfHub : public Hub {
                               operations.begin() + static_cast<long>(end));
       bool open_pr = request.create_pr && b == 0;
       json answer = commit(repo_id, target, message, result.commit, batch, open_pr);
+      for (const json& op : batch)
+        if (op["key"] == "file") advance(regular_sizes[op["value"]["path"].get<std::string>()]);
       result.commit = json_string(answer, "commitOid", "committing to " + std::string(repo_id));
       if (open_pr) {
         if (!answer.contains("pullRequestUrl") || !answer["pullRequestUrl"].is_string())
@@ -405,7 +422,8 @@ class HfHub : public Hub {
                   files.end());
   }
 
-  void upload_lfs_objects(std::string_view repo_id, const std::string& branch, const std::vector<LocalFile>& files) {
+  void upload_lfs_objects(std::string_view repo_id, const std::string& branch, const std::vector<LocalFile>& files,
+                          const std::function<void(uint64_t)>& advance) {
     std::vector<const LocalFile*> lfs;
     std::set<std::string> seen;
     for (const LocalFile& f : files)
@@ -434,10 +452,14 @@ class HfHub : public Hub {
         if (file == by_oid.end()) throw Error(what + ": the hub answered about an object not asked for (" + oid + ")");
         if (obj.contains("error"))
           throw Error(what + ": " + file->second->repo_path + " was refused: " + obj["error"].value("message", "no details"));
-        if (!obj.contains("actions")) continue;  // the hub has it already
+        if (!obj.contains("actions")) {  // the hub has it already
+          advance(file->second->size);
+          continue;
+        }
         const json& actions = obj["actions"];
         if (actions.contains("upload")) put_object(actions["upload"], *file->second, what);
         if (actions.contains("verify")) verify_object(actions["verify"], *file->second, what);
+        advance(file->second->size);
       }
     }
   }

@@ -61,6 +61,9 @@ struct PublishRequest {
   std::vector<FileOperation> operations;
   bool private_repo = false;  // a repository created by this publish is private (hubs with visibility)
   bool create_pr = false;     // open a pull request against `branch` instead (hubs with pull requests)
+  // Called as files are sent: bytes done and total of this publish (hubs that
+  // transfer files over a network; others may never call it).
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 struct PublishResult {
@@ -107,6 +110,11 @@ class Hub {
 
   enum class Feature { PrivateRepos, PullRequests };
   virtual bool supports(Feature) const { return false; }
+
+  // Where a person can browse `branch` of `repo_id`, when the hub has a web page for it.
+  virtual std::optional<std::string> branch_url(std::string_view /*repo_id*/, std::string_view /*branch*/) const {
+    return std::nullopt;
+  }
 };
 
 // The local hub: bare git repositories `<root>/<org>/<name>.git`.

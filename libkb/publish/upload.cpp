@@ -50,6 +50,8 @@ bool is_benchmark_script(const std::string& repo_path) {
 
 UploadPlan plan_upload(const UploadOptions& options) {
   UploadPlan plan;
+  plan.private_repo = options.private_repo;
+  plan.create_pr = options.create_pr;
   metadata::DiscoveredVariants found = metadata::discover_variants(options.kernel_dir);
 
   std::optional<config::BuildConfig> config;
@@ -140,7 +142,8 @@ std::vector<FileOperation> stale_deletions(const UploadPlan& plan, const std::ve
   return out;
 }
 
-UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message) {
+UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message,
+                    const UploadProgress& progress) {
   UploadResult result;
   std::vector<hub::TreeEntry> remote;
   bool repo_exists = true;
@@ -161,17 +164,31 @@ UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& me
       remote.clear();  // an empty repository has nothing to prune
     }
   }
-  hub::PublishRequest request{.branch = plan.branch, .message = message, .operations = plan.additions};
+  auto report = [&](const std::string& branch) -> std::function<void(uint64_t, uint64_t)> {
+    if (!progress) return {};
+    return [progress, branch](uint64_t done, uint64_t total) { progress(branch, done, total); };
+  };
+  hub::PublishRequest request{.branch = plan.branch,
+                              .message = message,
+                              .operations = plan.additions,
+                              .private_repo = plan.private_repo,
+                              .create_pr = plan.create_pr,
+                              .progress = report(plan.branch)};
   for (auto& d : stale_deletions(plan, remote, result.new_branch)) request.operations.push_back(std::move(d));
   hub::PublishResult published = hub.publish(plan.repo_id, request);
   result.commit = published.commit;
   result.changed = published.changed;
+  if (!published.pull_request_url.empty()) result.pull_requests.emplace_back(plan.branch, published.pull_request_url);
   if (plan.card) {
     hub::PublishRequest readme{
         .branch = kReadmeBranch,
         .message = message,
-        .operations = {{.kind = FileOperation::Kind::Add, .path_in_repo = kReadmePath, .local_path = *plan.card}}};
+        .operations = {{.kind = FileOperation::Kind::Add, .path_in_repo = kReadmePath, .local_path = *plan.card}},
+        .private_repo = plan.private_repo,
+        .create_pr = plan.create_pr,
+        .progress = report(kReadmeBranch)};
     hub::PublishResult card = hub.publish(plan.repo_id, readme);
+    if (!card.pull_request_url.empty()) result.pull_requests.emplace_back(kReadmeBranch, card.pull_request_url);
     result.readme_published = card.changed;
     if (card.changed) result.readme_commit = card.commit;
     result.changed = result.changed || card.changed;

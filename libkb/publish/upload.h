@@ -11,6 +11,7 @@
 // the existing tool, variants whose ABI check finds them non-portable are
 // refused unless allowed.
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct UploadOptions {
   std::optional<std::string> repo_id;  // default: [general.hub] repo-id of build.toml
   std::optional<std::string> branch;   // default: [general.hub] branch, else v<version>
   bool allow_nonportable = false;
+  bool private_repo = false;  // a repository this upload creates is private (hubs with visibility)
+  bool create_pr = false;     // open pull requests instead of committing (hubs with pull requests)
 };
 
 struct LocalVariant {
@@ -44,6 +47,8 @@ struct UploadPlan {
   // <variants dir>/CARD.md when it exists: published as README.md on main.
   std::optional<std::filesystem::path> card;
   std::vector<std::string> warnings;
+  bool private_repo = false;
+  bool create_pr = false;
 };
 
 // The branch and path the card is published to.
@@ -69,13 +74,19 @@ struct UploadResult {
   bool new_branch = false;
   bool readme_published = false;  // plan.card was committed to main (it differed)
   std::string readme_commit;      // main's commit when readme_published
+  // create_pr: the pull requests opened, as (target branch, URL).
+  std::vector<std::pair<std::string, std::string>> pull_requests;
 };
+
+// Reports transfer progress: bytes done and total of the current branch.
+using UploadProgress = std::function<void(const std::string& branch, uint64_t done, uint64_t total)>;
 
 // Plans deletions against the hub's current branch and publishes; then, when
 // the plan has a card, commits it as README.md to main (no commit when main
 // already holds it). The version branch goes first: a new branch starts from
 // main as it was before this upload, as when the existing tool creates the
 // branch before committing.
-UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message);
+UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message,
+                    const UploadProgress& progress = {});
 
 }  // namespace kb::publish

@@ -250,3 +250,46 @@ def test_corrupted_downloads_are_rejected_and_interrupted_ones_resume(hub, hf_en
     path = kernels.install_kernel("kb-examples/relu", revision="v1")
     (so,) = list(path.glob("*.so"))
     assert so.read_bytes() == (RELU / "build" / cpu_linux_torch / so.name).read_bytes()
+
+
+def kb_upload(hub, kernel_dir, *args):
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
+    env.pop("KB_HUB", None)
+    return subprocess.run([str(KB), "upload", str(kernel_dir), "--allow-nonportable", *args], env=env,
+                          capture_output=True, text=True)
+
+
+def test_kb_upload_private_repositories_and_pull_requests(hub, tmp_path, relu_variant_dir):
+    out = kb_upload(hub, RELU, "--repo-id", "kb-examples/private-relu", "--private")
+    assert out.returncode == 0, out.stderr
+    assert f"Kernel uploaded: {hub.url}/kernels/kb-examples/private-relu/tree/v1" in out.stderr
+    with pytest.raises(urllib.error.HTTPError) as info:
+        hub.request("GET", "/api/kernels/kb-examples/private-relu/refs", token=False)
+    assert info.value.code == 401
+    assert "v1" in [b["name"] for b in hub.request("GET", "/api/kernels/kb-examples/private-relu/refs")["branches"]]
+
+    # A changed variant proposed as a pull request: the branch stays as it was.
+    kernel = tmp_path / "kernel"
+    variant = kernel / "build" / relu_variant_dir.name
+    variant.mkdir(parents=True)
+    for f in relu_variant_dir.iterdir():
+        (variant / f.name).write_bytes(f.read_bytes())
+    with open(variant / "__init__.py", "a") as f:
+        f.write("# proposed change\n")
+    before = hub.request("GET", "/api/kernels/kb-examples/relu/revision/v1")["sha"]
+    result = tmp_path / "result.json"
+    out = kb_upload(hub, kernel, "--repo-id", "kb-examples/relu", "--create-pr", "--output-json", str(result))
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(result.read_text())
+    assert answer["status"] == "pull_request_created"
+    ((branch, url),) = [(p["branch"], p["url"]) for p in answer["pull_requests"]]
+    assert branch == "v1" and url.startswith(f"{hub.url}/kernels/kb-examples/relu/discussions/")
+    assert f"Pull request created: {url}" in out.stderr
+    assert hub.request("GET", "/api/kernels/kb-examples/relu/revision/v1")["sha"] == before
+    number = url.rsplit("/", 1)[1]
+    pr = hub.request("GET", f"/api/kernels/kb-examples/relu/revision/refs%2Fpr%2F{number}")["sha"]
+    assert pr != before
+    # A pull request against a branch that does not exist is refused.
+    out = kb_upload(hub, kernel, "--repo-id", "kb-examples/relu", "--create-pr", "--branch", "v9")
+    assert out.returncode == 1
+    assert "pull requests can only target an existing branch: `v9`" in out.stderr

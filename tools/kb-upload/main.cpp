@@ -1,6 +1,9 @@
 // kb-upload: publish a kernel's built variants to a hub branch (`kb upload`).
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -13,12 +16,47 @@
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 
+namespace {
+
+// One self-rewriting line on a terminal: "v1  [=====     ]  45%  12.0/26.7 MiB".
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled) {}
+  void show(const std::string& branch, uint64_t done, uint64_t total) {
+    if (!enabled_ || total == 0) return;
+    int percent = static_cast<int>(done * 100 / total);
+    if (percent == last_percent_ && branch == last_branch_) return;
+    last_percent_ = percent;
+    last_branch_ = branch;
+    constexpr int width = 30;
+    int filled = percent * width / 100;
+    char sizes[64];
+    std::snprintf(sizes, sizeof sizes, "%.1f/%.1f MiB", static_cast<double>(done) / (1 << 20),
+                  static_cast<double>(total) / (1 << 20));
+    std::cerr << "\r" << branch << "  [" << std::string(filled, '=') << std::string(width - filled, ' ') << "] "
+              << percent << "%  " << sizes << std::flush;
+    shown_ = true;
+  }
+  void finish() {
+    if (shown_) std::cerr << "\n";
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  int last_percent_ = -1;
+  std::string last_branch_;
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{
       "Publish the built variants of a kernel (build/<variant>/ or result/<variant>/) to branch\n"
       "v<version> of its hub repository, and the rendered card next to them (CARD.md, from\n"
       "kb build or kb card) as README.md on branch main. The hub comes from KB_HUB\n"
-      "(local, local:DIR, git+URL, hf).\n"
+      "(unset or hf: the Hugging Face Hub at HF_ENDPOINT with HF_TOKEN; local, local:DIR, git+URL).\n"
       "Variants the ABI check finds non-portable are refused unless --allow-nonportable.",
       "kb-upload"};
   std::string kernel_dir = ".", repo_type = "kernel";
@@ -42,30 +80,45 @@ int main(int argc, char** argv) {
   }
 
   try {
-    std::unique_ptr<kb::hub::Hub> hub = kb::hub::open_hub(hub_spec);
-    if (create_pr) throw kb::Error("--create-pr is not available on the " + hub->describe());
-    if (is_private && !quiet) std::cerr << "note: the " << hub->describe() << " has no repository visibility; --private has no effect\n";
-    kb::publish::UploadOptions options{kernel_dir, repo_id, branch, allow_nonportable};
+    kb::hub::OpenOptions open_options;
+    open_options.repo_type = repo_type;
+    std::unique_ptr<kb::hub::Hub> hub = kb::hub::open_hub(hub_spec, open_options);
+    using Feature = kb::hub::Hub::Feature;
+    if (create_pr && !hub->supports(Feature::PullRequests))
+      throw kb::Error("--create-pr is not available on the " + hub->describe() + ": it has no pull requests");
+    if (is_private && !hub->supports(Feature::PrivateRepos) && !quiet)
+      std::cerr << "note: the " << hub->describe() << " has no repository visibility; --private has no effect\n";
+    kb::publish::UploadOptions options{kernel_dir, repo_id, branch, allow_nonportable, is_private, create_pr};
     kb::publish::UploadPlan plan = kb::publish::plan_upload(options);
     for (const auto& w : plan.warnings) std::cerr << "warning: " << w << "\n";
     if (!quiet)
       std::cerr << "Uploading " << plan.variants.size() << " variant(s) of " << plan.repo_id << " to " << hub->describe()
                 << "\n";
-    kb::publish::UploadResult result = kb::publish::upload(*hub, plan, "Uploaded using `kb`.");
+    ProgressLine bar(!quiet && isatty(STDERR_FILENO));
+    kb::publish::UploadResult result = kb::publish::upload(
+        *hub, plan, "Uploaded using `kb`.",
+        [&](const std::string& to, uint64_t done, uint64_t total) { bar.show(to, done, total); });
+    bar.finish();
     if (!quiet && result.new_branch) std::cerr << "Using branch `" << plan.branch << "` (new)\n";
-    std::string status = result.changed ? "uploaded" : "no_changes";
-    std::string url = plan.repo_id + "@" + plan.branch;
-    if (!result.changed)
+    std::string url = hub->branch_url(plan.repo_id, plan.branch).value_or(plan.repo_id + "@" + plan.branch);
+    std::string status = !result.pull_requests.empty() ? "pull_request_created"
+                         : result.changed             ? "uploaded"
+                                                      : "no_changes";
+    if (!result.changed) {
       std::cerr << "No changes to upload.\n";
-    else if (!quiet)
-      std::cerr << "Kernel uploaded: " << url << " (commit " << result.commit << ")\n";
-    if (result.readme_published && !quiet)
+    } else if (!quiet) {
+      for (const auto& [target, pr] : result.pull_requests) std::cerr << "Pull request created: " << pr << "\n";
+      if (result.pull_requests.empty()) std::cerr << "Kernel uploaded: " << url << " (commit " << result.commit << ")\n";
+    }
+    if (result.readme_published && !quiet && !create_pr)
       std::cerr << "Card uploaded: " << plan.repo_id << "@" << kb::publish::kReadmeBranch << " "
                 << kb::publish::kReadmePath << " (commit " << result.readme_commit << ")\n";
     if (output_json) {
+      nlohmann::ordered_json prs = nlohmann::ordered_json::array();
+      for (const auto& [target, pr] : result.pull_requests) prs.push_back({{"branch", target}, {"url", pr}});
       nlohmann::ordered_json j = {{"status", status},     {"repo_id", plan.repo_id},
                                   {"branch", plan.branch}, {"url", url},
-                                  {"commit", result.commit}, {"pull_requests", nlohmann::json::array()}};
+                                  {"commit", result.commit}, {"pull_requests", prs}};
       if (plan.card)
         j["readme"] = {{"branch", kb::publish::kReadmeBranch},
                        {"path", kb::publish::kReadmePath},
