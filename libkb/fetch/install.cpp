@@ -186,13 +186,14 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
 }
 
 std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version, const fs::path& cache_root,
-                            bool local_files_only) {
+                            bool local_files_only, int* newest) {
   std::map<int, std::string> versions;
   if (local_files_only || !hub)
     versions = cache::cached_version_refs(cache_root, repo_id);
   else
     versions = hub::version_branches(hub->list_branches(repo_id));
   auto it = versions.find(version);
+  if (newest && !versions.empty()) *newest = versions.rbegin()->first;
   if (it != versions.end()) {
     // Remember the version's commit for offline use (the existing runtime does not).
     if (!local_files_only && hub) cache::RepoCache(cache_root, "kernel", repo_id).write_ref("v" + std::to_string(version), it->second);

@@ -63,8 +63,9 @@ std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallReques
 
 // The commit of `version` (branch v<version>); offline from the cache's refs.
 // Throws kb::Error "Version N not found, available versions: 1, 2" and the
-// offline message of the existing runtime.
+// offline message of the existing runtime. `newest`, when given, receives the
+// highest version known (the caller warns when it is above `version`).
 std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version,
-                            const std::filesystem::path& cache_root, bool local_files_only);
+                            const std::filesystem::path& cache_root, bool local_files_only, int* newest = nullptr);
 
 }  // namespace kb::fetch

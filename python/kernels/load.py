@@ -9,6 +9,7 @@ by the core.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 from types import ModuleType
@@ -157,4 +158,9 @@ def _select_revision_or_version(
         )
     if revision is not None:
         return revision
-    return _core.resolve_version(repo_id, int(version), local_files_only, agent)
+    commit, newest = _core.resolve_version(repo_id, int(version), local_files_only, agent)
+    if newest > int(version):
+        logging.getLogger("kernels._versions").warning(
+            "You are using version %d of '%s', but version %d is available.", int(version), repo_id, newest
+        )
+    return commit

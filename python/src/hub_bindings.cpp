@@ -42,11 +42,14 @@ void bind_hub(py::module_& m) {
         return translate(PyExc_ValueError, [&] {
           py::gil_scoped_release release;
           std::unique_ptr<hub::Hub> hub = local_files_only ? nullptr : open_hub(user_agent);
-          return fetch::resolve_version(hub.get(), repo_id, version, cache::default_cache_root(), local_files_only);
+          int newest = version;
+          std::string commit =
+              fetch::resolve_version(hub.get(), repo_id, version, cache::default_cache_root(), local_files_only, &newest);
+          return std::make_pair(commit, newest);
         });
       },
       py::arg("repo_id"), py::arg("version"), py::arg("local_files_only"), py::arg("user_agent") = "",
-      "The commit of version branch v<version>; ValueError when it does not exist.");
+      "(commit of version branch v<version>, newest version); ValueError when it does not exist.");
   m.def(
       "hub_variants",
       [](const std::string& repo_id, const std::string& revision, const std::string& user_agent) {

@@ -293,3 +293,17 @@ def test_kb_upload_private_repositories_and_pull_requests(hub, tmp_path, relu_va
     out = kb_upload(hub, kernel, "--repo-id", "kb-examples/relu", "--create-pr", "--branch", "v9")
     assert out.returncode == 1
     assert "pull requests can only target an existing branch: `v9`" in out.stderr
+
+
+def test_an_older_version_works_with_a_warning(hub, hf_env, caplog):
+    for branch in ("v1", "v2"):
+        out = kb_upload(hub, RELU, "--repo-id", "kb-examples/two", "--branch", branch, "-q")
+        assert out.returncode == 0, out.stderr
+    with caplog.at_level("WARNING", logger="kernels._versions"):
+        assert kernels.has_kernel("kb-examples/two", version=1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "You are using version 1 of 'kb-examples/two', but version 2 is available."]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kernels._versions"):
+        assert kernels.has_kernel("kb-examples/two", version=2)
+    assert caplog.records == []
