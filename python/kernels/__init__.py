@@ -7,6 +7,7 @@ from ._core import Metadata, __version__
 from .hf_hub import RepoInfo
 from .importer import LoadedKernel, get_loaded_kernels
 from .load import get_kernel, get_kernel_variants, get_local_kernel, has_kernel, install_kernel
+from .lockfile import get_locked_kernel, load_kernel
 from .variants import VariantAccepted, VariantRejected
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "get_kernel_variants",
     "get_loaded_kernels",
     "get_local_kernel",
+    "get_locked_kernel",
     "has_kernel",
     "install_kernel",
+    "load_kernel",
 ]

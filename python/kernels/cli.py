@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import _core
 from .hf_hub import user_agent
@@ -16,6 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     versions = commands.add_parser("versions", help="list the versions of a kernel and their variants for this system")
     versions.add_argument("repo_id", help="ORG/NAME on the hub")
     versions.set_defaults(run=_versions)
+
+    lock = commands.add_parser("lock", help="pin the kernels a project depends on in PROJECT_DIR/kernels.lock")
+    lock.add_argument("project_dir", type=Path, help="directory whose pyproject.toml has [tool.kernels.dependencies]")
+    lock.set_defaults(run=_lock)
+
+    download = commands.add_parser("download", help="download and verify the kernels of PROJECT_DIR/kernels.lock")
+    download.add_argument("project_dir", type=Path, help="directory holding kernels.lock")
+    download.add_argument(
+        "--all-variants", action="store_true", help="every locked variant, not only the one for this system"
+    )
+    download.set_defaults(run=_download)
 
     check = commands.add_parser("check", help=argparse.SUPPRESS)
     check.add_argument("repo_id", nargs="?")
@@ -46,6 +58,51 @@ def _versions(args) -> int:
         blocks.append(f"Version {number}:\n\n{_core.render_trace(trace)}")
     print("\n".join(blocks))
     return 0
+
+
+def _lock(args) -> int:
+    result = _core.lock_project(args.project_dir, user_agent(None))
+    for message in result["warnings"]:
+        print(f"warning: {message}", file=sys.stderr)
+    if not result["declared"]:
+        print(
+            f"{args.project_dir / 'pyproject.toml'} has no [tool.kernels.dependencies] table: nothing to lock",
+            file=sys.stderr,
+        )
+        return 0
+    for (_requested, version), lock in zip(result["dependencies"], result["locks"]):
+        print(f"Locked {lock.repo_id} v{version} at {lock.sha} ({len(lock.variants)} variant(s))", file=sys.stderr)
+    print(f"Wrote {result['lock_path']} ({len(result['locks'])} kernel(s))", file=sys.stderr)
+    return 0
+
+
+def _download(args) -> int:
+    lock_path = args.project_dir / "kernels.lock"
+    if not lock_path.is_file():
+        print(f"No kernels.lock file found in: {args.project_dir}", file=sys.stderr)
+        return 1
+    locks = _core.read_lock_file(lock_path)
+    offline = _core.offline_mode()
+    agent = "" if offline else user_agent(None)
+    if args.all_variants:
+        env = None
+    else:
+        from ._environment import environment
+
+        env = environment(None)  # the variant get_kernel would load here
+    failed = 0
+    for lock in locks:
+        print(f"Downloading `{lock.repo_id}` with SHA: {lock.sha}", file=sys.stderr)
+        try:
+            downloaded = _core.download_locked(lock, env, args.all_variants, offline, agent)
+        except (ValueError, FileNotFoundError) as e:
+            # One kernel failing does not stop the others.
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        for variant, directory in downloaded:
+            print(f"  {variant}: verified, {directory}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _check_moved(args) -> int:

@@ -18,6 +18,7 @@ void bind_metadata(py::module_& m);
 void bind_resolve(py::module_& m);
 void bind_runtime(py::module_& m);
 void bind_hub(py::module_& m);
+void bind_lock(py::module_& m);
 
 // Raises a Python exception of `type` (PyExc_ValueError, PyExc_OSError, ...)
 // with `message` as its only argument, so str(e) is the message.

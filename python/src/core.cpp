@@ -21,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   kb::python::bind_resolve(m);
   kb::python::bind_runtime(m);
   kb::python::bind_hub(m);
+  kb::python::bind_lock(m);
 }

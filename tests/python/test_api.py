@@ -31,14 +31,16 @@ def test_all_lists_only_what_works():
             "get_kernel_variants",
             "get_loaded_kernels",
             "get_local_kernel",
+            "get_locked_kernel",
             "has_kernel",
             "install_kernel",
+            "load_kernel",
         ]
     )
     for name in kernels.__all__:
         assert hasattr(kernels, name), name
     # Not implemented yet, so not present (no stubs).
-    for name in ["load_kernel", "get_locked_kernel", "kernelize"]:
+    for name in ["kernelize", "LockedLayerRepository", "LockedFuncRepository"]:
         assert not hasattr(kernels, name), name
 
 
@@ -83,6 +85,19 @@ def test_install_kernel_signature():
         ("user_agent", P.KEYWORD_ONLY, None),
         ("validate_dependencies", P.KEYWORD_ONLY, False),
     ]
+
+
+def test_load_kernel_signature():
+    # lockfile is keyword-only without a default: it must be passed, possibly as None.
+    assert params(kernels.load_kernel) == [
+        ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("lockfile", P.KEYWORD_ONLY, P.empty),
+        ("backend", P.KEYWORD_ONLY, None),
+    ]
+
+
+def test_get_locked_kernel_signature():
+    assert params(kernels.get_locked_kernel) == [("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty)]
 
 
 def test_get_loaded_kernels_signature():
