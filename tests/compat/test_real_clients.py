@@ -9,6 +9,10 @@ environment (scripts/setup-test-tools.sh):
     every variant (`kernels download --all-variants`,
     install_kernel_all_variants) and describes it (`kernels versions`,
     `kernels info`), all without torch;
+kernels.lock from our `kernels lock` and `kb lock` is byte for byte the file
+PyPI `kernels lock` writes (kernels 0.16.2, the format of runtime spec 7.2;
+found in KB_LEGACY_KERNELS_VENV), which downloads and checks against it; the
+newer PyPI tool (0.17.2, another format) pins the same commits;
 and, the other way, a kernel committed with `HfApi.upload_folder` loads with
 this repository's `kernels` package (`get_kernel`) in a fresh interpreter
 with torch, and computes relu.
@@ -389,3 +393,131 @@ def test_kb_get_kernel_loads_what_huggingface_hub_uploaded(hf_python, torch_pyth
     so = next(data for rel, data in local[variant_dir.name].items() if rel.endswith(".so"))
     assert any(e["path"] == f"/_lfs/objects/{hashlib.sha256(so).hexdigest()}" and e["status"] == 200
                for e in hub.log())
+
+
+# -- kernels.lock: our lockers against the PyPI lockers ------------------------------
+# kernels 0.16.2 is the release whose kernels.lock (repo_id/sha/variants with
+# git_lfs_concat hashes) runtime spec 7.2 describes and kb writes; from 0.17 on
+# the PyPI tool writes another format ({"dependency", "lock": {"commit"}}),
+# which pins the same commits but carries no variant hashes.
+LEGACY_KERNELS_VERSION = "0.16.2"
+WEIGHTS = f"{ORG}/weights"
+
+
+@pytest.fixture(scope="session")
+def legacy_kernels_python():
+    venv = os.environ.get("KB_LEGACY_KERNELS_VENV") or os.path.join(os.path.expanduser("~"), ".cache", "kb",
+                                                                      "kernels-0.16-venv")
+    candidates = [os.environ.get("KB_LEGACY_KERNELS_PYTHON"), os.path.join(venv, "bin", "python")]
+    check = ("import importlib.metadata as m, kernels.cli, kernels.lockfile; "
+             f"assert m.version('kernels') == {LEGACY_KERNELS_VERSION!r}")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for cand in dict.fromkeys(c for c in candidates if c):
+        if os.path.isfile(cand) and subprocess.run([cand, "-c", check], env=env, timeout=60,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+            return cand
+    pytest.skip(f"PyPI kernels=={LEGACY_KERNELS_VERSION} is not importable here: make a venv with "
+                f"`pip install kernels=={LEGACY_KERNELS_VERSION}` at {venv} (or set KB_LEGACY_KERNELS_PYTHON)")
+
+
+@pytest.fixture(scope="module")
+def lockable(published, tmp_path_factory):
+    """The published hub plus WEIGHTS: a pure-Python kernel whose weights file
+    the hub keeps in LFS, next to git files in a nested folder."""
+    hub = published["hub"]
+    src = tmp_path_factory.mktemp("weights-src")
+    variant = src / "build" / "torch-universal"
+    (variant / "data").mkdir(parents=True)
+    (variant / "__init__.py").write_text("from pathlib import Path\nWEIGHTS = Path(__file__).parent / 'weights.bin'\n")
+    (variant / "metadata.json").write_text(json.dumps({
+        "name": "weights", "id": "_weights_universal_0000000", "version": 1, "license": "Apache-2.0",
+        "python-depends": [], "backend": {"type": "cpu"}}, indent=2) + "\n")
+    (variant / "data" / "table.txt").write_text("0 1 2 3\n")
+    (variant / "weights.bin").write_bytes(bytes(range(256)) * 64)
+    proc = subprocess.run([sys.executable, str(SERVER), "seed", "--root", str(hub.root), "--repo", WEIGHTS,
+                           "--branch", "v1", "--lfs-pattern", "*.bin", "--lfs-pattern", "*.so", str(src)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=CLIENT_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr.decode()
+    # The weights are an LFS pointer in git, as on the Hub.
+    pointer = hub.git(WEIGHTS, "show", "refs/heads/v1:build/torch-universal/weights.bin")
+    assert pointer.startswith("version https://git-lfs.github.com/spec/v1"), pointer
+    return {**published, "weights_commit": json.loads(proc.stdout)["commit"]}
+
+
+def lock_project_dir(root: Path, name: str) -> Path:
+    project = root / name
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.kernels.dependencies]\n"{REPO}" = 1\n"{WEIGHTS}" = 1\n')
+    return project
+
+
+def our_lockers(hub, tmp_path: Path, torch_python: str) -> dict:
+    """kernels.lock bytes from our `kernels lock` and from `kb lock`."""
+    out = {}
+    project = lock_project_dir(tmp_path, "ours-python")
+    env = clean_env(PYTHONPATH=KB_PYTHONPATH, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf-home"),
+                    KERNELS_CACHE=str(tmp_path / "ours-cache"))
+    proc = subprocess.run([torch_python, "-m", "kernels", "lock", str(project)], env=env, cwd=tmp_path,
+                          timeout=CLIENT_TIMEOUT_S, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.returncode == 0, proc.stderr.decode()[-4000:]
+    out["kernels lock"] = (project / "kernels.lock").read_bytes()
+    project = lock_project_dir(tmp_path, "ours-kb")
+    proc = subprocess.run([str(KB_BIN / "kb"), "lock", str(project)], env=env, cwd=tmp_path,
+                          timeout=CLIENT_TIMEOUT_S, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.returncode == 0, proc.stderr.decode()[-4000:]
+    out["kb lock"] = (project / "kernels.lock").read_bytes()
+    return out
+
+
+def test_kernels_lock_bytes_match_the_pypi_tool(legacy_kernels_python, torch_python, lockable, tmp_path):
+    hub, local = lockable["hub"], lockable["local"]
+    project = lock_project_dir(tmp_path, "pypi")
+    kernels_cli(legacy_kernels_python, hub, tmp_path, "lock", str(project), KERNELS_CACHE=str(tmp_path / "c"))
+    pypi = (project / "kernels.lock").read_bytes()
+    # The PyPI tool's file is the spec's: both kernels at their v1 commits, every
+    # build/torch* variant hashed (relu's shared objects and the weights via LFS).
+    entries = json.loads(pypi)
+    assert [(e["repo_id"], e["sha"]) for e in entries] == [(REPO, lockable["commit"]),
+                                                           (WEIGHTS, lockable["weights_commit"])]
+    assert sorted(entries[0]["variants"]) == sorted(local) and list(entries[1]["variants"]) == ["torch-universal"]
+    assert not pypi.endswith(b"\n")
+
+    for tool, ours in our_lockers(hub, tmp_path, torch_python).items():
+        assert ours == pypi, tool
+
+
+def test_pypi_kernels_download_accepts_and_checks_our_lock(legacy_kernels_python, torch_python, lockable, tmp_path):
+    hub, commit, local = lockable["hub"], lockable["commit"], lockable["local"]
+    ours = our_lockers(hub, tmp_path, torch_python)["kernels lock"]
+    project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "kernels.lock").write_bytes(ours)
+    cache = tmp_path / "pypi-cache"
+    # kernels 0.16.2 checks every downloaded variant against the lock's hash.
+    kernels_cli(legacy_kernels_python, hub, tmp_path, "download", "--all-variants", str(project),
+                KERNELS_CACHE=str(cache))
+    build = cache / "kernels--kb-examples--relu" / "snapshots" / commit / "build"
+    assert tree_files(build) == {f"{v}/{rel}": data for v, files in local.items() for rel, data in files.items()}
+    weights = cache / "kernels--kb-examples--weights" / "snapshots" / lockable["weights_commit"] / "build"
+    assert (weights / "torch-universal" / "weights.bin").read_bytes() == bytes(range(256)) * 64
+
+    # The check is real: one changed hash and the same download is refused.
+    entries = json.loads(ours)
+    variant = next(iter(entries[1]["variants"]))
+    entries[1]["variants"][variant]["hash"] = "sha256-" + "0" * 64
+    (project / "kernels.lock").write_text(json.dumps(entries, indent=2))
+    env = clean_env(HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf-home"), KERNELS_CACHE=str(tmp_path / "c2"))
+    proc = subprocess.run([legacy_kernels_python, "-c", KERNELS_CLI, "download", "--all-variants", str(project)],
+                          env=env, cwd=tmp_path, timeout=CLIENT_TIMEOUT_S, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    assert proc.returncode != 0
+    assert "Lock file specifies kernel with hash sha256-" + "0" * 64 in proc.stderr.decode()
+
+
+def test_kernels_017_pins_the_commits_we_pin(kernels_python, torch_python, lockable, tmp_path):
+    hub = lockable["hub"]
+    project = lock_project_dir(tmp_path, "pypi-017")
+    kernels_cli(kernels_python, hub, tmp_path, "lock", str(project), KERNELS_CACHE=str(tmp_path / "c"))
+    theirs = {e["dependency"]["repo-id"]: e["lock"]["commit"] for e in json.loads((project / "kernels.lock").read_text())}
+    ours = {e["repo_id"]: e["sha"] for e in json.loads(our_lockers(hub, tmp_path, torch_python)["kb lock"])}
+    assert theirs == ours == {REPO: lockable["commit"], WEIGHTS: lockable["weights_commit"]}
