@@ -1,15 +1,14 @@
 #include "libkb/fetch/install.h"
 
-#include <atomic>
-#include <mutex>
+#include <algorithm>
 
 #include "libkb/cache/cache.h"
+#include "libkb/fetch/store_files.h"
 #include "libkb/git/git.h"
 #include "libkb/hub/status.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
-#include "libkb/util/work_queue.h"
 
 namespace kb::fetch {
 
@@ -24,7 +23,6 @@ fs::path complete_marker(const cache::RepoCache& repo, const std::string& commit
   return repo.repo_dir() / ".kb-complete" / commit / variant;
 }
 
-// Bytecode is never downloaded: it is specific to one interpreter.
 // The names of the variants the hub lists under build/ at `commit`.
 fs::path variants_listing(const cache::RepoCache& repo, const std::string& commit) {
   return repo.repo_dir() / ".kb-complete" / commit / ".variants";
@@ -54,9 +52,6 @@ std::optional<hub::Redirect> redirect_of(hub::Hub& hub, const cache::RepoCache& 
   return hub::Redirect{lines[0], lines[1]};
 }
 
-bool bytecode(const std::string& path) {
-  return fs::path(path).extension() == ".pyc" || path.find("__pycache__/") != std::string::npos;
-}
 
 std::string no_variant_message(const InstallRequest& r, const resolve::Resolution& res) {
   return "Cannot find a build variant for this system in " + r.repo_id + " (revision: " + r.revision + "):\n\n" +
@@ -152,31 +147,9 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   // stores nothing.
   for (const hub::TreeEntry& e : files) cache::check_hub_path(e.path);
 
-  std::mutex error_mutex;
-  std::string first_error;
-  {
-    WorkQueue queue(std::max(1u, r.parallel_downloads));
-    for (const hub::TreeEntry& e : files) {
-      if (e.directory || bytecode(e.path)) continue;
-      queue.submit([&, e] {
-        try {
-          cache::ExpectedHash expected{e.lfs_sha256 ? cache::ExpectedHash::Kind::Sha256
-                                                    : cache::ExpectedHash::Kind::GitBlobSha1,
-                                       e.lfs_sha256 ? *e.lfs_sha256 : e.blob_id, e.size};
-          repo.store(commit, e.path, expected, [&](std::ostream& out) {
-            hub.fetch_file(r.repo_id, commit, e, [&](const char* data, size_t n) {
-              out.write(data, static_cast<std::streamsize>(n));
-            });
-          });
-        } catch (const std::exception& err) {
-          std::lock_guard lock(error_mutex);
-          if (first_error.empty()) first_error = err.what();
-        }
-      });
-    }
-    queue.wait_idle();
-  }
-  if (!first_error.empty()) throw Error(first_error);
+  files.erase(std::remove_if(files.begin(), files.end(), [](const hub::TreeEntry& e) { return hub::is_bytecode(e.path); }),
+              files.end());
+  store_files(hub, repo, commit, files, r.parallel_downloads);
   fs::path marker = complete_marker(repo, commit, name);
   fs::create_directories(marker.parent_path());
   write_file_atomic(marker, "");

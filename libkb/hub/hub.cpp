@@ -11,6 +11,18 @@ namespace kb::hub {
 
 void validate_repo_id(std::string_view repo_id) { cache::check_repo_id(repo_id); }
 
+bool is_bytecode(std::string_view path) {
+  if (path.size() >= 4 && path.substr(path.size() - 4) == ".pyc") return true;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (path.substr(start, end - start) == "__pycache__") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs) {
   std::map<int, std::string> out;
   for (const RefInfo& r : refs) {

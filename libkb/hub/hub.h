@@ -37,6 +37,10 @@ struct RefInfo {
   std::string commit;  // lowercase hex
 };
 
+// Python bytecode (*.pyc, anything under __pycache__/): specific to one
+// interpreter, so never downloaded, uploaded or locked.
+bool is_bytecode(std::string_view path);
+
 // Kernel versions: branches named v<int> -> commit.
 std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs);
 

@@ -36,12 +36,6 @@ std::string raw_digest(const FileHash& f) {
   return raw;
 }
 
-bool has_component(std::string_view path, std::string_view component) {
-  for (const std::string& part : split(path, '/'))
-    if (part == component) return true;
-  return false;
-}
-
 }  // namespace
 
 std::string git_lfs_concat(std::vector<FileHash> files) {
@@ -57,7 +51,7 @@ std::string git_lfs_concat(std::vector<FileHash> files) {
   return "sha256-" + to_hex(hasher.finish());
 }
 
-bool bytecode_path(std::string_view path) { return ends_with(path, ".pyc") || has_component(path, "__pycache__"); }
+bool bytecode_path(std::string_view path) { return hub::is_bytecode(path); }
 
 bool locked_path(std::string_view repo_path) { return starts_with(repo_path, "build/torch") && !bytecode_path(repo_path); }
 

@@ -63,6 +63,15 @@ TEST(HubRepoId, AcceptsOwnerSlashNameOnly) {
     EXPECT_TRUE(contains(error_of([&] { hub::validate_repo_id(bad); }), "invalid repository id")) << bad;
 }
 
+TEST(HubBytecode, PycFilesAndPycacheFoldersOnly) {
+  EXPECT_TRUE(hub::is_bytecode("build/v/x.cpython-311.pyc"));
+  EXPECT_TRUE(hub::is_bytecode("build/v/__pycache__/x.txt"));
+  EXPECT_TRUE(hub::is_bytecode("__pycache__"));
+  EXPECT_FALSE(hub::is_bytecode("build/v/x.py"));
+  EXPECT_FALSE(hub::is_bytecode("build/v/not__pycache__/x.py"));
+  EXPECT_FALSE(hub::is_bytecode("build/v/x.pyc.txt"));
+}
+
 TEST(HubVersions, BranchesNamedVIntAreVersions) {
   auto v = hub::version_branches({{"main", "a"}, {"v1", "b"}, {"v10", "c"}, {"v2beta", "d"}, {"v", "e"}, {"v2", "f"}});
   EXPECT_EQ(v, (std::map<int, std::string>{{1, "b"}, {2, "f"}, {10, "c"}}));
