@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "libkb/util/cli.h"
 #include "libkb/card/card.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -25,12 +26,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> output;
   app.add_option("KERNEL_DIR", kernel_dir, "Kernel directory (default: .)");
   app.add_option("OUTPUT", output, "Write the card to this file (default: stdout)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
 
   try {
     std::error_code ec;

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 
+#include "libkb/util/cli.h"
 #include "libkb/events/events.h"
 #include "libkb/metadata/checks.h"
 #include "libkb/metadata/discover.h"
@@ -114,12 +115,7 @@ int main(int argc, char** argv) {
   app.add_option("--python", python, "Python interpreter for the ops registration check (default: python3)");
   app.add_option("--kernel-dir", kernel_dir,
                  "Git repository for the kernel provenance (default: DIR, or the stream's kernel_dir)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
   if (!lint_path.empty() && !dir.empty()) {
     std::cerr << "Error: --lint-only takes its own PATH and no DIR\n";
     return 2;

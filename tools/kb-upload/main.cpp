@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "libkb/util/cli.h"
 #include "libkb/hub/hub.h"
 #include "libkb/publish/upload.h"
 #include "libkb/util/error.h"
@@ -72,12 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--hub", hub_spec, "Hub to publish to, instead of KB_HUB");
   app.add_flag("--allow-nonportable", allow_nonportable, "Publish variants that fail the manylinux/abi3 check");
   app.add_flag("-q,--quiet", quiet, "Print only errors");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
 
   try {
     kb::hub::OpenOptions open_options;

@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "libkb/util/cli.h"
 #include "libkb/runtime/variants_report.h"
 #include "libkb/util/error.h"
 
@@ -28,12 +29,7 @@ int main(int argc, char** argv) {
   app.add_option("--python", python,
                  "Interpreter whose torch to resolve for (default: KB_PYTHON, else the first with torch found)");
   app.add_flag("--json", json, "Print one JSON object {environment, variants, chosen}");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
 
   std::optional<kb::toolchain::PythonToolchain> interpreter;
   kb::resolve::Environment env;
