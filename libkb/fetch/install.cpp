@@ -145,7 +145,7 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   std::vector<hub::TreeEntry> files = hub.list_tree(r.repo_id, commit, "build/" + name, true);
   // Every path is checked before anything is downloaded: a hostile tree
   // stores nothing.
-  for (const hub::TreeEntry& e : files) cache::check_hub_path(e.path);
+  check_tree_entries(files);
 
   files.erase(std::remove_if(files.begin(), files.end(), [](const hub::TreeEntry& e) { return hub::is_bytecode(e.path); }),
               files.end());

@@ -36,7 +36,7 @@ std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallReques
   for (size_t i = 0; i < variants.size(); ++i) {
     if (files[i].empty())
       throw Error("Variant " + variants[i] + " not found in " + r.repo_id + " (revision: " + r.revision + ")");
-    for (const hub::TreeEntry& e : files[i]) cache::check_hub_path(e.path);
+    check_tree_entries(files[i]);
   }
   if (check)
     for (size_t i = 0; i < variants.size(); ++i) check(variants[i], files[i]);

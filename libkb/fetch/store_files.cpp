@@ -13,6 +13,13 @@ cache::ExpectedHash expected_hash(const hub::TreeEntry& e) {
   return {cache::ExpectedHash::GitBlobSha1, e.blob_id, e.size};
 }
 
+void check_tree_entries(const std::vector<hub::TreeEntry>& files) {
+  for (const hub::TreeEntry& e : files) {
+    cache::check_hub_path(e.path);
+    if (e.symlink) throw Error("refusing symbolic link in hub tree: " + e.path);
+  }
+}
+
 void store_files(hub::Hub& hub, const cache::RepoCache& repo, const std::string& commit,
                  const std::vector<hub::TreeEntry>& files, unsigned parallel) {
   std::mutex error_mutex;

@@ -13,6 +13,11 @@ namespace kb::fetch {
 // one, else the git blob id.
 cache::ExpectedHash expected_hash(const hub::TreeEntry& entry);
 
+// Throws kb::Error before anything is downloaded when an entry's path is
+// unsafe (cache::check_hub_path) or it is a symbolic link: a hostile tree
+// stores nothing.
+void check_tree_entries(const std::vector<hub::TreeEntry>& files);
+
 // Stores every file entry of `files` (directories are skipped) under
 // snapshots/<commit>/ with up to `parallel` downloads at once. All downloads
 // run to the end; the first failure is then thrown as kb::Error.

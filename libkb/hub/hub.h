@@ -50,6 +50,7 @@ struct TreeEntry {
   uint64_t size = 0;                      // files only
   std::string blob_id;                    // git blob sha1 (files), tree id (directories)
   std::optional<std::string> lfs_sha256;  // LFS files: sha256 of the content
+  bool symlink = false;                   // a git symbolic link (mode 120000): never installed
 };
 
 struct FileOperation {

@@ -275,6 +275,7 @@ class LocalHub : public Hub {
     out.path = base + git_tree_entry_name(e);
     out.blob_id = oid_hex(git_tree_entry_id(e));
     out.directory = git_tree_entry_type(e) == GIT_OBJECT_TREE;
+    out.symlink = git_tree_entry_filemode(e) == GIT_FILEMODE_LINK;
     if (!out.directory) {
       Blob blob;
       check(git_blob_lookup(blob.out(), repo.get(), git_tree_entry_id(e)), "reading " + out.path);

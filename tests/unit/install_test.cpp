@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 
 #include "libkb/fetch/install.h"
 #include "libkb/util/fs.h"
+#include "libkb/util/process.h"
 #include "tests/unit/support.h"
 
 using namespace kb;
@@ -138,6 +140,33 @@ TEST_F(InstallTest, AHostileTreeStoresNothing) {
   EXPECT_TRUE(contains(error_of([&] { fetch::install_variant(hub_, request()); }), "refusing unsafe path in hub tree"));
   EXPECT_EQ(hub_.downloads.load(), 0);
   EXPECT_FALSE(fs::exists(tmp_.path() / "cache" / "kernels--acme--relu" / "snapshots" / commit_ / "build"));
+}
+
+TEST_F(InstallTest, ASymbolicLinkInTheTreeIsRefusedBeforeAnyDownload) {
+  // A commit made with the git CLI: build/torch-cpu/escape -> /etc/passwd.
+  fs::path work = tmp_.path() / "work";
+  auto git = [&](const std::vector<std::string>& args) {
+    ProcessSpec spec;
+    spec.argv = {"git", "-C", work.string(), "-c", "user.name=t", "-c", "user.email=t@t"};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    auto r = run_process(spec);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  fs::create_directories(work);
+  git({"clone", "-q", (tmp_.path() / "hub" / "acme" / "relu.git").string(), "."});
+  git({"checkout", "-q", "v1"});
+  fs::create_symlink("/etc/passwd", work / "build" / "torch-cpu" / "escape");
+  git({"add", "build/torch-cpu/escape"});
+  git({"commit", "-q", "-m", "link"});
+  git({"push", "-q", "origin", "v1"});
+
+  auto tree = local_->list_tree("acme/relu", "v1", "build/torch-cpu", true);
+  auto link = std::find_if(tree.begin(), tree.end(), [](const hub::TreeEntry& e) { return e.path.ends_with("escape"); });
+  ASSERT_NE(link, tree.end());
+  EXPECT_TRUE(link->symlink);
+  EXPECT_EQ(error_of([&] { fetch::install_variant(hub_, request()); }),
+            "refusing symbolic link in hub tree: build/torch-cpu/escape");
+  EXPECT_EQ(hub_.downloads.load(), 0);
 }
 
 TEST_F(InstallTest, NoCompatibleVariantListsEveryOne) {
