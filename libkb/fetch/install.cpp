@@ -1,6 +1,7 @@
 #include "libkb/fetch/install.h"
 
 #include <algorithm>
+#include <set>
 
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/store_files.h"
@@ -34,14 +35,20 @@ fs::path status_record(const cache::RepoCache& repo, const std::string& commit) 
   return repo.repo_dir() / ".kb-complete" / commit / ".status";
 }
 
-std::optional<hub::Redirect> redirect_of(hub::Hub& hub, const cache::RepoCache& repo, const std::string& commit) {
+// `tree`, when given, is the commit's full listing: a repository without
+// kernel-status.toml then needs no request to say so.
+std::optional<hub::Redirect> redirect_of(hub::Hub& hub, const cache::RepoCache& repo, const std::string& commit,
+                                         const std::vector<hub::TreeEntry>* tree) {
   fs::path record = status_record(repo, commit);
   std::error_code ec;
   std::string text;
   if (fs::is_regular_file(record, ec)) {
     text = read_file(record);
   } else {
-    std::optional<hub::Redirect> redirect = hub::kernel_status(hub, repo.repo_id(), commit);
+    bool absent = tree && std::none_of(tree->begin(), tree->end(),
+                                       [](const hub::TreeEntry& e) { return e.path == "kernel-status.toml"; });
+    std::optional<hub::Redirect> redirect =
+        absent ? std::nullopt : hub::kernel_status(hub, repo.repo_id(), commit);
     if (redirect) text = redirect->destination + "\n" + redirect->revision;
     fs::create_directories(record.parent_path());
     write_file_atomic(record, text);
@@ -65,6 +72,26 @@ Installed from_snapshot(const cache::RepoCache& repo, const InstallRequest& r, c
   if (!best) throw Error(no_variant_message(r, res));
   std::string name = best->variant.str();
   return {build / name, commit, name, std::move(res), r.repo_id, {}};
+}
+
+}  // namespace
+
+namespace {
+
+// The variants a recursive listing of the repository has files in:
+// build/<variant>/..., each name once, in listing order.
+std::vector<variant::Variant> variants_in(const std::vector<hub::TreeEntry>& tree) {
+  std::vector<variant::Variant> out;
+  std::set<std::string> seen;
+  for (const hub::TreeEntry& e : tree) {
+    if (e.path.rfind("build/", 0) != 0) continue;
+    size_t slash = e.path.find('/', 6);
+    if (slash == std::string::npos) continue;
+    std::string name = e.path.substr(6, slash - 6);
+    if (!seen.insert(name).second) continue;
+    if (auto v = variant::Variant::try_parse(name)) out.push_back(*v);
+  }
+  return out;
 }
 
 }  // namespace
@@ -104,8 +131,17 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   std::string commit = known_commit ? git::parse_object_id(r.revision) : hub.resolve_revision(r.repo_id, r.revision);
   if (!git::is_object_id(r.revision)) repo.write_ref(r.revision, commit);
 
+  // A first install of a commit lists the whole repository once: the listing
+  // says whether there is a kernel-status.toml, which variants exist, and
+  // which files the chosen one has (instead of a request for each).
+  fs::path listing = variants_listing(repo, commit);
+  bool listed_before = fs::is_regular_file(listing, ec);
+  std::optional<std::vector<hub::TreeEntry>> tree;
+  if (!listed_before || (r.follow_status && !fs::is_regular_file(status_record(repo, commit), ec)))
+    tree = hub.list_tree(r.repo_id, commit, "", true);
+
   if (r.follow_status) {
-    if (std::optional<hub::Redirect> redirect = redirect_of(hub, repo, commit)) {
+    if (std::optional<hub::Redirect> redirect = redirect_of(hub, repo, commit, tree ? &*tree : nullptr)) {
       InstallRequest next = r;
       next.repo_id = redirect->destination;
       next.revision = redirect->revision;
@@ -119,14 +155,12 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   // Warm: the hub's variant list of this commit was recorded by an earlier
   // install, and the variant it prefers for this environment is complete.
   // (Resolving over the cached variants alone could prefer a worse one.)
-  fs::path listing = variants_listing(repo, commit);
-  bool listed_before = fs::is_regular_file(listing, ec);
   std::vector<variant::Variant> listed;
   if (listed_before) {
     for (const std::string& name : split(read_file(listing), '\n'))
       if (auto v = variant::Variant::try_parse(name)) listed.push_back(*v);
   } else {
-    listed = hub_variants(hub, r.repo_id, commit);
+    listed = variants_in(*tree);
   }
   resolve::Resolution res = resolve::resolve(listed, r.env);
   const resolve::Decision* best = res.best();
@@ -142,7 +176,14 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
     write_file_atomic(listing, join(names, "\n"));
   }
 
-  std::vector<hub::TreeEntry> files = hub.list_tree(r.repo_id, commit, "build/" + name, true);
+  std::vector<hub::TreeEntry> files;
+  if (tree) {
+    std::string prefix = "build/" + name + "/";
+    for (const hub::TreeEntry& e : *tree)
+      if (e.path.rfind(prefix, 0) == 0) files.push_back(e);
+  } else {
+    files = hub.list_tree(r.repo_id, commit, "build/" + name, true);
+  }
   // Every path is checked before anything is downloaded: a hostile tree
   // stores nothing.
   check_tree_entries(files);

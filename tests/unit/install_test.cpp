@@ -33,7 +33,7 @@ class TestHub : public hub::Hub {
                                         bool recursive) override {
     ++requests;
     auto out = inner_.list_tree(repo, commit, path, recursive);
-    if (hostile && recursive) out.push_back({"build/../../escape", false, 1, std::string(40, 'a'), {}});
+    if (hostile && recursive) out.push_back({"build/torch-cpu/../../escape", false, 1, std::string(40, 'a'), {}});
     return out;
   }
   void fetch_file(std::string_view repo, std::string_view commit, const hub::TreeEntry& e,
