@@ -22,6 +22,7 @@ cuda-torch:
 # never a dependency of kb. Never reinstalled when present.
 test-tools:
 	scripts/setup-test-tools.sh
+	KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.16-venv KB_TEST_TOOLS_KERNELS_VERSION=0.16.2 scripts/setup-test-tools.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DKB_WERROR=ON $(CMAKE_FLAGS)

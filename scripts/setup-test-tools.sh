@@ -14,6 +14,10 @@
 #
 # Environment:
 #   KB_TEST_TOOLS_VENV    location (default ${HOME}/.cache/kb/test-tools-venv)
+#   KB_TEST_TOOLS_KERNELS_VERSION / KB_TEST_TOOLS_HF_HUB_VERSION
+#                         other pins (make test also keeps kernels 0.16.2, the
+#                         last release writing the kernels.lock format kb
+#                         writes, in ~/.cache/kb/kernels-0.16-venv)
 #   KB_TEST_TOOLS_PYTHON  interpreter used to create the environment (default:
 #                         /usr/bin/python3 when it is >= 3.10 and has venv, else
 #                         the first of python3.13 ... python3.10, python3 on PATH)
@@ -24,8 +28,8 @@ set -euo pipefail
 # (1.33 refuses create_commit/upload_folder with repo_type="kernel"), which the
 # tests use to publish with the real client. kernels 0.17.2 needs no torch to
 # lock and download.
-HF_HUB_VERSION="2.4.0"
-KERNELS_VERSION="0.17.2"
+HF_HUB_VERSION="${KB_TEST_TOOLS_HF_HUB_VERSION:-2.4.0}"
+KERNELS_VERSION="${KB_TEST_TOOLS_KERNELS_VERSION:-0.17.2}"
 
 venv="${KB_TEST_TOOLS_VENV:-${HOME}/.cache/kb/test-tools-venv}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
@@ -52,7 +56,7 @@ probe_venv() {
 import platform, sys
 from importlib.metadata import version
 import huggingface_hub
-import kernels.install, kernels.cli  # noqa: F401  (the PyPI package has both)
+import kernels.cli  # noqa: F401  (the PyPI package: PYTHONPATH is dropped, and the pins are checked below)
 hf, kn = version("huggingface_hub"), version("kernels")
 if hf != sys.argv[1] or kn != sys.argv[2]:
     sys.exit(1)
