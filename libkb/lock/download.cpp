@@ -94,6 +94,14 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
     // replace the locked commit.
     request.follow_status = false;
     fetch::Installed installed = fetch::install_variant(hub, request);
+    try {
+      return {verified(repo, lock, installed.variant, installed.variant_dir, &o.env)};
+    } catch (const Error&) {
+      // A copy altered in the cache has just been discarded: fetch it again,
+      // once. (A hub whose files differ from the lock fails the same way twice.)
+      if (o.local_files_only || !lock.find(installed.variant)) throw;
+    }
+    installed = fetch::install_variant(hub, request);
     return {verified(repo, lock, installed.variant, installed.variant_dir, &o.env)};
   }
 

@@ -273,14 +273,21 @@ def test_a_tampered_cached_file_is_refused_then_downloaded_again(hf, tmp_path, c
     assert loaded.returncode != 0
     assert "ValueError" in loaded.stderr and "_ops.py" in loaded.stderr and RELU_ID in loaded.stderr
 
-    # `kernels download` finds it too and clears it from the cache ...
-    out = kernels_cli(env, "download", proj)
+    # Offline, `kernels download` finds it too and clears it from the cache ...
+    out = kernels_cli({**env, "HF_HUB_OFFLINE": "1"}, "download", proj)
     assert out.returncode == 1
     assert "_ops.py" in out.stderr and cpu_linux_torch in out.stderr
     assert not variant_dir.exists() and not blob.exists()
-    # ... so the next download fetches it again, intact.
+    # ... and online it fetches it again, intact.
     out = kernels_cli(env, "download", proj)
     assert out.returncode == 0, out.stderr
+    assert load_locked(env, proj / "kernels.lock").returncode == 0
+    # Online, one download replaces an altered copy.
+    blob = variant_blob(variant_dir, "_ops.py")
+    blob.chmod(0o644)
+    with open(blob, "ab") as f:
+        f.write(b"\nimport os  # changed again\n")
+    assert kernels_cli(env, "download", proj).returncode == 0
     assert load_locked(env, proj / "kernels.lock").returncode == 0
 
 

@@ -389,8 +389,8 @@ class LockHubTest : public ::testing::Test {
     return dir;
   }
 
-  lock::DownloadOptions options(bool all = false) {
-    return {tmp_.path() / "cache", resolve::make_environment("x86_64", "Linux", std::nullopt), all, false, 4};
+  lock::DownloadOptions options(bool all = false, bool offline = false) {
+    return {tmp_.path() / "cache", resolve::make_environment("x86_64", "Linux", std::nullopt), all, offline, 4};
   }
 
   fs::path snapshot(const std::string& commit) { return tmp_.path() / "cache/kernels--acme--relu/snapshots" / commit; }
@@ -490,7 +490,8 @@ TEST_F(LockHubTest, ATamperedCachedFileIsDetectedAndRemovedThenFetchedAgain) {
   fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
   write(blob, "import os; os.system('evil')\n");
 
-  std::string m = error_of([&] { lock::download_locked(*hub_, locked, options()); });
+  // Offline nothing can be fetched again: the altered copy is named and removed.
+  std::string m = error_of([&] { lock::download_locked(*hub_, locked, options(false, true)); });
   EXPECT_TRUE(contains(m, "variant torch-cpu of acme/relu")) << m;
   EXPECT_TRUE(contains(m, "__init__.py: content does not match the hub's git-sha1 " +
                               git_blob_sha1_hex("BACKEND = 'cpu'\n"))) << m;
@@ -499,6 +500,13 @@ TEST_F(LockHubTest, ATamperedCachedFileIsDetectedAndRemovedThenFetchedAgain) {
 
   auto again = lock::download_locked(*hub_, locked, options());
   EXPECT_EQ(read(again[0].dir / "__init__.py"), "BACKEND = 'cpu'\n");
+
+  // Online, one download replaces an altered copy with the hub's.
+  fs::path blob2 = fs::canonical(again[0].dir / "__init__.py");
+  fs::permissions(blob2, fs::perms::owner_write, fs::perm_options::add);
+  write(blob2, "tampered\n");
+  auto repaired = lock::download_locked(*hub_, locked, options());
+  EXPECT_EQ(read(repaired[0].dir / "__init__.py"), "BACKEND = 'cpu'\n");
 }
 
 TEST_F(LockHubTest, ALockHashTheHubDoesNotMatchLeavesNothingInTheCache) {
