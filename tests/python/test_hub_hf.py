@@ -307,3 +307,15 @@ def test_an_older_version_works_with_a_warning(hub, hf_env, caplog):
     with caplog.at_level("WARNING", logger="kernels._versions"):
         assert kernels.has_kernel("kb-examples/two", version=2)
     assert caplog.records == []
+
+
+def test_kb_upload_to_a_legacy_model_repository(hub, relu_variant_dir):
+    out = kb_upload(hub, RELU, "--repo-id", "kb-examples/legacy", "--repo-type", "model", "-q")
+    assert out.returncode == 0, out.stderr
+    branches = {b["name"] for b in hub.request("GET", "/api/models/kb-examples/legacy/refs")["branches"]}
+    assert "v1" in branches
+    files = {e["path"] for e in hub.request("GET", "/api/models/kb-examples/legacy/tree/v1?recursive=true")}
+    assert f"build/{relu_variant_dir.name}/metadata.json" in files
+    with pytest.raises(urllib.error.HTTPError) as info:
+        hub.request("GET", "/api/kernels/kb-examples/legacy/refs")
+    assert info.value.code == 404
