@@ -184,7 +184,9 @@ void perform(const ClientOptions& options, const Request& request, Attempt& a,
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
                    std::max(1L, static_cast<long>(options.stall_timeout.count() / 1000)));
-  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // identity or whatever curl can decode
+  // API answers may come compressed; downloads stay identity-encoded so that
+  // a resumed Range counts the same bytes the sink received.
+  if (!a.streaming) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &a);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
