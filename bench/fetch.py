@@ -31,7 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 KB = REPO / "build" / "bin" / "kb"
-SERVER = REPO / "tests" / "fixtures" / "hub-server"
+sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+from hub_server.process import HubProcess  # noqa: E402
 
 TIMED_FETCH = """
 import sys, time, torch, kernels
@@ -129,10 +130,8 @@ def main() -> int:
         for name in ("LOCAL_KERNELS", "HF_HUB_OFFLINE", "KB_HUB"):
             env.pop(name, None)
         if args.hub == "hf":
-            server = subprocess.Popen([sys.executable, str(SERVER), "--root", str(tmp / "server"), "--port", "0",
-                                       "--trusted-org", "kb-examples", "--trusted-org", "kb-bench"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            env["HF_ENDPOINT"] = server.stdout.readline().strip()
+            server = HubProcess(tmp / "server", trusted_orgs=["kb-examples", "kb-bench"])
+            env["HF_ENDPOINT"] = server.url
         else:
             env["KB_HUB"] = f"local:{tmp / 'hub'}"
         try:
@@ -160,8 +159,7 @@ def main() -> int:
             import_times = [float(run(TIMED_IMPORT, warm_env, str(variant))[0]) for _ in range(args.runs)]
         finally:
             if server:
-                server.terminate()
-                server.wait()
+                server.stop()
 
     print(f"hub: {args.hub}, median of {args.runs} runs")
     for label, (fetch, copy, size, v) in (("small", small), ("large", big)):

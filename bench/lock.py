@@ -34,7 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 KB = REPO / "build" / "bin" / "kb"
-SERVER = REPO / "tests" / "fixtures" / "hub-server"
+sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+from hub_server.process import HubProcess, SeedError, seed  # noqa: E402
+
 ORG = "kb-bench"
 VARIANTS = ["torch29-cxx11-cpu-x86_64-linux", "torch29-cxx11-cu128-x86_64-linux", "torch-universal"]
 
@@ -54,15 +56,15 @@ def make_kernel(root: Path, name: str) -> Path:
     return root
 
 
-def seed(root: Path, tmp: Path, count: int) -> list:
+def seed_kernels(root: Path, tmp: Path, count: int) -> list:
     repos = []
     for i in range(count):
         name = f"k{i:02d}"
         src = make_kernel(tmp / "src" / name, name)
-        out = subprocess.run([sys.executable, str(SERVER), "seed", "--root", str(root), "--repo", f"{ORG}/{name}",
-                              "--branch", "v1", str(src)], capture_output=True, text=True)
-        if out.returncode != 0:
-            sys.exit(out.stderr)
+        try:
+            seed(root, f"{ORG}/{name}", src, "v1")
+        except SeedError as e:
+            sys.exit(e.stderr)
         repos.append(f"{ORG}/{name}")
     return repos
 
@@ -94,11 +96,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         root = tmp / "server"
-        repos = seed(root, tmp, args.kernels)
-        server = subprocess.Popen([sys.executable, str(SERVER), "--root", str(root), "--port", "0",
-                                   "--trusted-org", ORG], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            endpoint = server.stdout.readline().strip().rstrip("/")
+        repos = seed_kernels(root, tmp, args.kernels)
+        with HubProcess(root, trusted_orgs=[ORG]) as server:
+            endpoint = server.url
             env = {k: v for k, v in os.environ.items() if k not in ("KB_HUB", "HF_HUB_OFFLINE", "HF_TOKEN")}
             env.update({"HF_ENDPOINT": endpoint, "KERNELS_CACHE": str(tmp / "cache"), "NO_PROXY": "*"})
             project = tmp / "project"
@@ -118,17 +118,12 @@ def main() -> int:
                 revision_times.append(time_revisions(endpoint, repos))
                 startup_times.append(time_kb_lock(env, empty))
             # What one kb lock asks the hub, from the fixture's request log.
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_fixture/log", method="DELETE"),
-                                   timeout=60).close()
+            server.clear_log()
             time_kb_lock(env, project)
-            with urllib.request.urlopen(f"{endpoint}/_fixture/log", timeout=60) as r:
-                requests = json.load(r)["requests"]
+            requests = server.log()
             locks = json.loads((project / "kernels.lock").read_text())
             if [e["repo_id"] for e in locks] != repos or any(len(e["variants"]) != len(VARIANTS) for e in locks):
                 sys.exit("kernels.lock does not pin every kernel with every variant")
-        finally:
-            server.terminate()
-            server.wait()
 
     lock, revisions, startup = (statistics.median(x) for x in (lock_times, revision_times, startup_times))
     print(f"hub: loopback Hugging Face Hub fixture, {args.kernels} kernels x {len(VARIANTS)} variants, "

@@ -27,27 +27,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER = ROOT / "tests" / "fixtures" / "hub-server"
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from hub_server.process import HubProcess  # noqa: E402
+
 RELU = ROOT / "examples" / "relu"
 KB_BIN = Path(os.environ.get("KB_BIN") or ROOT / "build" / "bin")
 KB_PYTHONPATH = os.environ.get("KB_BUILD_PYTHONPATH") or str(ROOT / "build" / "python")
 TOKEN = "hf_compat_token_456"
 ORG = "kb-examples"
 REPO = f"{ORG}/relu"
-START_TIMEOUT_S = 30
 CLIENT_TIMEOUT_S = 300
 
 
@@ -112,52 +109,6 @@ def torch_python():
 
 
 # -- the hub and the upload ---------------------------------------------------------
-def read_first_line(proc, timeout_s) -> str:
-    deadline = time.monotonic() + timeout_s
-    buf = b""
-    fd = proc.stdout.fileno()
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
-            raise AssertionError(f"hub-server printed no base URL: {buf!r}")
-        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
-        if ready:
-            chunk = os.read(fd, 4096)
-            if chunk:
-                buf += chunk
-    return buf.split(b"\n", 1)[0].decode().strip()
-
-
-class Hub:
-    def __init__(self, root: Path):
-        self.root = root
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--root", str(root), "--port", "0", "--token", TOKEN,
-             "--trusted-org", ORG, "--max-lifetime", "900"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.url = read_first_line(self.proc, START_TIMEOUT_S)
-        assert self.url.startswith("http://127.0.0.1:"), self.url
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self.proc.stdout.close()
-
-    def git(self, repo_id: str, *args) -> str:
-        org, name = repo_id.split("/")
-        return subprocess.run(["git", "--git-dir", str(self.root / "kernels" / org / f"{name}.git"), *args],
-                              stdout=subprocess.PIPE, check=True, timeout=60).stdout.decode().strip()
-
-    def log(self) -> list:
-        with urllib.request.urlopen(f"{self.url}/_fixture/log", timeout=30) as r:
-            return json.load(r)["requests"]
-
-
 def clean_env(**extra) -> dict:
     """The environment minus anything that would point a client elsewhere."""
     env = {k: v for k, v in os.environ.items()
@@ -197,7 +148,7 @@ def published(tmp_path_factory):
         pytest.skip(f"{RELU / 'build'} has no variants: run `ctest -R example/relu/build` first")
     kb = KB_BIN / "kb"
     assert kb.is_file(), f"{kb} is missing: build kb first"
-    hub = Hub(tmp_path_factory.mktemp("compat-hub"))
+    hub = HubProcess(tmp_path_factory.mktemp("compat-hub"), token=TOKEN, trusted_orgs=[ORG], max_lifetime=900)
     try:
         local = {v: variant_files(RELU / "build" / v) for v in variants}
         benchmark = (RELU / "benchmarks" / "benchmark.py").read_bytes()
@@ -434,14 +385,12 @@ def lockable(published, tmp_path_factory):
         "python-depends": [], "backend": {"type": "cpu"}}, indent=2) + "\n")
     (variant / "data" / "table.txt").write_text("0 1 2 3\n")
     (variant / "weights.bin").write_bytes(bytes(range(256)) * 64)
-    proc = subprocess.run([sys.executable, str(SERVER), "seed", "--root", str(hub.root), "--repo", WEIGHTS,
-                           "--branch", "v1", "--lfs-pattern", "*.bin", "--lfs-pattern", "*.so", str(src)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=CLIENT_TIMEOUT_S)
-    assert proc.returncode == 0, proc.stderr.decode()
+    weights_commit = hub.seed(WEIGHTS, src, "v1", "kernel", "--lfs-pattern", "*.bin", "--lfs-pattern", "*.so",
+                              timeout=CLIENT_TIMEOUT_S)
     # The weights are an LFS pointer in git, as on the Hub.
     pointer = hub.git(WEIGHTS, "show", "refs/heads/v1:build/torch-universal/weights.bin")
     assert pointer.startswith("version https://git-lfs.github.com/spec/v1"), pointer
-    return {**published, "weights_commit": json.loads(proc.stdout)["commit"]}
+    return {**published, "weights_commit": weights_commit}
 
 
 def lock_project_dir(root: Path, name: str) -> Path:

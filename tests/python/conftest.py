@@ -18,6 +18,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RELU = REPO / "examples" / "relu"
 COUNTER = REPO / "tests" / "fixtures" / "kernels" / "counter"
+# tests/fixtures on the path: `from hub_server.process import HubProcess`.
+sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
 
 def torch_variant(cpu: str = None, os_name: str = "linux") -> str:

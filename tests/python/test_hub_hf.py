@@ -5,80 +5,27 @@ then loaded, listed, checked for trust, redirected, and fetched offline.
 Loads that import the kernel run in fresh interpreters: the build fetched
 from the hub has the same op namespace as examples/relu/build, which other
 tests load in this process."""
-import base64
 import json
 import os
 import subprocess
 import sys
-import urllib.request
+import urllib.error
 from pathlib import Path
 
 import pytest
 
 import kernels
 from conftest import REPO, RELU
+from hub_server.process import HubProcess
 
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
-SERVER = REPO / "tests" / "fixtures" / "hub-server"
 TOKEN = "hf_kb_test"
-
-
-class Hub:
-    def __init__(self, root: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--root", str(root), "--port", "0", "--token", TOKEN,
-             "--trusted-org", "kb-examples", "--org", "shady", "--max-lifetime", "900"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        self.url = self.proc.stdout.readline().strip().rstrip("/")
-        assert self.url.startswith("http://127.0.0.1:"), self.url
-
-    def request(self, method: str, path: str, body=None, content_type="application/json", token=True):
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Content-Type", content_type)
-        if token:
-            req.add_header("Authorization", f"Bearer {TOKEN}")
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read() or b"null")
-
-    def commit(self, repo_id: str, branch: str, files: dict):
-        """Creates the repo and branch when needed and commits `files` (path -> bytes)."""
-        org, name = repo_id.split("/")
-        try:
-            self.request("POST", "/api/repos/create", {"name": name, "organization": org, "type": "kernel"})
-        except urllib.error.HTTPError as e:
-            assert e.code == 409
-        branches = [b["name"] for b in self.request("GET", f"/api/kernels/{repo_id}/refs")["branches"]]
-        if branch not in branches:
-            self.request("POST", f"/api/kernels/{repo_id}/branch/{branch}", {})
-        lines = [{"key": "header", "value": {"summary": "test"}}] + [
-            {"key": "file", "value": {"path": p, "encoding": "base64", "content": base64.b64encode(c).decode()}}
-            for p, c in files.items()
-        ]
-        payload = "\n".join(json.dumps(line) for line in lines).encode()
-        return self.request("POST", f"/api/kernels/{repo_id}/commit/{branch}", payload, "application/x-ndjson")
-
-    def log(self):
-        return self.request("GET", "/_fixture/log", token=False)["requests"]
-
-    def clear_log(self):
-        self.request("DELETE", "/_fixture/log", token=False)
-
-    def fault(self, rule):
-        self.request("POST", "/_fixture/faults", rule, token=False)
-
-    def clear_faults(self):
-        self.request("DELETE", "/_fixture/faults", token=False)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, relu_variant_dir):
-    server = Hub(tmp_path_factory.mktemp("hf-hub"))
+    server = HubProcess(tmp_path_factory.mktemp("hf-hub"), token=TOKEN, trusted_orgs=["kb-examples"],
+                        orgs=["shady"], max_lifetime=900)
     env = {**os.environ, "HF_ENDPOINT": server.url, "HF_TOKEN": TOKEN}
     env.pop("KB_HUB", None)
     for repo_id in ["kb-examples/relu", "shady/relu", "nobody/relu"]:

@@ -14,16 +14,15 @@ import os
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import kernels
 from conftest import REPO, RELU
+from hub_server.process import HubProcess
 
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
-SERVER = REPO / "tests" / "fixtures" / "hub-server"
 TOKEN = "hf_kb_lock_test"
 RELU_ID = "kb-examples/relu"
 # This repository's kernels package, for subprocesses started anywhere.
@@ -60,41 +59,6 @@ def legacy_lock_bytes(entries: list) -> bytes:
 
 
 # -- hubs -------------------------------------------------------------------------------
-class HfHub:
-    def __init__(self, root: Path):
-        self.root = root
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--root", str(root), "--port", "0", "--token", TOKEN,
-             "--trusted-org", "kb-examples", "--max-lifetime", "900"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        self.url = self.proc.stdout.readline().strip().rstrip("/")
-        assert self.url.startswith("http://127.0.0.1:"), self.url
-
-    def seed(self, repo_id: str, branch: str, source: Path) -> str:
-        out = subprocess.run([sys.executable, str(SERVER), "seed", "--root", str(self.root), "--repo", repo_id,
-                              "--branch", branch, str(source)], capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)["commit"]
-
-    def head(self, repo_id: str, branch: str) -> str:
-        org, name = repo_id.split("/")
-        return subprocess.run(["git", "--git-dir", str(self.root / "kernels" / org / f"{name}.git"), "rev-parse",
-                               f"refs/heads/{branch}"], capture_output=True, text=True, check=True).stdout.strip()
-
-    def log(self) -> list:
-        with urllib.request.urlopen(f"{self.url}/_fixture/log", timeout=30) as r:
-            return json.load(r)["requests"]
-
-    def clear_log(self):
-        req = urllib.request.Request(f"{self.url}/_fixture/log", method="DELETE")
-        urllib.request.urlopen(req, timeout=30).close()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 def base_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("LOCAL_KERNELS", "KB_HUB", "HF_HUB_OFFLINE", "HF_ENDPOINT", "KERNELS_CACHE")}
@@ -108,7 +72,7 @@ def hf(tmp_path_factory, relu_variant_dir):
     """The Hugging Face Hub fixture with examples/relu v1 from `kb upload`, a
     repository redirecting to it, and a pure-Python kernel whose weights are
     an LFS file."""
-    hub = HfHub(tmp_path_factory.mktemp("hf-hub"))
+    hub = HubProcess(tmp_path_factory.mktemp("hf-hub"), token=TOKEN, trusted_orgs=["kb-examples"], max_lifetime=900)
     try:
         up = subprocess.run([str(KB), "upload", str(RELU), "--repo-id", RELU_ID, "--allow-nonportable", "-q"],
                             env=base_env(HF_ENDPOINT=hub.url, HF_TOKEN=TOKEN), capture_output=True, text=True)
@@ -116,7 +80,7 @@ def hf(tmp_path_factory, relu_variant_dir):
         moved = tmp_path_factory.mktemp("moved")
         (moved / "kernel-status.toml").write_text(
             f'kind = "redirect"\ndestination = "{RELU_ID}"\nrevision = "v1"\n')
-        hub.seed("kb-examples/old-relu", "main", moved)
+        hub.seed("kb-examples/old-relu", moved, "main")
         hub.env = lambda **extra: base_env(HF_ENDPOINT=hub.url, **extra)
         yield hub
     finally:
