@@ -111,7 +111,7 @@ def curl_files(env, tmp, repo_id, variant, runs, tag):
         out = tmp / f"curl-{tag}{i}"
         out.mkdir()
         t = time.perf_counter()
-        subprocess.run(["curl", "-sfL", "--parallel", *[a for j, u in enumerate(urls) for a in ("-o", str(out / str(j)), u)]],
+        subprocess.run(["curl", "-sfL", "--no-progress-meter", "--parallel", *[a for j, u in enumerate(urls) for a in ("-o", str(out / str(j)), u)]],
                        check=True)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
