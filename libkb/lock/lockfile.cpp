@@ -172,6 +172,11 @@ std::vector<KernelLock> parse_lock_file(std::string_view text, const std::string
     const Json& entry = root[i];
     EntryReader r(source, i, entry);
     if (!entry.is_object()) r.fail("expected an object, found " + json_type(entry));
+    // kernels >= 0.17 writes {"dependency": ..., "lock": {"commit": ...}} entries,
+    // which carry no variant hashes to verify downloads against.
+    if (entry.contains("dependency") && entry.contains("lock") && !entry.contains("repo_id"))
+      r.fail("this is the structured lock format of kernels >= 0.17 (dependency/lock entries, no variant hashes), "
+             "which kb does not read; write a kernels.lock kb can verify with `kb lock` or `kernels lock`");
     KernelLock lock;
     lock.repo_id = r.require("repo_id", Json::value_t::string, "a string").get<std::string>();
     r.set_repo(lock.repo_id);

@@ -588,3 +588,11 @@ TEST_F(LockHubTest, LocksAndDownloadsThroughAGitHubOverFileUrls) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(read(got[0].dir / "metadata.json"), "{\"name\": \"relu\"}\n");
 }
+
+TEST(LockFile, TheStructuredFormatOfNewerKernelsIsNamed) {
+  std::string text = R"([{"dependency": {"repo-id": "acme/relu", "version": 1},
+                         "lock": {"commit": "0123456789abcdef0123456789abcdef01234567"}}])";
+  std::string m = kb::testing::error_of([&] { lock::parse_lock_file(text, "kernels.lock"); });
+  EXPECT_TRUE(kb::testing::contains(m, "kernels.lock: entry 0")) << m;
+  EXPECT_TRUE(kb::testing::contains(m, "structured lock format of kernels >= 0.17")) << m;
+}
