@@ -140,6 +140,13 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+size_t on_upload(char* buffer, size_t size, size_t count, void* user) {
+  auto* in = static_cast<std::ifstream*>(user);
+  in->read(buffer, static_cast<std::streamsize>(size * count));
+  if (in->bad()) return CURL_READFUNC_ABORT;
+  return static_cast<size_t>(in->gcount());
+}
+
 bool retryable_transport(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_CONNECT:
@@ -163,6 +170,7 @@ void perform(const ClientOptions& options, const Request& request, Attempt& a,
              const std::optional<uint64_t>& range_start) {
   CURL* h = thread_handle();
   a.handle = h;
+  std::ifstream upload;  // body_file, opened afresh for each attempt
   char error_buffer[CURL_ERROR_SIZE] = {0};
   HeaderList headers;
   for (const auto& [name, value] : request.headers) headers.add(name + ": " + value);
@@ -193,6 +201,16 @@ void perform(const ClientOptions& options, const Request& request, Attempt& a,
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (request.method != "GET" && request.body_file) {
+    upload.open(*request.body_file, std::ios::binary);
+    std::error_code ec;
+    auto size = std::filesystem::file_size(*request.body_file, ec);
+    if (!upload || ec) throw HttpError("cannot read " + request.body_file->string() + " to upload it", 0, "");
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+    curl_easy_setopt(h, CURLOPT_READDATA, &upload);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
   } else if (request.method != "GET") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());

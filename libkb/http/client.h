@@ -7,6 +7,7 @@
 // comes first. A download that breaks mid-body resumes with a Range request
 // from the byte it reached, so a sink never sees a byte twice.
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -39,6 +40,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // "Name", "value"
   std::string body;
   bool follow_redirects = true;
+  // Sent instead of `body`, streamed from disk (large uploads never sit in
+  // memory); read again from the start on each retry.
+  std::optional<std::filesystem::path> body_file;
 };
 
 struct Response {

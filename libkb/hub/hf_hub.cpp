@@ -475,7 +475,8 @@ class HfHub : public Hub {
 
   void put_object(const json& action, const LocalFile& file, const std::string& what) {
     std::string href = json_string(action, "href", what);
-    http::Response r = client_.send({"PUT", href, action_headers(action, href), kb::read_file(file.path), true});
+    http::Request req{"PUT", href, action_headers(action, href), "", true, file.path};
+    http::Response r = client_.send(req);
     if (r.status < 200 || r.status >= 300)
       throw Error(what + ": storing " + file.repo_path + " failed (HTTP " + std::to_string(r.status) + ": " +
                   error_message(r) + ")");

@@ -328,3 +328,19 @@ TEST_F(HfHubTest, PositiveTrustIsRememberedForAnHourAndNegativeNever) {
   EXPECT_EQ(hub::publisher_trusted_cached(*local, "acme", cache), std::nullopt);
   EXPECT_THROW(hub::publisher_trusted_cached(*hub, "../etc", cache), Error);
 }
+
+TEST_F(HfHubTest, ALargeFileUploadIsStreamedAgainFromTheStartWhenRetried) {
+  auto hub = open();
+  // The first storage PUT is dropped without an answer; the retry must send
+  // the whole file again from its start, or the hub's sha256 check refuses it.
+  server_.fault({{"path", "/_lfs/objects/"}, {"method", "PUT"}, {"kind", "reset"}});
+  std::string content(200000, 'z');
+  auto result = hub->publish("acme/big", {"v1", "m", {add("build/torch-cpu/_big.abi3.so", content)}});
+  auto puts = requests("/_lfs/objects/");
+  ASSERT_EQ(puts.size(), 2u);
+  auto files = hub->list_tree("acme/big", result.commit, "build/torch-cpu", true);
+  ASSERT_EQ(files.size(), 1u);
+  ASSERT_TRUE(files[0].lfs_sha256);
+  EXPECT_EQ(*files[0].lfs_sha256, to_hex(sha256_bytes(content)));
+  EXPECT_EQ(fetch(*hub, "acme/big", result.commit, files[0]), content);
+}
