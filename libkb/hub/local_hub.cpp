@@ -153,6 +153,7 @@ class LocalHub : public Hub {
     Repository repo;
     open(repo_id, repo);
     git_oid oid = parse_oid(entry.blob_id);
+    if (stream_blob(repo, oid, entry.path, repo_id, sink)) return;
     Blob blob;
     check(git_blob_lookup(blob.out(), repo.get(), &oid), "reading " + entry.path + " of " + std::string(repo_id));
     sink(static_cast<const char*>(git_blob_rawcontent(blob.get())), static_cast<size_t>(git_blob_rawsize(blob.get())));
@@ -217,6 +218,36 @@ class LocalHub : public Hub {
   }
 
  private:
+  // Loose objects (what publishing writes) stream in chunks, so a large file
+  // never sits in memory whole; other storage is read at once. False when
+  // the object cannot be streamed (nothing was sent to the sink then).
+  static bool stream_blob(Repository& repo, const git_oid& oid, const std::string& path, std::string_view repo_id,
+                          const std::function<void(const char*, size_t)>& sink) {
+    git_odb* odb = nullptr;
+    if (git_repository_odb(&odb, repo.get()) < 0) return false;
+    Owned<git_odb, git_odb_free> odb_owner;
+    *odb_owner.out() = odb;
+    git_odb_stream* stream = nullptr;
+    size_t length = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_open_rstream(&stream, &length, &type, odb, &oid) < 0) return false;
+    Owned<git_odb_stream, git_odb_stream_free> stream_owner;
+    *stream_owner.out() = stream;
+    std::vector<char> buffer(1 << 20);
+    size_t total = 0;
+    for (;;) {
+      int n = git_odb_stream_read(stream, buffer.data(), buffer.size());
+      if (n < 0) throw Error("reading " + path + " of " + std::string(repo_id) + ": " + last_git_error());
+      if (n == 0) break;
+      sink(buffer.data(), static_cast<size_t>(n));
+      total += static_cast<size_t>(n);
+    }
+    if (total != length)
+      throw Error("reading " + path + " of " + std::string(repo_id) + ": the object store ended after " +
+                  std::to_string(total) + " of " + std::to_string(length) + " bytes");
+    return true;
+  }
+
   fs::path repo_path(std::string_view repo_id) const {
     validate_repo_id(repo_id);
     return root_ / (std::string(repo_id) + ".git");

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -90,6 +92,24 @@ TEST_F(LocalHubTest, PublishCreatesTheRepositoryAndAVersionBranch) {
   EXPECT_EQ(branches[1].name, "v1");
   EXPECT_EQ(hub_->resolve_revision("acme/relu", "v1"), result.commit);
   EXPECT_EQ(hub_->resolve_revision("acme/relu", result.commit), result.commit);
+}
+
+TEST_F(LocalHubTest, LargeFilesAreFetchedInChunksNotWhole) {
+  std::string big(3 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 % 251);
+  std::string commit = hub_->publish("acme/relu", {"v1", "m", {add("build/torch-cpu/_big.so", big)}}).commit;
+  auto files = hub_->list_tree("acme/relu", commit, "build/torch-cpu", true);
+  ASSERT_EQ(files.size(), 1u);
+  std::string got;
+  size_t chunks = 0, largest = 0;
+  hub_->fetch_file("acme/relu", commit, files[0], [&](const char* data, size_t n) {
+    got.append(data, n);
+    ++chunks;
+    largest = std::max(largest, n);
+  });
+  EXPECT_EQ(got, big);
+  EXPECT_GE(chunks, 3u);
+  EXPECT_LE(largest, size_t{1} << 20);
 }
 
 TEST_F(LocalHubTest, TreeListingsCarrySizesAndGitBlobIds) {
