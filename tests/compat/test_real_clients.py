@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -37,7 +36,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from hub_server.process import HubProcess  # noqa: E402
+from hub_server.process import HubProcess, find_python  # noqa: E402
 
 RELU = ROOT / "examples" / "relu"
 KB_BIN = Path(os.environ.get("KB_BIN") or ROOT / "build" / "bin")
@@ -49,30 +48,6 @@ CLIENT_TIMEOUT_S = 300
 
 
 # -- interpreters -----------------------------------------------------------------
-def tools_venv_python() -> str:
-    """<venv>/bin/python of scripts/setup-test-tools.sh, found at run time."""
-    venv = os.environ.get("KB_TEST_TOOLS_VENV") or os.path.join(os.path.expanduser("~"), ".cache", "kb",
-                                                                  "test-tools-venv")
-    return os.path.join(venv, "bin", "python")
-
-
-def find_python(env_var: str, check: str) -> str | None:
-    candidates = [os.environ.get(env_var), tools_venv_python(), sys.executable, shutil.which("python3"),
-                  "/usr/bin/python3"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    for cand in dict.fromkeys(c for c in candidates if c):
-        if not os.path.isfile(cand):
-            continue
-        try:
-            r = subprocess.run([cand, "-c", check], env=env, timeout=60,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if r.returncode == 0:
-            return cand
-    return None
-
-
 HOW = "run scripts/setup-test-tools.sh (or set {})"
 
 
@@ -359,14 +334,11 @@ WEIGHTS = f"{ORG}/weights"
 def legacy_kernels_python():
     venv = os.environ.get("KB_LEGACY_KERNELS_VENV") or os.path.join(os.path.expanduser("~"), ".cache", "kb",
                                                                       "kernels-0.16-venv")
-    candidates = [os.environ.get("KB_LEGACY_KERNELS_PYTHON"), os.path.join(venv, "bin", "python")]
     check = ("import importlib.metadata as m, kernels.cli, kernels.lockfile; "
              f"assert m.version('kernels') == {LEGACY_KERNELS_VERSION!r}")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    for cand in dict.fromkeys(c for c in candidates if c):
-        if os.path.isfile(cand) and subprocess.run([cand, "-c", check], env=env, timeout=60,
-                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
-            return cand
+    py = find_python("KB_LEGACY_KERNELS_PYTHON", check, extra=[os.path.join(venv, "bin", "python")])
+    if py is not None:
+        return py
     pytest.skip(f"PyPI kernels=={LEGACY_KERNELS_VERSION} is not importable here: make a venv with "
                 f"`pip install kernels=={LEGACY_KERNELS_VERSION}` at {venv} (or set KB_LEGACY_KERNELS_PYTHON)")
 
