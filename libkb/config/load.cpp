@@ -10,6 +10,7 @@
 #include "libkb/config/toml_text.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
+#include "libkb/util/toml.h"
 
 namespace kb::config {
 
@@ -102,13 +103,7 @@ BuildConfig read_legacy(const toml::table& root, const std::string& source,
 
 BuildConfig parse_build_config(std::string_view text, const std::string& source_name,
                                const LoadOptions& options, std::vector<std::string>* warnings) {
-  toml::table root;
-  try {
-    root = toml::parse(text, std::string_view(source_name));
-  } catch (const toml::parse_error& e) {
-    fail_at(ReadContext{source_name, kCurrentEdition}, e.source().begin, "",
-            "invalid TOML: " + std::string(e.description()));
-  }
+  toml::table root = parse_toml(text, source_name);
 
   const toml::table* general = root["general"].as_table();
   const toml::node* edition = general ? general->get("edition") : nullptr;

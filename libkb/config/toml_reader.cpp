@@ -5,6 +5,7 @@
 #include "libkb/config/toml_text.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
+#include "libkb/util/toml.h"
 
 namespace kb::config::detail {
 
@@ -20,10 +21,7 @@ std::string dq(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 void fail_at(const ReadContext& ctx, const toml::source_position& where,
              std::string_view table_path, std::string_view message) {
-  // Nodes built without a source (never the case for parsed ones) fall back to 1:1.
-  auto line = where.line ? where.line : 1;
-  auto column = where.column ? where.column : 1;
-  std::string text = ctx.source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+  std::string text = toml_position(ctx.source, where) + ": ";
   if (!table_path.empty()) text += "[" + std::string(table_path) + "] ";
   text += message;
   throw Error(text);
@@ -42,31 +40,7 @@ std::string suggest(std::string_view word, const std::vector<std::string>& candi
   return {};
 }
 
-std::string type_name(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "integer";
-    case toml::node_type::floating_point:
-      return "float";
-    case toml::node_type::boolean:
-      return "boolean";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    case toml::node_type::none:
-      break;
-  }
-  return "nothing";
-}
+std::string type_name(const toml::node& node) { return toml_type_name(node); }
 
 std::string TableReader::child_path(std::string_view key) const {
   return path_.empty() ? toml_key(key) : path_ + "." + toml_key(key);

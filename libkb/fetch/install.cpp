@@ -200,26 +200,21 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
 }
 
 std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version, const fs::path& cache_root,
-                            bool local_files_only, int* newest) {
+                            bool local_files_only, std::optional<std::string>* notice) {
   std::map<int, std::string> versions;
   if (local_files_only || !hub)
     versions = cache::cached_version_refs(cache_root, repo_id);
   else
     versions = hub::version_branches(hub->list_branches(repo_id));
-  auto it = versions.find(version);
-  if (newest && !versions.empty()) *newest = versions.rbegin()->first;
-  if (it != versions.end()) {
-    // Remember the version's commit for offline use (the existing runtime does not).
-    if (!local_files_only && hub) cache::RepoCache(cache_root, "kernel", repo_id).write_ref("v" + std::to_string(version), it->second);
-    return it->second;
-  }
   if (local_files_only && versions.empty())
     throw Error("Version " + std::to_string(version) + " of '" + repo_id +
                 "' is not available in the local cache and Hugging Face Hub is in offline mode. Download the kernel "
                 "while online first, or pass an explicit `revision=<commit>`.");
-  std::vector<std::string> available;
-  for (const auto& [v, _] : versions) available.push_back(std::to_string(v));
-  throw Error("Version " + std::to_string(version) + " not found, available versions: " + join(available, ", "));
+  std::string commit = hub::version_commit(versions, version);
+  if (notice) *notice = hub::newer_version_notice(repo_id, version, versions);
+  // Remember the version's commit for offline use (the existing runtime does not).
+  if (!local_files_only && hub) cache::RepoCache(cache_root, "kernel", repo_id).write_ref("v" + std::to_string(version), commit);
+  return commit;
 }
 
 }  // namespace kb::fetch

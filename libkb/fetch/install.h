@@ -5,6 +5,7 @@
 // and return its directory inside the cache snapshot.
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,9 +64,10 @@ std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallReques
 
 // The commit of `version` (branch v<version>); offline from the cache's refs.
 // Throws kb::Error "Version N not found, available versions: 1, 2" and the
-// offline message of the existing runtime. `newest`, when given, receives the
-// highest version known (the caller warns when it is above `version`).
+// offline message of the existing runtime. `notice`, when given, receives
+// hub::newer_version_notice (the caller warns with it).
 std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version,
-                            const std::filesystem::path& cache_root, bool local_files_only, int* newest = nullptr);
+                            const std::filesystem::path& cache_root, bool local_files_only,
+                            std::optional<std::string>* notice = nullptr);
 
 }  // namespace kb::fetch

@@ -61,14 +61,26 @@ struct LocalFile {
   bool lfs = false;
 };
 
+// Both hashes in one read of the file.
 LocalFile describe_local(const FileOperation& op) {
   LocalFile f;
   f.path = op.local_path;
   f.repo_path = op.path_in_repo;
-  cache::FileDigest sha1 = cache::hash_file(op.local_path, cache::ExpectedHash::GitBlobSha1);
-  f.size = sha1.size;
-  f.blob_id = sha1.hex;
-  f.sha256 = cache::hash_file(op.local_path, cache::ExpectedHash::Sha256).hex;
+  std::error_code ec;
+  f.size = fs::file_size(op.local_path, ec);
+  std::ifstream in(op.local_path, std::ios::binary);
+  if (ec || !in) throw Error("cannot read " + op.local_path.string() + " to upload it");
+  cache::StreamHasher sha1(cache::ExpectedHash::GitBlobSha1, f.size), sha256(cache::ExpectedHash::Sha256, f.size);
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    std::string_view chunk(buffer.data(), static_cast<size_t>(in.gcount()));
+    sha1.update(chunk);
+    sha256.update(chunk);
+  }
+  if (in.bad() || sha1.size() != f.size) throw Error("cannot read " + op.local_path.string() + " to upload it");
+  f.blob_id = sha1.finish_hex();
+  f.sha256 = sha256.finish_hex();
   return f;
 }
 
@@ -223,10 +235,12 @@ class HfHub : public Hub {
       throw Error("pull requests can only target an existing branch: `" + request.branch + "` does not exist in " +
                   std::string(repo_id));
     if (new_branch) create_branch(repo_id, request.branch);
-    std::string head = resolve_revision(repo_id, request.branch);
+    bool known = request.base_commit && request.base_files;
+    std::string head = known ? *request.base_commit : resolve_revision(repo_id, request.branch);
 
     std::map<std::string, TreeEntry> remote;
-    for (TreeEntry& e : list_tree(repo_id, head, "", true)) remote.emplace(e.path, std::move(e));
+    for (TreeEntry e : known ? *request.base_files : list_tree(repo_id, head, "", true))
+      remote.emplace(e.path, std::move(e));
 
     // Only what differs from the branch is sent; nothing at all means no commit.
     std::vector<LocalFile> additions;

@@ -35,6 +35,21 @@ std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs) {
   return out;
 }
 
+std::string version_commit(const std::map<int, std::string>& versions, int version) {
+  auto it = versions.find(version);
+  if (it != versions.end()) return it->second;
+  std::string available;
+  for (const auto& [v, _] : versions) available += (available.empty() ? "" : ", ") + std::to_string(v);
+  throw Error("Version " + std::to_string(version) + " not found, available versions: " + available);
+}
+
+std::optional<std::string> newer_version_notice(std::string_view repo_id, int version,
+                                                const std::map<int, std::string>& versions) {
+  if (versions.empty() || versions.rbegin()->first <= version) return std::nullopt;
+  return "You are using version " + std::to_string(version) + " of '" + std::string(repo_id) + "', but version " +
+         std::to_string(versions.rbegin()->first) + " is available.";
+}
+
 namespace {
 
 // The entry for `path` at `commit` from a listing of its folder; nullopt when

@@ -44,6 +44,15 @@ bool is_bytecode(std::string_view path);
 // Kernel versions: branches named v<int> -> commit.
 std::map<int, std::string> version_branches(const std::vector<RefInfo>& refs);
 
+// The commit of `version` in `versions`; kb::Error "Version N not found,
+// available versions: 1, 2, 10" (numeric order) otherwise.
+std::string version_commit(const std::map<int, std::string>& versions, int version);
+
+// "You are using version N of 'org/name', but version M is available." when
+// a higher version than `version` exists.
+std::optional<std::string> newer_version_notice(std::string_view repo_id, int version,
+                                                const std::map<int, std::string>& versions);
+
 struct TreeEntry {
   std::string path;  // relative to the repository root, '/'-separated
   bool directory = false;
@@ -69,6 +78,12 @@ struct PublishRequest {
   // Called as files are sent: bytes done and total of this publish (hubs that
   // transfer files over a network; others may never call it).
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // What the caller has just read of the branch (of main for a branch that
+  // does not exist yet): its commit and recursive file listing. A hub that
+  // would read them again uses these instead; the commit is then the parent
+  // the commit must follow, so a branch moved in between is refused.
+  std::optional<std::string> base_commit;
+  std::optional<std::vector<TreeEntry>> base_files;
 };
 
 struct PublishResult {

@@ -1,10 +1,7 @@
 #include "libkb/hub/status.h"
 
-#include <toml++/toml.h>
-
-#include <sstream>
-
 #include "libkb/util/error.h"
+#include "libkb/util/toml.h"
 
 namespace kb::hub {
 
@@ -18,15 +15,7 @@ std::string python_repr(const std::string& s) {
 }  // namespace
 
 Redirect parse_kernel_status(std::string_view text) {
-  toml::table table;
-  try {
-    table = toml::parse(text, std::string_view("kernel-status.toml"));
-  } catch (const toml::parse_error& e) {
-    std::ostringstream out;
-    out << "kernel-status.toml:" << e.source().begin.line << ":" << e.source().begin.column << ": "
-        << e.description();
-    throw Error(out.str());
-  }
+  toml::table table = parse_toml(text, "kernel-status.toml");
   auto kind = table["kind"].value<std::string>();
   if (!kind || kind->empty()) throw Error("kernel-status.toml must contain a 'kind' field");
   if (*kind != "redirect") throw Error("Unknown kernel status kind: " + python_repr(*kind));

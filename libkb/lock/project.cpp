@@ -1,7 +1,5 @@
 #include "libkb/lock/project.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <climits>
 #include <map>
@@ -13,6 +11,7 @@
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
+#include "libkb/util/toml.h"
 #include "libkb/util/work_queue.h"
 
 namespace kb::lock {
@@ -24,20 +23,7 @@ namespace {
 constexpr const char* kDependenciesTable = "tool.kernels.dependencies";
 
 std::string position(const std::string& file, const toml::node& node) {
-  const toml::source_position& at = node.source().begin;
-  return file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
-}
-
-std::string toml_type(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    default: return "date/time";
-  }
+  return toml_position(file, node.source().begin);
 }
 
 // The value as written, for messages: "1.0", "\"1\"".
@@ -54,7 +40,7 @@ const toml::table* sub_table(const std::string& file, const toml::table& table, 
   const toml::node* node = table.get(key);
   if (!node) return nullptr;
   if (!node->is_table())
-    throw Error(position(file, *node) + ": `" + dotted + "` must be a table, found " + toml_type(*node));
+    throw Error(position(file, *node) + ": `" + dotted + "` must be a table, found " + toml_type_name(*node));
   return node->as_table();
 }
 
@@ -69,15 +55,7 @@ void warn(const LockOptions& options, const std::string& message) {
 
 std::optional<std::vector<Dependency>> read_dependencies(const fs::path& pyproject) {
   const std::string file = pyproject.string();
-  std::string text = read_file(pyproject);
-  toml::table root;
-  try {
-    root = toml::parse(text, std::string_view(file));
-  } catch (const toml::parse_error& e) {
-    const toml::source_position& at = e.source().begin;
-    throw Error(file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                ": invalid TOML: " + std::string(e.description()));
-  }
+  toml::table root = parse_toml(read_file(pyproject), file);
   const toml::table* tool = sub_table(file, root, "tool", "tool");
   const toml::table* kernels = tool ? sub_table(file, *tool, "kernels", "tool.kernels") : nullptr;
   const toml::table* table = kernels ? sub_table(file, *kernels, "dependencies", kDependenciesTable) : nullptr;
@@ -102,7 +80,7 @@ std::optional<std::vector<Dependency>> read_dependencies(const fs::path& pyproje
     const toml::value<int64_t>* value = node->as_integer();
     if (!value || value->get() < 1 || value->get() > INT_MAX)
       throw Error(where + ": the version must be a positive integer (a major version such as 1), found " +
-                  (value ? "" : toml_type(*node) + " ") + toml_text(*node));
+                  (value ? "" : toml_type_name(*node) + " ") + toml_text(*node));
     out.push_back({key, static_cast<int>(value->get())});
   }
   return out;
@@ -125,18 +103,10 @@ KernelLock lock_dependency(hub::Hub& hub, const Dependency& dependency, const Lo
   }
 
   std::map<int, std::string> versions = hub::version_branches(branches);
-  auto it = versions.find(dependency.version);
-  if (it == versions.end()) {
-    std::vector<std::string> available;
-    for (const auto& [v, _] : versions) available.push_back(std::to_string(v));
-    throw Error("Version " + std::to_string(dependency.version) +
-                " not found, available versions: " + join(available, ", "));
-  }
-  if (int newest = versions.rbegin()->first; newest > dependency.version)
-    warn(options, "You are using version " + std::to_string(dependency.version) + " of '" + repo_id +
-                      "', but version " + std::to_string(newest) + " is available.");
+  std::string commit = hub::version_commit(versions, dependency.version);
+  if (auto notice = hub::newer_version_notice(repo_id, dependency.version, versions)) warn(options, *notice);
 
-  KernelLock lock{repo_id, it->second, {}};
+  KernelLock lock{repo_id, commit, {}};
   lock.variants = variant_locks(hub.list_tree(repo_id, lock.sha, "", true));
   return lock;
 }

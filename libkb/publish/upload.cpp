@@ -157,9 +157,12 @@ UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& me
   }
   // A new branch starts from main, whose files count as the branch's own.
   std::string base = result.new_branch ? "main" : plan.branch;
+  std::optional<std::string> base_commit;
   if (repo_exists) {
     try {
-      remote = hub.list_tree(plan.repo_id, hub.resolve_revision(plan.repo_id, base), "", true);
+      std::string commit = hub.resolve_revision(plan.repo_id, base);
+      remote = hub.list_tree(plan.repo_id, commit, "", true);
+      base_commit = commit;
     } catch (const Error&) {
       remote.clear();  // an empty repository has nothing to prune
     }
@@ -174,6 +177,10 @@ UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& me
                               .private_repo = plan.private_repo,
                               .create_pr = plan.create_pr,
                               .progress = report(plan.branch)};
+  if (base_commit) {
+    request.base_commit = base_commit;
+    request.base_files = remote;
+  }
   for (auto& d : stale_deletions(plan, remote, result.new_branch)) request.operations.push_back(std::move(d));
   hub::PublishResult published = hub.publish(plan.repo_id, request);
   result.commit = published.commit;

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable
 
 from .load import get_kernel
-from .lockfile import _caller_locked_entry, _locked_entry_from_file
+from .lockfile import _locked_entry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -55,24 +55,41 @@ def func_module_class(func: Callable, layer_name: str | None = None) -> type[nn.
     return type("Func", (nn.Module,), members)
 
 
-def _locked_revision(repo_id: str, lockfile: Path | None) -> str:
-    """The commit `lockfile` (or, when None, the calling package's installed
-    lock) pins `repo_id` to."""
-    if lockfile is None:
-        entry = _caller_locked_entry(repo_id)
-    else:
-        entry = _locked_entry_from_file(repo_id, lockfile)
-    if entry is None:
-        raise ValueError(f"Kernel `{repo_id}` is not locked")
-    return entry.sha
-
-
 def _hashable(trust_remote_code):
     # A list of signing identities is accepted for trust_remote_code.
     return tuple(trust_remote_code) if isinstance(trust_remote_code, list) else trust_remote_code
 
 
-class LockedLayerRepository:
+class _LockedRepository:
+    """What both locked repositories share: the kernel at its locked commit
+    (looked up on creation), identity over (name, repo, commit, trust)."""
+
+    def __init__(self, repo_id: str, lockfile: Path | None, name: str, trust_remote_code):
+        self.repo_id = repo_id
+        self.lockfile = lockfile
+        self.trust_remote_code = trust_remote_code
+        self._name = name
+        entry = _locked_entry(repo_id, lockfile)
+        if entry is None:
+            raise ValueError(f"Kernel `{repo_id}` is not locked")
+        self.revision = entry.sha
+
+    def _load_kernel(self) -> ModuleType:
+        return get_kernel(self.repo_id, revision=self.revision, trust_remote_code=self.trust_remote_code)
+
+    def _key(self) -> tuple:
+        return (self._name, self.repo_id, self.revision, _hashable(self.trust_remote_code))
+
+    def __eq__(self, other) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class LockedLayerRepository(_LockedRepository):
     """The layer `layer_name` of the kernel `repo_id` at the commit a
     kernels.lock pins it to.
 
@@ -88,33 +105,18 @@ class LockedLayerRepository:
         layer_name: str,
         trust_remote_code: bool | list[str] = False,
     ):
-        self.repo_id = repo_id
-        self.lockfile = lockfile
+        super().__init__(repo_id, lockfile, layer_name, trust_remote_code)
         self.layer_name = layer_name
-        self.trust_remote_code = trust_remote_code
-        self.revision = _locked_revision(repo_id, lockfile)
 
     def load(self) -> type[nn.Module]:
         """Loads the kernel at the locked commit and returns its layer class."""
-        kernel = get_kernel(self.repo_id, revision=self.revision, trust_remote_code=self.trust_remote_code)
-        layers = getattr(kernel, "layers", None)
+        layers = getattr(self._load_kernel(), "layers", None)
         if layers is None:
             raise ValueError(f"Kernel repo {self} does not define any layers.")
         layer = getattr(layers, self.layer_name, None)
         if layer is None:
             raise ValueError(f"Layer `{self.layer_name}` not found in kernel repo {self}.")
         return layer
-
-    def _key(self) -> tuple:
-        return (self.layer_name, self.repo_id, self.revision, _hashable(self.trust_remote_code))
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, LockedLayerRepository):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def __str__(self) -> str:
         return f"`{self.repo_id}` (revision: {self.revision}), layer `{self.layer_name}`"
@@ -123,7 +125,7 @@ class LockedLayerRepository:
         return f"LockedLayerRepository({self.repo_id!r}, revision={self.revision!r}, layer_name={self.layer_name!r})"
 
 
-class LockedFuncRepository:
+class LockedFuncRepository(_LockedRepository):
     """The function `func_name` of the kernel `repo_id` at the commit a
     kernels.lock pins it to, loaded as an `nn.Module` class ("Func") whose
     `forward` calls it.
@@ -144,28 +146,13 @@ class LockedFuncRepository:
             DeprecationWarning,
             stacklevel=2,
         )
-        self.repo_id = repo_id
-        self.lockfile = lockfile
+        super().__init__(repo_id, lockfile, func_name, trust_remote_code)
         self.func_name = func_name
-        self.trust_remote_code = trust_remote_code
-        self.revision = _locked_revision(repo_id, lockfile)
 
     def load(self) -> type[nn.Module]:
         """Loads the kernel at the locked commit and returns a module class
         wrapping its function."""
-        kernel = get_kernel(self.repo_id, revision=self.revision, trust_remote_code=self.trust_remote_code)
-        return _func_class_from_kernel(self, kernel)
-
-    def _key(self) -> tuple:
-        return (self.func_name, self.repo_id, self.revision, _hashable(self.trust_remote_code))
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, LockedFuncRepository):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
+        return _func_class_from_kernel(self, self._load_kernel())
 
     def __str__(self) -> str:
         return f"`{self.repo_id}` (revision: {self.revision}), function `{self.func_name}`"

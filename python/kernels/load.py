@@ -158,9 +158,7 @@ def _select_revision_or_version(
         )
     if revision is not None:
         return revision
-    commit, newest = _core.resolve_version(repo_id, int(version), local_files_only, agent)
-    if newest > int(version):
-        logging.getLogger("kernels._versions").warning(
-            "You are using version %d of '%s', but version %d is available.", int(version), repo_id, newest
-        )
+    commit, notice = _core.resolve_version(repo_id, int(version), local_files_only, agent)
+    if notice is not None:
+        logging.getLogger("kernels._versions").warning(notice)
     return commit

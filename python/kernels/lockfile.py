@@ -37,7 +37,7 @@ def load_kernel(repo_id: str, *, lockfile: Path | None, backend: str | None = No
     metadata when `lockfile` is None. The variant for this process (or for
     `backend`) must have been downloaded before, with `kernels download
     PROJECT_DIR`."""
-    entry = _locked_entry_from_file(repo_id, lockfile) if lockfile is not None else _caller_locked_entry(repo_id)
+    entry = _locked_entry(repo_id, lockfile)
     if entry is None:
         raise ValueError(
             f"Kernel `{repo_id}` is not locked. Please lock it with `kernels lock <project>` and then reinstall "
@@ -104,6 +104,12 @@ def write_egg_lockfile(cmd, basename, filename) -> None:
 
 def _find(locks, repo_id: str):
     return next((lock for lock in locks if lock.repo_id == repo_id), None)
+
+
+def _locked_entry(repo_id: str, lockfile: Path | None):
+    """The lock entry of `repo_id` in `lockfile`, or, when None, in the lock
+    installed with the calling package; None when it is not locked."""
+    return _locked_entry_from_file(repo_id, lockfile) if lockfile is not None else _caller_locked_entry(repo_id)
 
 
 def _locked_entry_from_file(repo_id: str, lockfile: Path):

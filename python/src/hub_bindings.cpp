@@ -42,14 +42,15 @@ void bind_hub(py::module_& m) {
         return translate(PyExc_ValueError, [&] {
           py::gil_scoped_release release;
           std::unique_ptr<hub::Hub> hub = local_files_only ? nullptr : open_hub(user_agent);
-          int newest = version;
+          std::optional<std::string> notice;
           std::string commit =
-              fetch::resolve_version(hub.get(), repo_id, version, cache::default_cache_root(), local_files_only, &newest);
-          return std::make_pair(commit, newest);
+              fetch::resolve_version(hub.get(), repo_id, version, cache::default_cache_root(), local_files_only, &notice);
+          return std::make_pair(commit, notice);
         });
       },
       py::arg("repo_id"), py::arg("version"), py::arg("local_files_only"), py::arg("user_agent") = "",
-      "(commit of version branch v<version>, newest version); ValueError when it does not exist.");
+      "(commit of version branch v<version>, a notice when a newer version exists or None); ValueError when "
+      "it does not exist.");
   m.def(
       "hub_variants",
       [](const std::string& repo_id, const std::string& revision, const std::string& user_agent) {

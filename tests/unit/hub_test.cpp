@@ -74,6 +74,17 @@ TEST(HubBytecode, PycFilesAndPycacheFoldersOnly) {
   EXPECT_FALSE(hub::is_bytecode("build/v/x.pyc.txt"));
 }
 
+TEST(HubVersions, CommitOfAVersionAndTheNewerVersionNotice) {
+  std::map<int, std::string> versions = {{1, "a"}, {2, "b"}, {10, "c"}};
+  EXPECT_EQ(hub::version_commit(versions, 2), "b");
+  EXPECT_EQ(error_of([&] { hub::version_commit(versions, 3); }), "Version 3 not found, available versions: 1, 2, 10");
+  EXPECT_EQ(error_of([&] { hub::version_commit({}, 1); }), "Version 1 not found, available versions: ");
+  EXPECT_EQ(hub::newer_version_notice("acme/relu", 2, versions),
+            std::optional<std::string>("You are using version 2 of 'acme/relu', but version 10 is available."));
+  EXPECT_FALSE(hub::newer_version_notice("acme/relu", 10, versions));
+  EXPECT_FALSE(hub::newer_version_notice("acme/relu", 1, {}));
+}
+
 TEST(HubVersions, BranchesNamedVIntAreVersions) {
   auto v = hub::version_branches({{"main", "a"}, {"v1", "b"}, {"v10", "c"}, {"v2beta", "d"}, {"v", "e"}, {"v2", "f"}});
   EXPECT_EQ(v, (std::map<int, std::string>{{1, "b"}, {2, "f"}, {10, "c"}}));
