@@ -13,27 +13,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The raw digest bytes a hex hash stands for (20 for SHA-1, 32 for SHA-256).
 std::string raw_digest(const FileHash& f) {
-  const std::string& hex = f.hex;
-  bool ok = hex.size() == 40 || hex.size() == 64;
-  std::string raw;
-  for (size_t i = 0; ok && i < hex.size(); i += 2) {
-    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
-    ok = hi >= 0 && lo >= 0;
-    raw.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  if (!ok)
-    throw Error("invalid hash '" + hex + "' for " + f.name +
+  std::optional<std::string> raw =
+      f.hex.size() == 40 || f.hex.size() == 64 ? from_hex(f.hex) : std::nullopt;
+  if (!raw)
+    throw Error("invalid hash '" + f.hex + "' for " + f.name +
                 ": expected 40 (git blob SHA-1) or 64 (SHA-256) hexadecimal digits");
-  return raw;
+  return *raw;
 }
 
 }  // namespace

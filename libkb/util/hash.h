@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,8 @@ std::string git_blob_sha1_hex(std::string_view content);
 std::string sha256_bytes(std::string_view data);                   // raw 32 bytes
 std::string sha256_file_bytes(const std::filesystem::path& path);  // raw 32 bytes, streamed
 std::string to_hex(std::string_view raw);
+// The bytes `hex` spells (either case); nullopt for an odd length or a non-hex digit.
+std::optional<std::string> from_hex(std::string_view hex);
 std::string base64_encode(std::string_view raw);  // standard alphabet, padded
 
 }  // namespace kb

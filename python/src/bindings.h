@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "libkb/hub/hub.h"
 #include "libkb/util/error.h"
 
 namespace kb::python {
@@ -18,6 +19,10 @@ void bind_metadata(py::module_& m);
 void bind_resolve(py::module_& m);
 void bind_runtime(py::module_& m);
 void bind_hub(py::module_& m);
+
+// The hub KB_HUB names, sending `user_agent` (built by the Python side) with
+// its requests.
+std::unique_ptr<hub::Hub> open_hub(const std::string& user_agent);
 void bind_lock(py::module_& m);
 
 // Raises a Python exception of `type` (PyExc_ValueError, PyExc_OSError, ...)

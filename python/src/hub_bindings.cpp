@@ -12,15 +12,11 @@
 
 namespace kb::python {
 
-namespace {
-
 std::unique_ptr<hub::Hub> open_hub(const std::string& user_agent) {
   hub::OpenOptions options;
   options.user_agent = user_agent;
   return hub::open_hub(std::nullopt, options);
 }
-
-}  // namespace
 
 void bind_hub(py::module_& m) {
   m.def("offline_mode", &cache::offline_mode, "HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE is set.");

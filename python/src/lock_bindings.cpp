@@ -23,12 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<hub::Hub> open_hub(const std::string& user_agent) {
-  hub::OpenOptions options;
-  options.user_agent = user_agent;
-  return hub::open_hub(std::nullopt, options);
-}
-
 // Variants as Python sees them: an insertion-ordered dict name -> VariantLock.
 py::dict variants_dict(const lock::KernelLock& k) {
   py::dict out;

@@ -74,3 +74,11 @@ TEST(Process, CapturesOutputAndExitCode) {
   EXPECT_EQ(cat.out, "fed");
   EXPECT_THROW(run_process({.argv = {"kb-no-such-program"}}), Error);
 }
+
+TEST(Hex, FromHexIsTheInverseOfToHex) {
+  EXPECT_EQ(kb::from_hex("00ff7Fa0"), std::optional<std::string>(std::string("\x00\xff\x7f\xa0", 4)));
+  EXPECT_EQ(kb::to_hex(*kb::from_hex("0123456789abcdef")), "0123456789abcdef");
+  EXPECT_FALSE(kb::from_hex("abc"));
+  EXPECT_FALSE(kb::from_hex("zz"));
+  EXPECT_EQ(kb::from_hex(""), std::optional<std::string>(""));
+}
