@@ -1,7 +1,8 @@
 """Build of the kernels distribution: the pure-Python package plus
 kernels._core, compiled by the repository's CMake project (target
 kernels_core) for the interpreter that runs this build, then copied into the
-package. The version is kb's (project(kb VERSION ...) in CMakeLists.txt)."""
+package. The version is `<API level>+kb.<kb version>` (KB_KERNELS_API_VERSION
+and project(kb VERSION ...) in CMakeLists.txt), as kernels._core reports it."""
 import os
 import re
 import shutil
@@ -17,12 +18,14 @@ from setuptools.command.build_ext import build_ext
 SOURCE_DIR = Path(os.environ.get("KB_SOURCE_DIR", Path(__file__).resolve().parent.parent))
 
 
-def kb_version() -> str:
+def distribution_version() -> str:
     cmake = SOURCE_DIR / "CMakeLists.txt"
-    match = cmake.is_file() and re.search(r"project\(kb VERSION ([0-9.]+)", cmake.read_text())
-    if not match:
+    text = cmake.read_text() if cmake.is_file() else ""
+    kb = re.search(r"project\(kb VERSION ([0-9.]+)", text)
+    api = re.search(r"set\(KB_KERNELS_API_VERSION ([0-9.]+)\)", text)
+    if not kb or not api:
         sys.exit(f"kernels: {SOURCE_DIR} is not the kb repository (set KB_SOURCE_DIR to it)")
-    return match.group(1)
+    return f"{api.group(1)}+kb.{kb.group(1)}"
 
 
 class CMakeBuild(build_ext):
@@ -52,7 +55,7 @@ class CMakeBuild(build_ext):
 
 
 setup(
-    version=kb_version(),
+    version=distribution_version(),
     packages=["kernels"],
     ext_modules=[Extension("kernels._core", sources=[])],
     cmdclass={"build_ext": CMakeBuild},

@@ -20,14 +20,28 @@ std::string optional_str(const std::optional<Version>& v) { return v ? v->str() 
 
 std::string bool_str(std::optional<bool> b) { return b ? (*b ? "True" : "False") : "None"; }
 
+// A CPU variant standing in for an accelerator torch cannot use (see
+// Environment::cpu_fallback).
+bool is_cpu_fallback(const Variant& v, const Environment& env) {
+  if (!env.cpu_fallback) return false;
+  return v.is_arch() ? v.compute().kind == ComputeKind::Cpu : v.noarch_backend() == "cpu";
+}
+
+std::string cpu_fallback_note(const Environment& env) {
+  std::string name = env.backend.kind == ComputeKind::Rocm ? "ROCm" : "CUDA";
+  return "CPU fallback: torch is built for " + name + " (" + env.backend.str() + ") but no " + name +
+         " device is available";
+}
+
 // The sort key of the existing runtime (smaller first): accepted before
-// rejected; stable-ABI (newest ABI first) before torch arch (untagged before
+// rejected; CPU fallbacks after every variant of the backend itself; stable-ABI (newest ABI first) before torch arch (untagged before
 // tagged) before tvm-ffi and noarch; universal noarch last; within a kind, the
 // highest backend minor version first.
 using SortKey = std::array<int64_t, 5>;
 
 SortKey sort_key(const Decision& d) {
-  int64_t rejected = d.accepted ? 0 : 1;
+  // Accepted decisions carry a reason only when they are CPU fallbacks.
+  int64_t rejected = d.accepted ? (d.reason.empty() ? 0 : 1) : 2;
   const Variant& v = d.variant;
   auto minor = [&]() -> int64_t { return v.compute().versioned() ? -static_cast<int64_t>(v.compute().minor) : 0; };
   switch (v.kind()) {
@@ -108,6 +122,9 @@ Environment make_environment(std::string_view machine, std::string_view system, 
   // match no arch variant.
   env.cpu = (m == "amd64" || m == "x86_64") ? "x86_64" : (m == "arm64" || m == "aarch64") ? "aarch64" : m;
   env.backend = select_backend(detect_backend(torch), backend_override);
+  bool accelerator = env.backend.kind == ComputeKind::Cuda || env.backend.kind == ComputeKind::Rocm;
+  bool overridden = backend_override && !backend_override->empty();
+  env.cpu_fallback = torch && accelerator && !overridden && torch->device_available == false;
   if (torch) {
     Version v = leading_version(torch->version);
     env.torch = Version({v.major(), v.minor()});
@@ -135,7 +152,8 @@ std::string noarch_backend_name(const variant::Compute& backend) {
 std::optional<std::string> rejection_reason(const Variant& v, const Environment& env) {
   if (!v.is_arch()) {
     std::string system = noarch_backend_name(env.backend);
-    if (v.noarch_backend() == system || v.noarch_backend() == "universal") return std::nullopt;
+    if (v.noarch_backend() == system || v.noarch_backend() == "universal" || is_cpu_fallback(v, env))
+      return std::nullopt;
     return "backend (" + v.noarch_backend() + ") does not match system backend (" + system + ") and is not universal";
   }
   if (v.cpu() != env.cpu) return "CPU (" + v.cpu() + ") does not match system CPU (" + env.cpu + ")";
@@ -163,6 +181,7 @@ std::optional<std::string> rejection_reason(const Variant& v, const Environment&
     case Kind::Noarch:
       break;
   }
+  if (is_cpu_fallback(v, env)) return std::nullopt;
   return backend_reason(v, env);
 }
 
@@ -191,6 +210,12 @@ Resolution resolve(std::vector<Variant> candidates, const Environment& env) {
   }
   for (auto& v : candidates) {
     auto reason = rejection_reason(v, env);
+    if (!reason && is_cpu_fallback(v, env)) {
+      // A CPU variant loads only when nothing for the backend itself does;
+      // the trace says why it was accepted at all.
+      r.trace.push_back({std::move(v), true, cpu_fallback_note(env)});
+      continue;
+    }
     r.trace.push_back({std::move(v), !reason, reason.value_or("")});
   }
   std::stable_sort(r.trace.begin(), r.trace.end(),
@@ -203,8 +228,11 @@ std::string render_trace(const std::vector<Decision>& trace) {
   bool first_accepted = !trace.empty() && trace.front().accepted;
   for (size_t i = 0; i < trace.size(); ++i) {
     const Decision& d = trace[i];
-    if (d.accepted)
-      lines.push_back(d.variant.str() + (i == 0 && first_accepted ? " compatible, preferred ✅" : " compatible ✅"));
+    if (d.accepted) {
+      std::string note = d.reason.empty() ? "" : " (" + d.reason + ")";
+      lines.push_back(d.variant.str() + (i == 0 && first_accepted ? " compatible, preferred" : " compatible") + note +
+                      " ✅");
+    }
     else
       lines.push_back(d.variant.str() + ": " + d.reason);
   }

@@ -30,6 +30,10 @@ struct Environment {
   std::optional<Version> tvm_ffi;    // major.minor of tvm_ffi when installed
   std::optional<Version> macos;      // macOS version (darwin only)
   bool free_threaded = false;        // free-threaded Python older than 3.15
+  // torch was built for CUDA or ROCm but sees no device (a CUDA build of
+  // torch on a machine without a GPU): CPU variants are accepted too, ranked
+  // after every variant of the backend itself. Never set under an override.
+  bool cpu_fallback = false;
 
   // "torch 2.14, cxx11, cu130, x86_64-linux" (for messages).
   std::string describe() const;
@@ -47,6 +51,9 @@ struct TorchFacts {
   bool tpu = false;                 // torch.backends has "tpu"
   bool neuron = false;              // torch has "neuron"
   std::optional<Version> cann;      // CANN version when torch_npu is the privateuse1 backend
+  // torch.cuda.is_available() for CUDA and ROCm builds; nullopt when not
+  // asked (taken as available).
+  std::optional<bool> device_available;
 };
 
 // The backend torch was built for, first match wins: tpu, neuron, cuda, rocm,
@@ -55,7 +62,8 @@ struct TorchFacts {
 variant::Compute detect_backend(const std::optional<TorchFacts>& torch);
 
 // An environment from platform facts (platform.machine(), platform.system())
-// and torch's; without torch there is no torch version and no ABI.
+// and torch's; without torch there is no torch version and no ABI. A CUDA or
+// ROCm torch without a device gets `cpu_fallback` unless a backend is named.
 Environment make_environment(std::string_view machine, std::string_view system, const std::optional<TorchFacts>& torch,
                              const std::optional<std::string>& backend_override = std::nullopt);
 
@@ -72,7 +80,7 @@ std::string noarch_backend_name(const variant::Compute& backend);
 struct Decision {
   variant::Variant variant;
   bool accepted = false;
-  std::string reason;  // rejected only: the first check that failed
+  std::string reason;  // rejected: the first check that failed; accepted: why, when not a plain match
 };
 
 struct Resolution {
@@ -94,6 +102,7 @@ Resolution resolve(std::vector<variant::Variant> candidates, const Environment& 
 //   "torch113-cxx11-cpu-x86_64-linux compatible, preferred ✅"
 //   "torch-cpu compatible ✅"
 //   "torch214-cxx11-cu130-x86_64-linux: backend (cu130) does not match selected backend (cpu)"
+//   "torch214-cxx11-cpu-x86_64-linux compatible (CPU fallback: ...) ✅"
 std::string render_trace(const std::vector<Decision>& trace);
 
 // Variants found as sub-directories of `dir` (sorted by name). Names that are

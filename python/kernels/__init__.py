@@ -1,31 +1,74 @@
-"""kernels: load compute kernels for PyTorch.
+"""kernels: load compute kernels for PyTorch, and swap model layers for them.
 
 Importing this package never imports torch; torch is imported when a kernel
-is first resolved or loaded.
+is first resolved or loaded, or when a model is kernelized.
 """
 from ._core import Metadata, __version__
 from .hf_hub import RepoInfo
 from .importer import LoadedKernel, get_loaded_kernels
-from .layer_repositories import LockedFuncRepository, LockedLayerRepository
+from .layer import (
+    CUDAProperties,
+    Device,
+    FuncRepository,
+    KernelizedFunc,
+    KernelizedLayer,
+    KernelizedLayers,
+    KernelizeFallback,
+    LayerRepository,
+    LocalFuncRepository,
+    LocalLayerRepository,
+    LockedFuncRepository,
+    LockedLayerRepository,
+    Mode,
+    ROCMProperties,
+    get_kernelized_layers,
+    kernelize,
+    register_kernel_mapping,
+    replace_kernel_forward_from_hub,
+    use_kernel_forward_from_hub,
+    use_kernel_func_from_hub,
+    use_kernel_mapping,
+    use_kernelized_func,
+)
 from .load import get_kernel, get_kernel_variants, get_local_kernel, has_kernel, install_kernel
 from .lockfile import get_locked_kernel, load_kernel
 from .variants import VariantAccepted, VariantRejected
 
 __all__ = [
     "__version__",
+    "CUDAProperties",
+    "Device",
+    "FuncRepository",
+    "KernelizeFallback",
+    "KernelizedFunc",
+    "KernelizedLayer",
+    "KernelizedLayers",
+    "LayerRepository",
     "LoadedKernel",
+    "LocalFuncRepository",
+    "LocalLayerRepository",
     "LockedFuncRepository",
     "LockedLayerRepository",
     "Metadata",
+    "Mode",
+    "ROCMProperties",
     "RepoInfo",
     "VariantAccepted",
     "VariantRejected",
     "get_kernel",
     "get_kernel_variants",
+    "get_kernelized_layers",
     "get_loaded_kernels",
     "get_local_kernel",
     "get_locked_kernel",
     "has_kernel",
     "install_kernel",
+    "kernelize",
     "load_kernel",
+    "register_kernel_mapping",
+    "replace_kernel_forward_from_hub",
+    "use_kernel_forward_from_hub",
+    "use_kernel_func_from_hub",
+    "use_kernel_mapping",
+    "use_kernelized_func",
 ]

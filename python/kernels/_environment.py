@@ -70,7 +70,16 @@ def _torch_facts() -> _core.TorchFacts | None:
         tpu=hasattr(torch.backends, "tpu"),
         neuron=hasattr(torch, "neuron"),
         cann=_cann_version(torch),
+        device_available=_accelerator_available(torch),
     )
+
+
+def _accelerator_available(torch) -> bool | None:
+    # A CUDA (or ROCm) build of torch without a usable device loads CPU
+    # variants after the backend's own; asked only of such builds.
+    if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+        return None
+    return bool(torch.cuda.is_available())
 
 
 def _cann_version(torch) -> str | None:

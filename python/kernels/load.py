@@ -29,12 +29,14 @@ def get_kernel(
     backend: str | None = None,
     user_agent: str | dict | None = None,
     trust_remote_code: bool | list[str] = False,
+    check_arch: bool = True,
 ) -> ModuleType:
     """Loads the kernel `repo_id` as a module.
 
     A repo id mapped by LOCAL_KERNELS loads from its local directory before
     any revision, version or trust handling (and `backend` is not applied,
-    as in the existing package).
+    as in the existing package). `check_arch` is accepted for the current
+    API; kb does not yet compare a build's GPU architectures with the device.
     """
     local_path = _local_kernel_path(repo_id)
     if local_path is not None:

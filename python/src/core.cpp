@@ -5,7 +5,9 @@ namespace py = pybind11;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "C++ core of the kernels package: variant resolution, metadata, LOCAL_KERNELS, python-depends.";
-  m.attr("__version__") = KB_VERSION;
+  // The distribution version (API level + kb version), and kb's own.
+  m.attr("__version__") = KB_KERNELS_DIST_VERSION;
+  m.attr("kb_version") = KB_VERSION;
 
   // A libkb error that no binding maps to a more specific type is bad input
   // (a name, a version, a file's content): ValueError, as Python code expects.
@@ -22,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
   kb::python::bind_runtime(m);
   kb::python::bind_hub(m);
   kb::python::bind_lock(m);
+  kb::python::bind_layer(m);
 }

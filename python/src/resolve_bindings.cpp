@@ -32,11 +32,14 @@ Environment make_environment(const std::string& machine, const std::string& syst
                              const std::optional<std::string>& macos, const std::string& python_version,
                              bool gil_disabled) {
   return translate(PyExc_ValueError, [&] {
-    Environment env = resolve::make_environment(machine, system, torch);
-    variant::Compute detected = env.backend;
-    if (!torch && cuda_runtime)
-      detected = variant::Compute::from_backend(config::Backend::Cuda, Version::parse(*cuda_runtime));
-    env.backend = resolve::select_backend(detected, backend);
+    Environment env;
+    if (!torch && cuda_runtime) {
+      env = resolve::make_environment(machine, system, torch);
+      env.backend = resolve::select_backend(
+          variant::Compute::from_backend(config::Backend::Cuda, Version::parse(*cuda_runtime)), backend);
+    } else {
+      env = resolve::make_environment(machine, system, torch, backend);
+    }
     if (tvm_ffi) {
       Version v = leading_version(*tvm_ffi);
       env.tvm_ffi = Version({v.major(), v.minor()});
@@ -70,8 +73,9 @@ void bind_resolve(py::module_& m) {
   py::class_<TorchFacts>(m, "TorchFacts", "What torch reports about itself (torch.__version__, torch.version.*).")
       .def(py::init([](std::string version, bool cxx11_abi, std::optional<std::string> cuda,
                        std::optional<std::string> hip, std::optional<std::string> xpu, bool mps, bool tpu, bool neuron,
-                       std::optional<std::string> cann) {
+                       std::optional<std::string> cann, std::optional<bool> device_available) {
              TorchFacts t;
+             t.device_available = device_available;
              t.version = std::move(version);
              t.cxx11_abi = cxx11_abi;
              t.cuda = std::move(cuda);
@@ -85,7 +89,7 @@ void bind_resolve(py::module_& m) {
            }),
            py::kw_only(), py::arg("version"), py::arg("cxx11_abi") = false, py::arg("cuda") = py::none(),
            py::arg("hip") = py::none(), py::arg("xpu") = py::none(), py::arg("mps") = false, py::arg("tpu") = false,
-           py::arg("neuron") = false, py::arg("cann") = py::none());
+           py::arg("neuron") = false, py::arg("cann") = py::none(), py::arg("device_available") = py::none());
 
   py::class_<Environment>(m, "Environment", "What the running process offers a kernel.")
       .def_readonly("cpu", &Environment::cpu)
@@ -99,6 +103,7 @@ void bind_resolve(py::module_& m) {
                              })
       .def_readonly("cxx11_abi", &Environment::cxx11_abi)
       .def_readonly("free_threaded", &Environment::free_threaded)
+      .def_readonly("cpu_fallback", &Environment::cpu_fallback)
       .def("describe", &Environment::describe)
       .def("__repr__", [](const Environment& e) {
         return "Environment(" + e.describe() + ", tvm_ffi=" + optional_repr(e.tvm_ffi) + ")";
@@ -114,7 +119,7 @@ void bind_resolve(py::module_& m) {
   py::class_<resolve::Decision>(m, "Decision")
       .def_readonly("variant", &resolve::Decision::variant)
       .def_readonly("accepted", &resolve::Decision::accepted)
-      .def_readonly("reason", &resolve::Decision::reason);
+      .def_readonly("reason", &resolve::Decision::reason, "Why it was rejected; for an accepted CPU fallback, why it was accepted.");
 
   py::class_<resolve::Resolution>(m, "Resolution")
       .def_readonly("trace", &resolve::Resolution::trace)

@@ -18,37 +18,64 @@ def params(func):
     return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
 
 
+# What kernels 0.18 exports, less what kb does not provide yet (Benchmark,
+# get_kernel_dep): those are absent rather than stubs.
+NOT_YET = {"Benchmark", "get_kernel_dep"}
+KERNELS_0_18_ALL = {
+    "__version__", "Benchmark", "CUDAProperties", "Device", "KernelizeFallback", "KernelizedFunc",
+    "KernelizedLayer", "KernelizedLayers", "ROCMProperties", "FuncRepository", "LayerRepository", "LoadedKernel",
+    "LocalFuncRepository", "LocalLayerRepository", "LockedFuncRepository", "LockedLayerRepository", "Metadata",
+    "Mode", "RepoInfo", "VariantAccepted", "VariantRejected", "get_kernel", "get_kernel_dep", "get_kernel_variants",
+    "get_kernelized_layers", "get_loaded_kernels", "get_local_kernel", "get_locked_kernel", "has_kernel",
+    "install_kernel", "kernelize", "load_kernel", "register_kernel_mapping", "replace_kernel_forward_from_hub",
+    "use_kernel_forward_from_hub", "use_kernel_func_from_hub", "use_kernel_mapping", "use_kernelized_func",
+}
+
+# What transformers 5.23 imports from kernels when it finds a usable one.
+TRANSFORMERS_IMPORTS = [
+    "CUDAProperties", "Device", "KernelizeFallback", "LayerRepository", "LocalLayerRepository", "Mode",
+    "ROCMProperties", "register_kernel_mapping", "replace_kernel_forward_from_hub", "use_kernel_mapping",
+    "get_kernel", "kernelize", "use_kernel_forward_from_hub", "use_kernelized_func",
+]
+
+
 def test_all_lists_only_what_works():
-    assert sorted(kernels.__all__) == sorted(
-        [
-            "__version__",
-            "LoadedKernel",
-            "LockedFuncRepository",
-            "LockedLayerRepository",
-            "Metadata",
-            "RepoInfo",
-            "VariantAccepted",
-            "VariantRejected",
-            "get_kernel",
-            "get_kernel_variants",
-            "get_loaded_kernels",
-            "get_local_kernel",
-            "get_locked_kernel",
-            "has_kernel",
-            "install_kernel",
-            "load_kernel",
-        ]
-    )
+    assert set(kernels.__all__) == KERNELS_0_18_ALL - NOT_YET
     for name in kernels.__all__:
         assert hasattr(kernels, name), name
-    # Not implemented yet, so not present (no stubs).
-    for name in ["kernelize", "LayerRepository", "LocalLayerRepository", "FuncRepository", "LocalFuncRepository"]:
+    for name in NOT_YET:
         assert not hasattr(kernels, name), name
+    for name in TRANSFORMERS_IMPORTS:
+        assert name in kernels.__all__, name
 
 
-def test_version_is_the_kb_version():
+def test_the_layer_module_paths_of_the_existing_package_import():
+    from kernels.layer import __all__ as layer_all
+    from kernels.layer.func import LockedFuncRepository  # noqa: F401
+    from kernels.layer.kernelize import kernelize, register_kernel_mapping, use_kernel_mapping  # noqa: F401
+    from kernels.layer.layer import KernelizeFallback, LayerRepository  # noqa: F401
+    from kernels.layer.mode import Mode  # noqa: F401
+
+    assert set(layer_all) <= set(kernels.__all__)
+
+
+def test_version_is_the_api_level_plus_the_kb_version():
     cmake = (REPO / "CMakeLists.txt").read_text()
-    assert kernels.__version__ == re.search(r"project\(kb VERSION ([0-9.]+)", cmake).group(1)
+    kb = re.search(r"project\(kb VERSION ([0-9.]+)", cmake).group(1)
+    api = re.search(r"set\(KB_KERNELS_API_VERSION ([0-9.]+)\)", cmake).group(1)
+    assert kernels.__version__ == f"{api}+kb.{kb}"
+    assert kernels._core.kb_version == kb
+
+
+def test_version_matches_the_distribution_metadata_and_transformers_range():
+    from importlib.metadata import version
+
+    assert version("kernels") == kernels.__version__
+    # transformers 5.23 accepts 0.18.2 <= version < 0.19.0; a local version
+    # label compares as its public version.
+    from packaging.version import Version
+
+    assert Version("0.18.2") <= Version(kernels.__version__) < Version("0.19.0")
 
 
 def test_get_kernel_signature():
@@ -59,6 +86,7 @@ def test_get_kernel_signature():
         ("backend", P.POSITIONAL_OR_KEYWORD, None),
         ("user_agent", P.POSITIONAL_OR_KEYWORD, None),
         ("trust_remote_code", P.POSITIONAL_OR_KEYWORD, False),
+        ("check_arch", P.POSITIONAL_OR_KEYWORD, True),
     ]
 
 

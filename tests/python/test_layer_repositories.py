@@ -7,6 +7,7 @@ published with `kb upload`, locked with `kernels lock`, and then published
 again so that branch v1 moves past the locked commit. Loads run in fresh
 interpreters, as the other hub tests do."""
 import importlib
+import logging
 import inspect
 import json
 import os
@@ -24,13 +25,12 @@ import pytest
 import kernels
 from conftest import REPO, write_variant
 from kernels import LockedFuncRepository, LockedLayerRepository
-from kernels import layer_repositories
+from kernels.layer import layer as layer_module
+from kernels.layer._func_module import create_func_module
 
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
 KERNELS_PYTHONPATH = str(Path(kernels.__file__).resolve().parents[1])
-DEPRECATED = (
-    "LockedFuncRepository is deprecated and will be removed in kernels 0.17. Use [`LockedLayerRepository`] instead."
-)
+DEPRECATED = "LockedFuncRepository is deprecated and will be removed in kernels 0.17. Use LockedLayerRepository instead."
 SHA_A = "a" * 40
 SHA_B = "b" * 40
 
@@ -111,8 +111,7 @@ def test_without_a_lock_file_the_calling_package_lock_is_used(tmp_path, monkeypa
     try:
         app = importlib.import_module(name)
         assert app.layer().revision == SHA_A
-        with pytest.warns(DeprecationWarning):
-            assert app.func().revision == SHA_A
+        assert app.func().revision == SHA_A
         # An explicit lock file wins over the package's lock.
         other = write_lock(tmp_path / "kernels.lock", {"org/k": SHA_B})
         assert app.layer(lockfile=other).revision == SHA_B
@@ -120,20 +119,22 @@ def test_without_a_lock_file_the_calling_package_lock_is_used(tmp_path, monkeypa
         sys.modules.pop(name, None)
 
 
-def test_only_the_func_repository_is_deprecated(tmp_path):
+def test_only_the_func_repository_is_deprecated(tmp_path, caplog):
+    # Since kernels 0.17 the notice goes through logging, not warnings.
     lock = write_lock(tmp_path / "kernels.lock", {"org/k": SHA_A})
-    with pytest.warns(DeprecationWarning) as record:
-        LockedFuncRepository("org/k", lockfile=lock, func_name="double")
-    assert [str(w.message) for w in record] == [DEPRECATED]
-    # Reported at the caller's line.
-    assert record[0].filename == __file__
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with caplog.at_level(logging.WARNING, logger="kernels"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            LockedFuncRepository("org/k", lockfile=lock, func_name="double")
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("kernels.layer.func", logging.WARNING, DEPRECATED)
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kernels"):
         LockedLayerRepository("org/k", lockfile=lock, layer_name="ReLU")
-    assert [w for w in caught if issubclass(w.category, DeprecationWarning)] == []
+    assert caplog.records == []
 
 
-# -- equality, hashing, strings -------------------------------------------------------------
 def test_equality_and_hash(tmp_path):
     lock_a = write_lock(tmp_path / "a.lock", {"org/k": SHA_A, "org/j": SHA_A})
     lock_a2 = write_lock(tmp_path / "a2.lock", {"org/k": SHA_A})
@@ -187,7 +188,7 @@ def fake_hub(monkeypatch, tmp_path):
         calls.append((repo_id, revision, trust_remote_code, rest))
         return modules[repo_id]
 
-    monkeypatch.setattr(layer_repositories, "get_kernel", get_kernel)
+    monkeypatch.setattr(layer_module, "get_kernel", get_kernel)
     lock = write_lock(tmp_path / "kernels.lock", {f"org/{n}": SHA_A for n in ["k", "bare", "none"]})
     return SimpleNamespace(modules=modules, calls=calls, lock=lock)
 
@@ -255,13 +256,14 @@ def test_func_module_class():
         return a + b + c
 
     add.can_torch_compile = True
-    cls = layer_repositories.func_module_class(add, "Add")
+    cls = create_func_module(add)
     assert cls.__name__ == "Func" and cls.__bases__ == (torch.nn.Module,)
-    assert (cls.can_torch_compile, cls.has_backward, cls.kernel_layer_name) == (True, True, "Add")
+    assert (cls.can_torch_compile, cls.has_backward) == (True, True)
+    assert not hasattr(cls, "kernel_layer_name")
     assert str(inspect.signature(cls.forward)) == "(self, a, b=1, *rest, c, **kw)"
     assert cls()(1, 2, c=3) == 6
     # Each call builds its own class.
-    assert layer_repositories.func_module_class(add) is not cls
+    assert create_func_module(add) is not cls
 
 
 # -- load through a local hub ------------------------------------------------------------------------------

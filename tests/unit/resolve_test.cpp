@@ -246,3 +246,61 @@ TEST(ResolveLocal, MissingAndEmptyPathsAreClearErrors) {
   std::string empty = error_of([&] { resolve::choose_local_variant(tmp.path(), linux_env("2.10")); });
   EXPECT_NE(empty.find("expected a kernel directory with build/"), std::string::npos) << empty;
 }
+
+namespace {
+
+Environment cuda_torch_without_device(std::optional<bool> device_available = false,
+                                      std::optional<std::string> backend = {}) {
+  TorchFacts t = torch_facts("2.10.0+cu128", "12.8");
+  t.device_available = device_available;
+  return resolve::make_environment("x86_64", "Linux", t, backend);
+}
+
+}  // namespace
+
+TEST(ResolveCpuFallback, CudaTorchWithoutDeviceAcceptsCpuAfterCudaVariants) {
+  Environment env = cuda_torch_without_device();
+  EXPECT_TRUE(env.cpu_fallback);
+  auto r = resolve::resolve(variants(kCandidates), env);
+  // The CUDA variants still win; CPU ones follow them, arch before noarch.
+  ASSERT_NE(r.best(), nullptr);
+  EXPECT_EQ(r.best()->variant.str(), "torch210-cxx11-cu128-x86_64-linux");
+  std::vector<std::string> accepted;
+  for (const auto& v : r.accepted()) accepted.push_back(v.str());
+  EXPECT_EQ(accepted, (std::vector<std::string>{"torch210-cxx11-cu128-x86_64-linux", "torch210-cxx11-cu126-x86_64-linux",
+                                                "torch-cuda", "torch210-cxx11-cpu-x86_64-linux", "torch-cpu"}));
+  // Without any CUDA variant, the CPU one loads, and the trace says why.
+  auto only_cpu = resolve::resolve(variants({"torch210-cxx11-cpu-x86_64-linux", "torch210-cxx11-cu130-x86_64-linux"}), env);
+  ASSERT_NE(only_cpu.best(), nullptr);
+  EXPECT_EQ(only_cpu.best()->variant.str(), "torch210-cxx11-cpu-x86_64-linux");
+  EXPECT_EQ(resolve::render_trace(only_cpu.trace),
+            "torch210-cxx11-cpu-x86_64-linux compatible, preferred (CPU fallback: torch is built for CUDA (cu128) but "
+            "no CUDA device is available) ✅\n"
+            "torch210-cxx11-cu130-x86_64-linux: CUDA version (13.0) is not compatible with system CUDA version (12.8)");
+}
+
+TEST(ResolveCpuFallback, CpuStillNeedsTheRightTorchAndPlatform) {
+  Environment env = cuda_torch_without_device();
+  EXPECT_EQ(reason("torch29-cxx11-cpu-x86_64-linux", env),
+            "Torch version (2.9) does not match environment Torch version (2.10)");
+  EXPECT_EQ(reason("torch210-cpu-aarch64-darwin", env), "CPU (aarch64) does not match system CPU (x86_64)");
+  EXPECT_EQ(reason("torch210-cxx11-cpu-x86_64-linux", env), "<accepted>");
+}
+
+TEST(ResolveCpuFallback, OnlyWithoutADeviceAndWithoutAnOverride) {
+  // A device (or not asking) keeps the existing runtime's rule: CPU variants are rejected.
+  for (std::optional<bool> available : {std::optional<bool>(true), std::optional<bool>()}) {
+    Environment env = cuda_torch_without_device(available);
+    EXPECT_FALSE(env.cpu_fallback);
+    EXPECT_EQ(reason("torch210-cxx11-cpu-x86_64-linux", env),
+              "backend (cpu) does not match selected backend (cu128)");
+  }
+  // Naming the backend is a request for it, even without a device.
+  Environment cuda = cuda_torch_without_device(false, "cuda");
+  EXPECT_FALSE(cuda.cpu_fallback);
+  EXPECT_EQ(best(cuda, {"torch210-cxx11-cpu-x86_64-linux"}), "<none>");
+  // A CPU torch has nothing to fall back from.
+  TorchFacts cpu = torch_facts("2.10.0");
+  cpu.device_available = false;
+  EXPECT_FALSE(resolve::make_environment("x86_64", "Linux", cpu).cpu_fallback);
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Provide the test-only environment for the layer tests that need torch 2.x
+# and transformers: a virtual environment layered on the CUDA torch
+# environment (scripts/setup-cuda-torch.sh), whose site-packages it sees
+# through a .pth file, so torch is never downloaded twice, plus pinned
+# transformers and pytest from PyPI. kb's own `kernels` package is not
+# installed there: the tests put build/python on PYTHONPATH. Never a
+# dependency of kb.
+#
+# Created once and kept: when it imports torch 2.x and transformers at the
+# pinned version, nothing is downloaded or reinstalled.
+#
+# Usage: scripts/setup-transformers-venv.sh [--check]
+#   --check   only report whether a usable environment exists (exit 1 if not)
+#
+# Environment:
+#   KB_TRANSFORMERS_VENV     location (default ${HOME}/.cache/kb/transformers-venv)
+#   KB_TRANSFORMERS_VERSION  pin (default 5.23.0, the release whose kernels
+#                            integration kb's package is tested against)
+#   KB_CUDA_VENV             the CUDA torch environment to layer on
+set -euo pipefail
+
+TRANSFORMERS_VERSION="${KB_TRANSFORMERS_VERSION:-5.23.0}"
+venv="${KB_TRANSFORMERS_VENV:-${HOME}/.cache/kb/transformers-venv}"
+base="${KB_CUDA_VENV:-${HOME}/.cache/kb/cuda-torch-venv}"
+incomplete_marker="${venv}/.kb-setup-incomplete"
+check_only=false
+
+for arg in "$@"; do
+  case "$arg" in
+    --check) check_only=true ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "setup-transformers-venv: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "setup-transformers-venv: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Prints "<torch> <transformers>" when the environment is usable. PYTHONPATH is
+# dropped so nothing from this repository stands in.
+probe_venv() {
+  [ -x "$venv/bin/python" ] || return 1
+  env -u PYTHONPATH "$venv/bin/python" - "$TRANSFORMERS_VERSION" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+import torch, transformers, pytest  # noqa: F401
+if int(torch.__version__.split(".")[0]) < 2 or version("transformers") != sys.argv[1]:
+    sys.exit(1)
+print(torch.__version__, version("transformers"))
+PY
+}
+
+if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
+  log "transformers environment already present at $venv (torch, transformers: $facts)"
+  exit 0
+fi
+$check_only && { log "no usable transformers environment at $venv"; exit 1; }
+
+[ -x "$base/bin/python" ] || die "no CUDA torch environment at $base (run scripts/setup-cuda-torch.sh first)"
+mkdir -p "$(dirname "$venv")"
+exec 9>"${venv}.lock"
+flock 9
+if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
+  log "transformers environment already present at $venv (torch, transformers: $facts)"
+  exit 0
+fi
+if [ -e "$venv" ]; then
+  [ -e "$incomplete_marker" ] || [ -e "$venv/kb-transformers-venv" ] \
+    || die "$venv exists but is not a transformers environment made by this script; remove it or set KB_TRANSFORMERS_VENV"
+  log "removing the unusable environment at $venv"
+  rm -rf "$venv"
+fi
+
+start_time=$(date +%s)
+mkdir -p "$venv"
+touch "$incomplete_marker" "$venv/kb-transformers-venv"
+# The same interpreter as the CUDA environment, so its packages import here.
+base_python="$(env -u PYTHONPATH "$base/bin/python" -c 'import sys; print(sys._base_executable)')"
+"$base_python" -m venv "$venv" || die "\`$base_python -m venv $venv\` failed"
+base_site="$(env -u PYTHONPATH "$base/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+site="$(env -u PYTHONPATH "$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$base_site" > "$site/kb-cuda-torch.pth"
+log "installing transformers==$TRANSFORMERS_VERSION and pytest (torch comes from $base)"
+env -u PYTHONPATH "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
+    --only-binary=:all: "transformers==$TRANSFORMERS_VERSION" pytest \
+  || die "pip could not install transformers==$TRANSFORMERS_VERSION into $venv (is the package index reachable?)"
+facts="$(probe_venv)" || die "installed into $venv, but torch 2.x / transformers==$TRANSFORMERS_VERSION do not import"
+rm -f "$incomplete_marker"
+log "done in $(( $(date +%s) - start_time )) s (torch, transformers: $facts)"
