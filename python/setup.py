@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 # pip builds local directories in place, so the repository is the parent of
@@ -32,7 +32,9 @@ class CMakeBuild(build_ext):
     """Builds kernels._core with CMake instead of compiling sources itself."""
 
     def build_extension(self, ext):
-        build_dir = Path(self.build_temp).resolve() / "cmake"
+        # KB_CMAKE_BUILD_DIR keeps the CMake build between installs (rebuilds
+        # are incremental); by default it lives in setuptools' build_temp.
+        build_dir = Path(os.environ.get("KB_CMAKE_BUILD_DIR") or Path(self.build_temp).resolve() / "cmake")
         configure = [
             "cmake",
             "-S", str(SOURCE_DIR),
@@ -56,7 +58,7 @@ class CMakeBuild(build_ext):
 
 setup(
     version=distribution_version(),
-    packages=["kernels"],
+    packages=find_packages(include=["kernels", "kernels.*"]),
     ext_modules=[Extension("kernels._core", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
 )

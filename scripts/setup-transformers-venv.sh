@@ -3,9 +3,10 @@
 # and transformers: a virtual environment layered on the CUDA torch
 # environment (scripts/setup-cuda-torch.sh), whose site-packages it sees
 # through a .pth file, so torch is never downloaded twice, plus pinned
-# transformers and pytest from PyPI. kb's own `kernels` package is not
-# installed there: the tests put build/python on PYTHONPATH. Never a
-# dependency of kb.
+# transformers and pytest from PyPI (and setuptools + wheel, with which a
+# test pip-installs kb's package into a throwaway environment layered on this
+# one). kb's own `kernels` package is not installed here: the tests put
+# build/python on PYTHONPATH. Never a dependency of kb.
 #
 # Created once and kept: when it imports torch 2.x and transformers at the
 # pinned version, nothing is downloaded or reinstalled.
@@ -44,8 +45,9 @@ probe_venv() {
   env -u PYTHONPATH "$venv/bin/python" - "$TRANSFORMERS_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-import torch, transformers, pytest  # noqa: F401
-if int(torch.__version__.split(".")[0]) < 2 or version("transformers") != sys.argv[1]:
+import torch, transformers, pytest, wheel  # noqa: F401
+if (int(torch.__version__.split(".")[0]) < 2 or version("transformers") != sys.argv[1]
+        or int(version("setuptools").split(".")[0]) < 70):
     sys.exit(1)
 print(torch.__version__, version("transformers"))
 PY
@@ -81,9 +83,9 @@ base_python="$(env -u PYTHONPATH "$base/bin/python" -c 'import sys; print(sys._b
 base_site="$(env -u PYTHONPATH "$base/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 site="$(env -u PYTHONPATH "$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$base_site" > "$site/kb-cuda-torch.pth"
-log "installing transformers==$TRANSFORMERS_VERSION and pytest (torch comes from $base)"
+log "installing transformers==$TRANSFORMERS_VERSION, pytest, setuptools, wheel (torch comes from $base)"
 env -u PYTHONPATH "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
-    --only-binary=:all: "transformers==$TRANSFORMERS_VERSION" pytest \
+    --only-binary=:all: "transformers==$TRANSFORMERS_VERSION" pytest "setuptools>=70" wheel \
   || die "pip could not install transformers==$TRANSFORMERS_VERSION into $venv (is the package index reachable?)"
 facts="$(probe_venv)" || die "installed into $venv, but torch 2.x / transformers==$TRANSFORMERS_VERSION do not import"
 rm -f "$incomplete_marker"

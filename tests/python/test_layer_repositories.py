@@ -409,3 +409,13 @@ def test_locked_repositories_load_from_the_hub_at_the_locked_commit(locked_hub):
         f"Layer `GELU` not found in kernel repo `kb-test/layers` (revision: {sha}), layer `GELU`.",
         f"Kernel repo `kb-test/no-layers` (revision: {bare_sha}), layer `ReLU` does not define any layers.",
     ]
+
+
+def test_locked_repositories_pickle_and_compare_equal(tmp_path):
+    import pickle
+
+    lock = write_lock(tmp_path / "kernels.lock", {"org/k": SHA_A})
+    for repo in (LockedLayerRepository("org/k", lockfile=lock, layer_name="ReLU", trust_remote_code=["org/k"]),
+                 func_repo("org/k", lockfile=lock, func_name="double")):
+        restored = pickle.loads(pickle.dumps(repo))
+        assert restored == repo and hash(restored) == hash(repo) and str(restored) == str(repo)

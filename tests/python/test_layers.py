@@ -756,3 +756,62 @@ def test_a_pickled_kernelized_layer_loads_and_runs(repo):
     with use_kernel_mapping({"Counted": {"cpu": repo("AddOne")}}):
         kernelize(restored, mode=Mode.INFERENCE, device="cpu")
     assert ran(restored.layers[0]) == "AddOne"
+
+
+# -- LayerRepository over the Hugging Face Hub fixture ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def layer_hub(tmp_path_factory):
+    from hub_server.process import HubProcess
+    from layer_kernels import hub_files
+
+    server = HubProcess(tmp_path_factory.mktemp("layer-hub"), token="hf_kb_layers", trusted_orgs=["kb-test"],
+                        max_lifetime=600)
+    server.commit("kb-test/layers", "v1", hub_files())
+    server.commit("kb-test/layers", "v2", hub_files())
+    server.commit("kb-test/no-layers", "v1", hub_files(with_layers=False))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub_layers(layer_hub, monkeypatch, tmp_path):
+    for name in ("KB_HUB", "LOCAL_KERNELS", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", layer_hub.url)
+    monkeypatch.setenv("KERNELS_CACHE", str(tmp_path / "cache"))
+    return layer_hub
+
+
+def test_layer_repository_loads_by_version_and_revision_from_the_hub(hub_layers):
+    by_version = LayerRepository("kb-test/layers", layer_name="TimesTwo", version=1)
+    by_branch = LayerRepository("kb-test/layers", layer_name="TimesTwo", revision="v2")
+    model = Model(2)
+    with use_kernel_mapping({"Counted": {"cpu": {Mode.INFERENCE: by_version, Mode.TRAINING: by_branch}}}):
+        kernelize(model, mode=Mode.INFERENCE, device="cpu")
+        assert [ran(layer) for layer in model.layers] == ["TimesTwo", "TimesTwo"]
+        assert get_kernelized_layers(model).layers["layers.0"].repo is by_version
+        kernelize(model, mode=Mode.TRAINING, device="cpu")
+        assert get_kernelized_layers(model).layers["layers.1"].repo is by_branch
+    # Loaded from the cache of the hub, at the commit of each branch.
+    revisions = {k.repo_info.revision for k in kernels.get_loaded_kernels()
+                 if k.repo_info and k.repo_info.repo_id == "kb-test/layers"}
+    assert "v2" in revisions and len(revisions) == 2
+
+
+def test_layer_repository_errors_from_the_hub_name_the_repository(hub_layers):
+    with pytest.raises(ValueError, match=r"^Kernel repo `kb-test/no-layers` \(revision: version 1\), layer `AddOne` "
+                                         r"does not define any layers.$"):
+        LayerRepository("kb-test/no-layers", layer_name="AddOne", version=1).load()
+    with pytest.raises(ValueError, match=r"^Layer `Nope` not found in kernel repo `kb-test/layers` \(revision: v1\), "
+                                         r"layer `Nope`.$"):
+        LayerRepository("kb-test/layers", layer_name="Nope", revision="v1").load()
+    # The version is resolved when the layer is first loaded.
+    with pytest.raises(ValueError, match=r"^Version 7 not found, available versions: 1, 2$"):
+        LayerRepository("kb-test/layers", layer_name="AddOne", version=7).load()
+    # A load error in kernelize keeps the model as it was, and is raised
+    # (repository errors are not missing files: CANNOT_LOAD does not cover them).
+    layer = Counted()
+    with use_kernel_mapping({"Counted": {"cpu": LayerRepository("kb-test/no-layers", layer_name="X", version=1)}}):
+        with pytest.raises(ValueError, match="does not define any layers"):
+            kernelize(layer, mode=Mode.INFERENCE, device="cpu", use_fallback=KernelizeFallback.ALL)
+    assert ran(layer) == "original"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterator, Union
 
 from . import globals as _globals
 from .device import Device
-from .layer import KernelizeFallback, plan_layer
+from .layer import KernelizeFallback, bind_forward, plan_layer
 from .mode import Mode
 from .repos import REGISTRABLE_MODES, DeviceRepos, RepositoryProtocol
 
@@ -129,11 +129,23 @@ def kernelize(
         use_fallback = KernelizeFallback.DEFAULT if use_fallback else KernelizeFallback.NONE
     device_index = None if device is None or isinstance(device, str) else device.index
 
+    # What a module gets depends on its class only (its layer name), so it
+    # is decided once per class: loading, validation and errors included.
+    decided: dict = {}
+
+    def plan(module):
+        key = type(module)
+        replacement = decided.get(key)
+        if replacement is None:
+            replacement = decided[key] = plan_layer(
+                module, mode=mode, device_type=device_type, use_fallback=use_fallback, device_index=device_index
+            )
+        return replacement.layer, replacement.repo
+
     plans = []
-    for _, module in model.named_modules():
+    for module in model.modules():
         for func_module in module.__dict__.get("_kernel_funcs", {}).values():
-            plans.append(plan_layer(func_module, mode=mode, device_type=device_type, use_fallback=use_fallback,
-                                    device_index=device_index))
+            plans.append((func_module, *plan(func_module)))
         module_class = type(module)
         if not hasattr(module_class, "kernel_layer_name"):
             continue
@@ -145,10 +157,9 @@ def kernelize(
                 module_class.kernel_layer_name,
             )
             continue
-        plans.append(plan_layer(module, mode=mode, device_type=device_type, use_fallback=use_fallback,
-                                device_index=device_index))
-    for plan in plans:
-        plan.apply()
+        plans.append((module, *plan(module)))
+    for module, layer, repo in plans:
+        bind_forward(module, layer, repo)
     return model
 
 

@@ -325,24 +325,28 @@ def _check_registered_mode(layer_name: str, layer, repo, registered: Mode) -> No
 
 
 class _Replacement:
-    """What kernelize decided for one module: its own forward (layer None)
-    or a kernel layer's, with the repository it came from."""
+    """What kernelize decided for a module class: its own forward (layer
+    None) or a kernel layer's, with the repository it came from."""
 
-    __slots__ = ("module", "layer", "repo")
+    __slots__ = ("layer", "repo")
 
-    def __init__(self, module, layer=None, repo=None):
-        self.module = module
+    def __init__(self, layer=None, repo=None):
         self.layer = layer
         self.repo = repo
 
-    def apply(self) -> None:
-        module = self.module
-        if self.layer is None:
-            module.forward = MethodType(type(module).forward, module)
-            module.__dict__.pop("_kernel_repo", None)
-        else:
-            module.forward = MethodType(self.layer.forward, module)
-            module.__dict__["_kernel_repo"] = self.repo
+
+_OWN_FORWARD = _Replacement()
+
+
+def bind_forward(module: nn.Module, layer: type | None, repo) -> None:
+    """Binds `layer`'s forward to `module` (its own class's for None), and
+    records the repository where get_kernelized_layers finds it."""
+    if layer is None:
+        module.forward = MethodType(type(module).forward, module)
+        module.__dict__.pop("_kernel_repo", None)
+    else:
+        module.forward = MethodType(layer.forward, module)
+        module.__dict__["_kernel_repo"] = repo
 
 
 def plan_layer(
@@ -353,17 +357,17 @@ def plan_layer(
     use_fallback: KernelizeFallback,
     device_index: int | None = None,
 ) -> _Replacement:
-    """Decides which forward `module` gets; raises where the fallback policy
-    does not allow keeping the module's own."""
+    """Decides which forward modules of `module`'s class get; raises where
+    the fallback policy does not allow keeping their own."""
     module_class = type(module)
     layer_name = module_class.kernel_layer_name
     if _globals._DISABLE_KERNEL_MAPPING:
-        return _Replacement(module)
+        return _OWN_FORWARD
 
     def fall_back(case: KernelizeFallback, error: str) -> _Replacement:
         if case not in use_fallback:
             raise ValueError(error)
-        return _Replacement(module)
+        return _OWN_FORWARD
 
     device_repos = _globals._KERNEL_MAPPING.get().get(str(layer_name))
     if device_repos is None:
@@ -400,7 +404,7 @@ def plan_layer(
         logger.info(
             "Kernel for layer `%s` on %s could not be loaded; using the original forward.", layer_name, device_type.type
         )
-        return _Replacement(module)
+        return _OWN_FORWARD
     _check_registered_mode(layer_name, layer, repo, registered)
 
     lacks_compile = Mode.TORCH_COMPILE in mode and not getattr(layer, "can_torch_compile", False)
@@ -412,8 +416,8 @@ def plan_layer(
             logger.info("Layer does not support torch.compile, using fallback")
         if lacks_backward:
             logger.info("Layer does not support backward, using fallback")
-        return _Replacement(module)
-    return _Replacement(module, layer, repo)
+        return _OWN_FORWARD
+    return _Replacement(layer, repo)
 
 
 def kernelize_layer(
@@ -425,6 +429,7 @@ def kernelize_layer(
     device_index: int | None = None,
 ) -> None:
     """Kernelizes one module (see `kernelize`)."""
-    plan_layer(
+    decision = plan_layer(
         module, mode=mode, device_type=device_type, use_fallback=use_fallback, device_index=device_index
-    ).apply()
+    )
+    bind_forward(module, decision.layer, decision.repo)
