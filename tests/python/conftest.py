@@ -120,3 +120,16 @@ def local_kernels(monkeypatch):
 
     monkeypatch.delenv("LOCAL_KERNELS", raising=False)
     return set_value
+
+
+@pytest.fixture
+def fresh_layer_mapping():
+    """An empty kernel mapping and layer cache for one test, restored after."""
+    from kernels.layer import globals as layer_globals
+    from kernels.layer import layer as layer_module
+
+    token = layer_globals._KERNEL_MAPPING.set({})
+    layer_module._CACHED_LAYER.clear()
+    yield
+    layer_globals._KERNEL_MAPPING.reset(token)
+    layer_module._CACHED_LAYER.clear()

@@ -70,14 +70,8 @@ def ran(module: Counted, x=None) -> str:
     return name
 
 
-@pytest.fixture(autouse=True)
-def fresh_mapping():
-    """Each test starts from an empty mapping and an empty layer cache."""
-    token = layer_globals._KERNEL_MAPPING.set({})
-    layer_module._CACHED_LAYER.clear()
-    yield
-    layer_globals._KERNEL_MAPPING.reset(token)
-    layer_module._CACHED_LAYER.clear()
+# Each test starts from an empty mapping and an empty layer cache.
+pytestmark = pytest.mark.usefixtures("fresh_layer_mapping")
 
 
 @pytest.fixture(scope="module")
@@ -815,3 +809,38 @@ def test_layer_repository_errors_from_the_hub_name_the_repository(hub_layers):
         with pytest.raises(ValueError, match="does not define any layers"):
             kernelize(layer, mode=Mode.INFERENCE, device="cpu", use_fallback=KernelizeFallback.ALL)
     assert ran(layer) == "original"
+
+
+# -- deprecated function repositories --------------------------------------------------------------------------------
+def test_function_repositories_log_their_deprecation_and_load_functions_as_layers(kernel_dir, tmp_path, caplog):
+    from kernels import FuncRepository, LocalFuncRepository, use_kernel_func_from_hub
+
+    with caplog.at_level(logging.WARNING, logger="kernels"):
+        remote = FuncRepository("org/k", func_name="scale", version=1)
+        local = LocalFuncRepository(kernel_dir, func_name="scale")
+
+        @use_kernel_func_from_hub("old_style")
+        def old_style(x):
+            return x
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "FuncRepository is deprecated and will be removed in kernels 0.17. Use LayerRepository instead.",
+        "LocalFuncRepository is deprecated and will be removed in kernels 0.17. Use LocalLayerRepository instead.",
+        "use_kernel_func_from_hub is deprecated and will be removed in kernels 0.17. Use "
+        "[`use_kernel_forward_from_hub`] instead.",
+    ]
+    assert old_style.kernel_layer_name == "old_style"
+    assert str(remote) == "`org/k` (revision: version 1), function `scale`"
+    assert str(local) == f"`{kernel_dir}` (function `scale`)"
+    with pytest.raises(ValueError, match=r"^Either a revision or a version must be specified.$"):
+        FuncRepository("org/k", func_name="scale")
+    func_layer = local.load()
+    assert func_layer.__name__ == "Func" and issubclass(func_layer, nn.Module)
+    assert torch.equal(func_layer()(torch.ones(2)), torch.full((2,), 3.0))
+    with pytest.raises(ValueError, match=rf"^Function `nope` not found in ``{kernel_dir}` \(function `nope`\)`$"):
+        LocalFuncRepository(kernel_dir, func_name="nope").load()
+    # A function mapped onto a function layer replaces it.
+    holder = UsesScale()
+    with use_kernel_mapping({"scale_fn": {"cpu": local}}):
+        kernelize(holder, mode=Mode.INFERENCE, device="cpu")
+    assert torch.equal(holder(torch.ones(2)), torch.full((2,), 3.0))

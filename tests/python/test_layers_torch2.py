@@ -28,20 +28,13 @@ from kernels import (  # noqa: E402
     use_kernel_mapping,
     use_kernelized_func,
 )
-from kernels.layer import globals as layer_globals  # noqa: E402
-from kernels.layer import layer as layer_module  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 RMSNORM = REPO / "examples" / "rmsnorm"
 
 
-@pytest.fixture(autouse=True)
-def fresh_mapping():
-    token = layer_globals._KERNEL_MAPPING.set({})
-    layer_module._CACHED_LAYER.clear()
-    yield
-    layer_globals._KERNEL_MAPPING.reset(token)
-    layer_module._CACHED_LAYER.clear()
+# Each test starts from an empty mapping and an empty layer cache.
+pytestmark = pytest.mark.usefixtures("fresh_layer_mapping")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..load import get_kernel, get_local_kernel
 from ._func_module import create_func_module
-from .layer import _copy_trust, _hashable_trust, _LockedRepository, use_kernel_forward_from_hub
+from .layer import _check_pin, _copy_trust, _hashable_trust, _LockedRepository, _pin_str, use_kernel_forward_from_hub
 
 if TYPE_CHECKING:
     from torch import nn
@@ -42,10 +42,7 @@ class FuncRepository:
         trust_remote_code: bool | list[str] = False,
     ):
         _deprecated("FuncRepository", "LayerRepository")
-        if revision is not None and version is not None:
-            raise ValueError("Either a revision or a version must be specified, not both.")
-        if revision is None and version is None:
-            raise ValueError("Either a revision or a version must be specified.")
+        _check_pin(revision, version)
         self._repo_id = repo_id
         self.func_name = func_name
         self._revision = revision
@@ -68,8 +65,7 @@ class FuncRepository:
         return hash(self._key())
 
     def __str__(self) -> str:
-        revision = self._revision if self._revision is not None else f"version {self._version}"
-        return f"`{self._repo_id}` (revision: {revision}), function `{self.func_name}`"
+        return f"`{self._repo_id}` (revision: {_pin_str(self._revision, self._version)}), function `{self.func_name}`"
 
 
 class LocalFuncRepository:

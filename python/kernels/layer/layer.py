@@ -65,6 +65,18 @@ def _hashable_trust(trust_remote_code):
     return tuple(trust_remote_code) if isinstance(trust_remote_code, list) else trust_remote_code
 
 
+def _check_pin(revision, version) -> None:
+    """A hub repository names exactly one of a revision and a version."""
+    if revision is not None and version is not None:
+        raise ValueError("Either a revision or a version must be specified, not both.")
+    if revision is None and version is None:
+        raise ValueError("Either a revision or a version must be specified.")
+
+
+def _pin_str(revision, version) -> str:
+    return revision if revision is not None else f"version {version}"
+
+
 def _copy_trust(trust_remote_code):
     # A caller's allowlist may change later; the repository keeps its own.
     return list(trust_remote_code) if isinstance(trust_remote_code, list) else trust_remote_code
@@ -97,10 +109,7 @@ class LayerRepository:
         user_agent: str | dict | None = None,
         check_arch: bool = True,
     ):
-        if revision is not None and version is not None:
-            raise ValueError("Either a revision or a version must be specified, not both.")
-        if revision is None and version is None:
-            raise ValueError("Either a revision or a version must be specified.")
+        _check_pin(revision, version)
         self._repo_id = repo_id
         self.layer_name = layer_name
         self._revision = revision
@@ -134,8 +143,7 @@ class LayerRepository:
         return hash(self._key())
 
     def __str__(self) -> str:
-        revision = self._revision if self._revision is not None else f"version {self._version}"
-        return f"`{self._repo_id}` (revision: {revision}), layer `{self.layer_name}`"
+        return f"`{self._repo_id}` (revision: {_pin_str(self._revision, self._version)}), layer `{self.layer_name}`"
 
     def __repr__(self) -> str:
         pin = f"revision={self._revision!r}" if self._revision is not None else f"version={self._version!r}"
