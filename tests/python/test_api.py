@@ -170,3 +170,27 @@ def test_variant_names_round_trip_and_bad_names_are_value_errors():
 def test_import_does_not_import_torch():
     code = "import sys, kernels; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_layer_api_is_imported_on_first_use():
+    import kernels.layer
+
+    assert kernels._LAYER_NAMES == set(kernels.layer.__all__)
+    code = (
+        "import sys, kernels\n"
+        "assert 'kernels.layer' not in sys.modules, 'imported eagerly'\n"
+        "from kernels import Mode, kernelize\n"
+        "assert 'kernels.layer' in sys.modules and kernels.Mode is Mode\n"
+        "assert 'kernelize' in dir(kernels)\n"
+        "ns = {}\n"
+        "exec('from kernels import *', ns)\n"
+        "assert ns['LayerRepository'] is kernels.layer.LayerRepository\n"
+        "try:\n"
+        "    kernels.Nope\n"
+        "except AttributeError as e:\n"
+        "    assert str(e) == \"module 'kernels' has no attribute 'Nope'\"\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

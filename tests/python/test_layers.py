@@ -406,7 +406,9 @@ def test_disable_kernel_mapping_must_be_an_integer(tmp_path):
     import subprocess
 
     env = {**os.environ, "DISABLE_KERNEL_MAPPING": "yes"}
-    out = subprocess.run([sys.executable, "-c", "import kernels"], env=env, capture_output=True, text=True)
+    # Read when the layer API is first used (loaders alone never read it).
+    out = subprocess.run([sys.executable, "-c", "import kernels; kernels.Mode"], env=env, capture_output=True,
+                         text=True)
     assert out.returncode != 0
     assert "DISABLE_KERNEL_MAPPING must be an integer (0 keeps kernel mappings, 1 disables them), got 'yes'" in out.stderr
     env["DISABLE_KERNEL_MAPPING"] = "1"
