@@ -5,8 +5,6 @@ transformers), through tests/python/run-torch2.sh; skipped elsewhere.
 
 The machine has no GPU and torch is a CUDA build: the rmsnorm example's CPU
 variant loads through the CPU fallback of variant resolution."""
-import logging
-import os
 from pathlib import Path
 
 import pytest

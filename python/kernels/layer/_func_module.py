@@ -84,7 +84,6 @@ def create_func_module(func: Callable):
     Its flags come from `func` (`can_torch_compile`, default False;
     `has_backward`, default True), and `forward` reports `func`'s signature
     with `self` in front so layer validation can compare it."""
-    import torch  # noqa: F401  (Func subclasses nn.Module)
     from torch import nn
 
     class Func(nn.Module):

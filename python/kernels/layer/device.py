@@ -22,7 +22,8 @@ def _check_field_types(instance, types: dict) -> None:
         expected = types[f.name]
         # bool is an int to isinstance, but never a capability.
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            names = " | ".join("None" if t is type(None) else t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+            options = expected if isinstance(expected, tuple) else (expected,)
+            names = " | ".join("None" if t is type(None) else t.__name__ for t in options)
             raise StrictDataclassFieldValidationError(
                 f"Validation error for field '{f.name}':\n    TypeError: Field '{f.name}' expected {names}, "
                 f"got {type(value).__name__} (value: {value!r})"
