@@ -133,6 +133,13 @@ Environment make_environment(std::string_view machine, std::string_view system, 
   return env;
 }
 
+Environment with_backend(Environment env, const std::optional<std::string>& name) {
+  if (!name || name->empty()) return env;
+  env.backend = select_backend(env.backend, name);
+  env.cpu_fallback = false;
+  return env;
+}
+
 variant::Compute select_backend(const variant::Compute& detected, const std::optional<std::string>& name) {
   if (!name || name->empty()) return detected;
   variant::Compute cpu;

@@ -67,6 +67,10 @@ variant::Compute detect_backend(const std::optional<TorchFacts>& torch);
 Environment make_environment(std::string_view machine, std::string_view system, const std::optional<TorchFacts>& torch,
                              const std::optional<std::string>& backend_override = std::nullopt);
 
+// `env` for the backend `name` names (select_backend); naming one turns the
+// CPU fallback off. nullopt/empty returns `env` unchanged.
+Environment with_backend(Environment env, const std::optional<std::string>& name);
+
 // The backend an override names, given the detected one: "cpu" or the
 // detected backend's name (versions stay those detected). nullopt/empty
 // keeps the detected backend. Otherwise kb::Error:

@@ -7,6 +7,7 @@ override rules, so the Python and C++ loaders decide alike.
 from __future__ import annotations
 
 import functools
+import logging
 import platform
 import sys
 import warnings
@@ -124,3 +125,14 @@ def warn_all(messages) -> None:
     """Emits the warnings a resolution produced (free-threaded Python)."""
     for message in messages:
         warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def emit_warnings(found) -> None:
+    """Shows what the C++ loader reported, as (channel, message) pairs: user
+    warnings at the caller of the public loader, version notices through the
+    versions logger, as the existing package does."""
+    for channel, message in found:
+        if channel == "version":
+            logging.getLogger("kernels._versions").warning(message)
+        else:
+            warnings.warn(message, UserWarning, stacklevel=3)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from . import _core
 from ._core import Metadata
 from .hf_hub import RepoInfo
 
@@ -73,19 +74,6 @@ def _import_from_path(
 
 
 def _warn_if_dirty(metadata: Metadata, variant_str: str) -> None:
-    provenance = metadata.provenance
-    if provenance is None or not provenance.dirty:
-        return
-    sources = []
-    if provenance.kernel is not None and provenance.kernel.dirty:
-        sources.append("kernel source")
-    builder_git = provenance.kernel_builder.git
-    if builder_git is not None and builder_git.dirty:
-        sources.append("kernel-builder")
-    warnings.warn(
-        f"Kernel '{metadata.name}' variant '{variant_str}' was built from a dirty git tree "
-        f"({', '.join(sources)} had uncommitted changes). Its recorded git revision does not "
-        "fully identify the sources it was built from, so the build may not be reproducible.",
-        UserWarning,
-        stacklevel=3,
-    )
+    message = _core.dirty_provenance_warning(metadata, variant_str)
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=3)

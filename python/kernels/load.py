@@ -9,15 +9,15 @@ by the core.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from pathlib import Path
 from types import ModuleType
 
 from . import _core
-from ._environment import environment, warn_all
+from ._environment import detected_backend, emit_warnings, environment, warn_all
+from . import deps
 from .deps import validate_variant_dependencies
-from .hf_hub import RepoInfo, check_trust_remote_code, user_agent as build_user_agent
+from .hf_hub import RepoInfo, user_agent as build_user_agent
 from .importer import _import_from_path
 from .variants import VariantAccepted, VariantRejected, decisions, local_variants
 
@@ -35,21 +35,35 @@ def get_kernel(
 
     A repo id mapped by LOCAL_KERNELS loads from its local directory before
     any revision, version or trust handling (and `backend` is not applied,
-    as in the existing package). `check_arch` is accepted for the current
-    API; kb does not yet compare a build's GPU architectures with the device.
+    as in the existing package). Otherwise the publisher must be trusted
+    (or `trust_remote_code`), `revision` or `version` selects the commit,
+    and the variant for this process is fetched into the cache, verified.
+    `check_arch` is accepted for the current API; kb does not yet compare a
+    build's GPU architectures with the device.
     """
-    local_path = _local_kernel_path(repo_id)
-    if local_path is not None:
-        return get_local_kernel(local_path)
-    offline = _core.offline_mode()
-    agent = build_user_agent(user_agent)
-    check_trust_remote_code(repo_id, local_files_only=offline, trust_remote_code=trust_remote_code, agent=agent)
-    revision = _select_revision_or_version(
-        repo_id, revision=revision, version=version, local_files_only=offline, agent=agent
+    try:
+        located = _locate(repo_id, revision, version, backend, user_agent, trust_remote_code)
+    except Exception as e:
+        emit_warnings(getattr(e, "kb_warnings", ()))
+        raise
+    emit_warnings(located.warnings)
+    repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
+    return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata)
+
+
+def _locate(repo_id, revision, version, backend, user_agent, trust_remote_code) -> _core.Located:
+    return _core.locate(
+        repo_id=repo_id,
+        revision=revision,
+        version=None if version is None else int(version),
+        env=environment(None),
+        backend=backend,
+        detected_backend=detected_backend(),
+        trust_remote_code=trust_remote_code,
+        local_files_only=_core.offline_mode(),
+        user_agent=build_user_agent(user_agent),
+        importable=_importable_now,
     )
-    variant_dir = _install(repo_id, revision, offline, backend, agent)
-    metadata = validate_variant_dependencies(variant_dir)
-    return _import_from_path(variant_dir, repo_info=RepoInfo(repo_id, revision), metadata=metadata)
 
 
 def install_kernel(
@@ -102,10 +116,15 @@ def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
     """Loads a kernel from a repository root (holding build/), a build/
     directory or a single variant directory, choosing the variant that fits
     this process best."""
-    choice = _core.choose_local_variant(Path(repo_path), environment(backend))
-    warn_all(choice.resolution.warnings)
-    metadata = validate_variant_dependencies(choice.variant_dir)
-    return _import_from_path(choice.variant_dir, metadata=metadata)
+    located = _core.locate_local(
+        path=Path(repo_path),
+        env=environment(None),
+        backend=backend,
+        detected_backend=detected_backend(),
+        importable=_importable_now,
+    )
+    emit_warnings(located.warnings)
+    return _import_from_path(located.variant_dir, metadata=located.metadata)
 
 
 def get_kernel_variants(
@@ -151,16 +170,17 @@ def _select_revision_or_version(
     repo_id: str, *, revision: str | None, version: int | str | None, local_files_only: bool, agent: str = ""
 ) -> str:
     """The revision to fetch: `revision` verbatim, or the commit of branch v<version>."""
-    if revision is not None and version is not None:
-        raise ValueError("Only one of `revision` or `version` must be specified.")
-    if revision is None and version is None:
-        raise ValueError(
-            "A kernel version or revision must be specified. Use `version=<major>` to load the newest build "
-            "of a major version, or `revision=<branch, tag or commit>`."
-        )
-    if revision is not None:
-        return revision
-    commit, notice = _core.resolve_version(repo_id, int(version), local_files_only, agent)
-    if notice is not None:
-        logging.getLogger("kernels._versions").warning(notice)
-    return commit
+    selected, warnings = _core.select_revision(
+        repo_id=repo_id,
+        revision=revision,
+        version=None if version is None else int(version),
+        local_files_only=local_files_only,
+        user_agent=agent,
+    )
+    emit_warnings(warnings)
+    return selected
+
+
+def _importable_now(name: str) -> bool:
+    # Looked up on each call, so the check can be replaced (tests).
+    return deps._importable(name)

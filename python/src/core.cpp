@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   kb::python::bind_hub(m);
   kb::python::bind_lock(m);
   kb::python::bind_layer(m);
+  kb::python::bind_load(m);
 }

@@ -10,6 +10,7 @@
 #include "libkb/config/config.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/python_depends.h"
+#include "libkb/runtime/variant_files.h"
 #include "python/src/bindings.h"
 
 namespace kb::python {
@@ -39,6 +40,13 @@ void bind_runtime(py::module_& m) {
         return translate(PyExc_ValueError, [&] { return runtime::parse_local_kernels(value); });
       },
       py::arg("value"), "LOCAL_KERNELS text -> {repo_id: Path}; ValueError naming a malformed entry.");
+  m.def(
+      "dirty_provenance_warning",
+      [](const metadata::Metadata& metadata, const std::string& variant) {
+        return runtime::dirty_provenance_warning(metadata, variant);
+      },
+      py::arg("metadata"), py::arg("variant"),
+      "The warning for a variant built from a dirty git tree, or None (runtime spec 5.7).");
   m.def("validate_python_depends", &validate_python_depends, py::arg("python_name"), py::arg("depends"),
         py::arg("backend"), py::arg("importable"),
         "Checks a kernel's python-depends against the curated table (ValueError) and `importable(import_name)` "

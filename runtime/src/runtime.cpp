@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 
+#include "libkb/load/load.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/torch_config.h"
 #include "libkb/runtime/variant_files.h"
@@ -63,7 +64,10 @@ void* open_library(const fs::path& library) {
   throw Error(message);
 }
 
-const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<variant::Variant>& variant) {
+// `located`, when given, is what the loader learned getting there (where
+// the kernel came from, its warnings): recorded by the first load.
+const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<variant::Variant>& variant,
+                                     const load::Located* located = nullptr) {
   std::error_code ec;
   fs::path canonical = fs::canonical(dir, ec);
   if (ec) throw Error("Cannot load kernel from " + dir.string() + ": " + ec.message());
@@ -92,6 +96,10 @@ const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<va
 
   kernel->handle = open_library(kernel->library);
   kernel->ops = ops_in_namespace(kernel->ops_namespace);
+  if (located) {
+    if (located->repo_info) kernel->repo_info = RepoInfo{located->repo_info->first, located->repo_info->second};
+    for (const auto& w : located->warnings) kernel->warnings.push_back(w.message);
+  }
   if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
     kernel->warnings.push_back(*dirty);
   if (kernel->ops.empty())
@@ -120,6 +128,9 @@ const resolve::TorchFacts& libtorch_facts() {
       f->cxx11_abi = cxx11_abi;
     }
     f->mps = at::hasMPS();
+    // A CUDA/ROCm libtorch without a usable device loads CPU variants after
+    // its own (resolve::Environment::cpu_fallback).
+    if (f->cuda || f->hip) f->device_available = at::hasCUDA();
     return *f;
   }();
   return facts;
@@ -140,18 +151,49 @@ const LoadedKernel& load_local_kernel(const fs::path& path, const LoadOptions& o
   return load_variant_dir(choice.variant_dir, choice.variant);
 }
 
+namespace {
+
+// The user agent of hub requests: the caller's part, then what hub
+// statistics use; only the runtime and its version with
+// HF_HUB_DISABLE_TELEMETRY.
+std::string user_agent(const std::string& caller, const resolve::Environment& env) {
+  std::string own = std::string("kb-runtime/") + KB_VERSION;
+  const char* off = std::getenv("HF_HUB_DISABLE_TELEMETRY");
+  std::string value = off ? to_lower(off) : "";
+  if (value == "1" || value == "on" || value == "yes" || value == "true") return own;
+  std::vector<std::string> parts;
+  if (!caller.empty()) parts.push_back(caller);
+  parts.push_back(own);
+  parts.push_back("backend/" + env.backend.str());
+  parts.push_back("platform/" + env.cpu + "-" + env.os);
+  parts.push_back("file_type/kernel");
+  parts.push_back("torch/" + libtorch_facts().version);
+  return join(parts, "; ");
+}
+
+load::Context load_context(const LoadOptions& options) {
+  resolve::Environment env = options.environment ? *options.environment : libtorch_environment();
+  load::Context ctx = load::make_context(env, libtorch_environment().backend.backend());
+  ctx.backend = options.backend;
+  if (options.local_files_only) ctx.local_files_only = *options.local_files_only;
+  ctx.user_agent = user_agent(options.user_agent, env);
+  return ctx;
+}
+
+}  // namespace
+
 const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options) {
-  std::optional<fs::path> local = local_kernel_override(repo_id);
-  if (!local)
-    throw Error("Kernel " + repo_id +
-                " is not in LOCAL_KERNELS, and the C++ runtime cannot load kernels from a hub yet: set "
-                "LOCAL_KERNELS=" +
-                repo_id + "=/path/to/kernel");
+  // A malformed LOCAL_KERNELS throws here, naming the entry.
+  const bool mapped = local_kernel_override(repo_id).has_value();
+  load::Located located;
   try {
-    return load_local_kernel(*local, options);
+    located = load::locate({repo_id, options.revision, options.version, {options.trust_remote_code, std::nullopt}},
+                           load_context(options));
   } catch (const Error& e) {
-    throw Error(repo_id + " (LOCAL_KERNELS): " + e.what());
+    if (mapped) throw Error(repo_id + " (LOCAL_KERNELS): " + e.what());
+    throw;
   }
+  return load_variant_dir(located.variant_dir, located.variant, &located);
 }
 
 std::vector<const LoadedKernel*> loaded_kernels() {

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "kb/runtime.h"
+#include "tests/unit/hub_server.h"
 #include "tests/unit/support.h"
 
 namespace fs = std::filesystem;
@@ -177,14 +178,15 @@ TEST(RuntimeErrors, VariantWithoutMetadataIsNamed) {
   EXPECT_TRUE(contains(error, (fs::canonical(variant) / "metadata.json").string())) << error;
 }
 
-TEST(GetKernel, UnmappedRepoIdSaysTheHubIsNotAvailable) {
+TEST(GetKernel, AnUnmappedRepoIdNeedsARevisionOrAVersion) {
+  // Trusted, so no hub is asked before the arguments are checked.
   ScopedEnv unset("LOCAL_KERNELS", std::nullopt);
-  std::string expected =
-      "Kernel org/relu is not in LOCAL_KERNELS, and the C++ runtime cannot load kernels from a hub yet: set "
-      "LOCAL_KERNELS=org/relu=/path/to/kernel";
-  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu"); }), expected);
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu", {.trust_remote_code = true}); }),
+            "A kernel version or revision must be specified. Use `version=<major>` to load the newest build of a "
+            "major version, or `revision=<branch, tag or commit>`.");
   ScopedEnv other("LOCAL_KERNELS", "org/other=/k/other");
-  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu"); }), expected);
+  EXPECT_EQ(error_of([] { rt::get_kernel("org/relu", {.revision = "main", .version = 1, .trust_remote_code = true}); }),
+            "Only one of `revision` or `version` must be specified.");
 }
 
 TEST(GetKernel, MalformedEntryIsNamed) {
@@ -255,4 +257,76 @@ TEST_F(ExampleRelu, UnknownOpListsTheKernelsOps) {
   const rt::LoadedKernel& relu = rt::load_local_kernel(kernel);
   std::string error = error_of([&] { rt::op(relu, "gelu"); });
   EXPECT_TRUE(contains(error, "has no op `gelu` in namespace " + relu.ops_namespace + "; its ops: relu")) << error;
+}
+
+// examples/relu published with `kb upload` to the loopback Hugging Face Hub
+// (tests/fixtures/hub-server), then loaded by a libtorch program.
+class ExampleReluHub : public ExampleRelu {
+ protected:
+  void SetUp() override {
+    ExampleRelu::SetUp();
+    if (IsSkipped()) return;
+    server = std::make_unique<kb::testing::HubServer>(
+        tmp.path / "hub", std::vector<std::string>{"--token", kToken, "--trusted-org", "kb-examples", "--org", "shady"});
+    endpoint.emplace("HF_ENDPOINT", server->url());
+    token.emplace("HF_TOKEN", kToken);
+    cache_env.emplace("KERNELS_CACHE", cache.string());
+  }
+
+  void publish(const std::string& repo_id) {
+    std::string command = std::string(KB_BINARY_DIR) + "/bin/kb upload " + kernel.string() + " --repo-id " +
+                          repo_id + " --allow-nonportable -q";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+
+  static constexpr const char* kToken = "hf_kb_runtime";
+  TempDir tmp;
+  fs::path cache = tmp.path / "cache";
+  std::unique_ptr<kb::testing::HubServer> server;
+  ScopedEnv no_hub{"KB_HUB", std::nullopt};
+  ScopedEnv no_local{"LOCAL_KERNELS", std::nullopt};
+  ScopedEnv not_offline{"HF_HUB_OFFLINE", std::nullopt};
+  std::optional<ScopedEnv> endpoint, token, cache_env;
+};
+
+TEST_F(ExampleReluHub, GetKernelByVersionFetchesTheVariantIntoTheCacheAndLoadsIt) {
+  publish("kb-examples/relu");
+  const rt::LoadedKernel& relu = rt::get_kernel("kb-examples/relu", {.version = 1});
+  EXPECT_EQ(relu.variant_name(), matching_variant());
+  EXPECT_TRUE(contains(relu.variant_dir.string(), fs::canonical(cache).string() + "/kernels--kb-examples--relu/"))
+      << relu.variant_dir;
+  ASSERT_TRUE(relu.repo_info.has_value());
+  EXPECT_EQ(relu.repo_info->repo_id, "kb-examples/relu");
+  EXPECT_EQ(relu.repo_info->revision.size(), 40u) << relu.repo_info->revision;  // the commit of branch v1
+  torch::Tensor input = torch::linspace(-2, 2, 9);
+  torch::Tensor output = torch::empty_like(input);
+  rt::op(relu, "relu").typed<void(at::Tensor&, const at::Tensor&)>().call(output, input);
+  EXPECT_TRUE(torch::equal(output, torch::relu(input)));
+  // By revision, the same commit: the same handle.
+  EXPECT_EQ(&rt::get_kernel("kb-examples/relu", {.revision = relu.repo_info->revision}), &relu);
+}
+
+TEST_F(ExampleReluHub, OfflineLoadsOnlyWhatTheCacheHolds) {
+  publish("kb-examples/relu");
+  std::string cold = error_of([] { rt::get_kernel("kb-examples/relu", {.version = 1, .local_files_only = true}); });
+  EXPECT_TRUE(contains(cold, "kb-examples/relu")) << cold;
+  const rt::LoadedKernel& online = rt::get_kernel("kb-examples/relu", {.version = 1});
+  server.reset();  // nothing to answer from now on
+  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  EXPECT_EQ(&rt::get_kernel("kb-examples/relu", {.version = 1}), &online);
+}
+
+TEST_F(ExampleReluHub, UntrustedPublishersNeedTrustRemoteCode) {
+  publish("shady/relu");
+  EXPECT_EQ(error_of([] { rt::get_kernel("shady/relu", {.version = 1}); }),
+            "Kernel repository 'shady/relu' is not from a trusted publisher. Set trust_remote_code=True to allow "
+            "loading kernels from untrusted sources.");
+  const rt::LoadedKernel& relu = rt::get_kernel("shady/relu", {.version = 1, .trust_remote_code = true});
+  EXPECT_EQ(relu.repo_info->repo_id, "shady/relu");
+}
+
+TEST_F(ExampleReluHub, AMissingVersionListsTheVersionsThereAre) {
+  publish("kb-examples/relu");
+  EXPECT_EQ(error_of([] { rt::get_kernel("kb-examples/relu", {.version = 9}); }),
+            "Version 9 not found, available versions: 1");
 }

@@ -39,10 +39,28 @@ const resolve::TorchFacts& libtorch_facts();
 resolve::Environment libtorch_environment(const std::optional<std::string>& backend_override = std::nullopt);
 
 struct LoadOptions {
+  // get_kernel of a repository id LOCAL_KERNELS does not map: exactly one of
+  // a revision (branch, tag or commit) and a version (the newest build of
+  // branch v<version>).
+  std::optional<std::string> revision;
+  std::optional<int> version;
   // Resolve for this backend ("cpu" or libtorch's), as libtorch_environment.
   std::optional<std::string> backend;
+  // Load from publishers the hub does not list as trusted.
+  bool trust_remote_code = false;
+  // Only what the cache holds (no network); unset: HF_HUB_OFFLINE.
+  std::optional<bool> local_files_only;
+  // Put in front of the runtime's own user agent for hub requests.
+  std::string user_agent;
   // Resolve for this environment instead of libtorch's (tests, tools).
   std::optional<resolve::Environment> environment;
+};
+
+// Where a kernel loaded from a hub came from: the repository asked for and
+// the revision selected (a commit when a version was asked for).
+struct RepoInfo {
+  std::string repo_id;
+  std::string revision;
 };
 
 // A kernel loaded into this process. Handles live until the process ends:
@@ -55,7 +73,8 @@ struct LoadedKernel {
   std::string ops_namespace;                // metadata.id: ops are "<ops_namespace>::<name>"
   std::filesystem::path library;            // the shared object loaded
   std::vector<std::string> ops;             // op names registered in ops_namespace, sorted
-  std::vector<std::string> warnings;        // dirty-provenance notice, no ops registered, ...
+  std::optional<RepoInfo> repo_info;        // hub kernels only (first load wins)
+  std::vector<std::string> warnings;        // dirty-provenance notice, redirects, no ops registered, ...
   void* handle = nullptr;                   // from dlopen
 
   // The variant's name, or the directory name for a directly given variant directory.
@@ -68,10 +87,19 @@ struct LoadedKernel {
 // Thread-safe.
 const LoadedKernel& load_local_kernel(const std::filesystem::path& path, const LoadOptions& options = {});
 
-// Loads the kernel of a repository id. For now only LOCAL_KERNELS
-// ("org/name=/path:org/other=/path2") is consulted: a mapped id loads as
-// load_local_kernel(path); an unmapped one throws (the C++ runtime cannot
-// fetch from a hub yet). A malformed LOCAL_KERNELS throws naming the entry.
+// Loads the kernel of a repository id, as the Python get_kernel does: an id
+// mapped by LOCAL_KERNELS ("org/name=/path:org/other=/path2") loads as
+// load_local_kernel(path); any other is fetched from the hub KB_HUB names
+// (the Hugging Face Hub at HF_ENDPOINT by default; local:DIR, git+URL) at
+// `options.revision` or `options.version`, after the publisher trust check:
+// only the variant for this libtorch, each file verified into the cache
+// (KERNELS_CACHE, else the Hugging Face cache), then loaded. Offline
+// (HF_HUB_OFFLINE or local_files_only) it loads what the cache holds.
+//
+//   const auto& relu = kb::runtime::get_kernel("kb-examples/relu", {.version = 1});
+//
+// Errors carry the existing runtime's messages (trust, versions, no
+// variant for this system with every variant's reason, missing snapshot).
 const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options = {});
 
 // Every kernel loaded so far, in load order.

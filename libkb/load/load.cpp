@@ -1,0 +1,186 @@
+#include "libkb/load/load.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "libkb/cache/cache.h"
+#include "libkb/fetch/install.h"
+#include "libkb/hub/hub.h"
+#include "libkb/hub/trust.h"
+#include "libkb/runtime/local_kernels.h"
+#include "libkb/runtime/python_depends.h"
+#include "libkb/util/strings.h"
+
+namespace kb::load {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+std::unique_ptr<hub::Hub> open_hub(const Context& ctx) {
+  hub::OpenOptions options;
+  options.user_agent = ctx.user_agent;
+  return hub::open_hub(std::nullopt, options);
+}
+
+// Runs a step whose kb::Error means `kind`; a LoadError passes unchanged.
+template <typename F>
+auto as(ErrorKind kind, F&& step) -> decltype(step()) {
+  try {
+    return step();
+  } catch (const LoadError&) {
+    throw;
+  } catch (const Error& e) {
+    throw LoadError(kind, e.what());
+  }
+}
+
+// Publishers found trusted in this process, per hub: trust is asked once per
+// organisation, not on every load.
+struct TrustedPublishers {
+  std::mutex mutex;
+  std::set<std::pair<std::string, std::string>> trusted;
+};
+
+TrustedPublishers& trusted_publishers() {
+  static TrustedPublishers t;
+  return t;
+}
+
+std::string python_name(const std::string& kernel_name) { return replace_all(kernel_name, "-", "_"); }
+
+void check_python_depends(const metadata::Metadata& metadata, const Context& ctx) {
+  if (!ctx.importable || metadata.python_depends.empty()) return;
+  // Names outside the table first (every package taken as importable), so
+  // the two failures keep their kinds.
+  as(ErrorKind::InvalidArgument, [&] {
+    runtime::validate_python_depends(python_name(metadata.name), metadata.python_depends, ctx.detected_backend,
+                                     [](const std::string&) { return true; });
+  });
+  as(ErrorKind::MissingDependency, [&] {
+    runtime::validate_python_depends(python_name(metadata.name), metadata.python_depends, ctx.detected_backend,
+                                     ctx.importable);
+  });
+}
+
+resolve::Environment requested_env(const Context& ctx) {
+  return as(ErrorKind::InvalidArgument, [&] { return resolve::with_backend(ctx.env, ctx.backend); });
+}
+
+Located locate_in(const fs::path& path, const resolve::Environment& env, const Context& ctx) {
+  resolve::LocalChoice choice = as(ErrorKind::NotFound, [&] { return resolve::choose_local_variant(path, env); });
+  Located out;
+  out.variant_dir = choice.variant_dir;
+  out.variant = choice.variant;
+  for (const auto& w : choice.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
+  out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
+  check_python_depends(out.metadata, ctx);
+  return out;
+}
+
+}  // namespace
+
+Context make_context(resolve::Environment env, config::Backend detected_backend) {
+  Context ctx;
+  ctx.env = std::move(env);
+  ctx.detected_backend = detected_backend;
+  ctx.local_files_only = cache::offline_mode();
+  ctx.cache_root = cache::default_cache_root();
+  return ctx;
+}
+
+std::string select_revision(const std::string& repo_id, const std::optional<std::string>& revision,
+                            const std::optional<int>& version, const Context& ctx, std::vector<Warning>& warnings) {
+  if (revision && version)
+    throw LoadError(ErrorKind::InvalidArgument, "Only one of `revision` or `version` must be specified.");
+  if (!revision && !version)
+    throw LoadError(ErrorKind::InvalidArgument,
+                    "A kernel version or revision must be specified. Use `version=<major>` to load the newest build of "
+                    "a major version, or `revision=<branch, tag or commit>`.");
+  if (revision) return *revision;
+  return as(ErrorKind::InvalidArgument, [&] {
+    std::unique_ptr<hub::Hub> hub = ctx.local_files_only ? nullptr : open_hub(ctx);
+    std::optional<std::string> notice;
+    std::string commit =
+        fetch::resolve_version(hub.get(), repo_id, *version, ctx.cache_root, ctx.local_files_only, &notice);
+    if (notice) warnings.push_back({Warning::Channel::VersionNotice, *notice});
+    return commit;
+  });
+}
+
+void check_trust(const std::string& repo_id, const Trust& trust, const Context& ctx, std::vector<Warning>& warnings) {
+  if (trust.all) return;
+  if (trust.identities)
+    warnings.push_back({Warning::Channel::User,
+                        "Signing identity verification is not yet implemented. The provided signing identities will "
+                        "be ignored and the kernel will be treated as untrusted. Use trust_remote_code=True to bypass "
+                        "trust checks."});
+  if (ctx.local_files_only) {
+    warnings.push_back({Warning::Channel::User, "Skipping publisher trust check for '" + repo_id +
+                                                    "' because Hugging Face Hub is in offline mode."});
+    return;
+  }
+  std::string publisher = repo_id.substr(0, repo_id.find('/'));
+  std::pair<std::string, std::string> key{env_or_empty("KB_HUB") + "|" + env_or_empty("HF_ENDPOINT"), publisher};
+  TrustedPublishers& known = trusted_publishers();
+  {
+    std::lock_guard lock(known.mutex);
+    if (known.trusted.count(key)) return;
+  }
+  std::optional<bool> trusted;
+  try {
+    trusted = hub::publisher_trusted_cached(*open_hub(ctx), publisher, ctx.cache_root);
+  } catch (const Error& e) {
+    throw LoadError(ErrorKind::InvalidArgument,
+                    "Kernel repository '" + repo_id +
+                        "' could not verify publisher trust status. Set trust_remote_code=True to allow loading "
+                        "kernels from untrusted sources. (" + e.what() + ")");
+  }
+  if (!trusted) return;  // a hub without publishers trusts what it holds
+  if (!*trusted)
+    throw LoadError(ErrorKind::InvalidArgument, "Kernel repository '" + repo_id +
+                                                    "' is not from a trusted publisher. Set trust_remote_code=True to "
+                                                    "allow loading kernels from untrusted sources.");
+  std::lock_guard lock(known.mutex);
+  known.trusted.insert(std::move(key));
+}
+
+Located locate_local(const fs::path& path, const Context& ctx) { return locate_in(path, requested_env(ctx), ctx); }
+
+Located locate(const Request& request, const Context& ctx) {
+  std::optional<fs::path> local =
+      as(ErrorKind::InvalidArgument, [&] { return runtime::local_kernel_override(request.repo_id); });
+  if (local) return locate_in(*local, ctx.env, ctx);
+
+  Located out;
+  try {
+    check_trust(request.repo_id, request.trust, ctx, out.warnings);
+    std::string revision = select_revision(request.repo_id, request.revision, request.version, ctx, out.warnings);
+    fetch::Installed installed = as(ErrorKind::NotFound, [&] {
+      std::unique_ptr<hub::Hub> hub = open_hub(ctx);
+      return fetch::install_variant(
+          *hub, {request.repo_id, revision, requested_env(ctx), ctx.cache_root, ctx.local_files_only});
+    });
+    for (const auto& w : installed.warnings) out.warnings.push_back({Warning::Channel::User, w});
+    for (const auto& w : installed.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
+    out.variant_dir = installed.variant_dir;
+    out.variant = variant::Variant::try_parse(installed.variant);
+    out.metadata =
+        as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
+    check_python_depends(out.metadata, ctx);
+    out.repo_info = std::make_pair(request.repo_id, revision);
+  } catch (LoadError& e) {
+    e.warnings.insert(e.warnings.begin(), out.warnings.begin(), out.warnings.end());
+    throw;
+  }
+  return out;
+}
+
+}  // namespace kb::load

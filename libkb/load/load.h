@@ -1,0 +1,109 @@
+#pragma once
+// The one path from a kernel reference to a verified variant directory on
+// disk, shared by the Python loaders and the C++ runtime (runtime spec 2.1,
+// 4, 5): LOCAL_KERNELS, publisher trust, revision or version -> commit,
+// install into the cache (verified), python-depends. Only what follows
+// differs between them: Python imports the directory, C++ dlopens its shared
+// object. Each step's messages are the existing runtime's.
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libkb/config/config.h"
+#include "libkb/metadata/metadata.h"
+#include "libkb/resolve/resolve.h"
+#include "libkb/util/error.h"
+
+namespace kb::load {
+
+// What kind of failure, so each caller can raise its own type (Python:
+// ValueError, FileNotFoundError, ImportError). The message is complete.
+enum class ErrorKind { InvalidArgument, NotFound, MissingDependency };
+
+// A warning for the caller to show: as a user warning, or (a newer version
+// exists) as a log message of the versions logger.
+struct Warning {
+  enum class Channel { User, VersionNotice };
+  Channel channel = Channel::User;
+  std::string message;
+};
+
+class LoadError : public Error {
+ public:
+  LoadError(ErrorKind kind, const std::string& message) : Error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+  // What the load had to warn about before it failed (a caller shows these
+  // too: a trust failure after the signing-identity notice, ...).
+  std::vector<Warning> warnings;
+
+ private:
+  ErrorKind kind_;
+};
+
+// trust_remote_code: true trusts every publisher; a list of signing
+// identities is accepted but not verified yet (a warning says so).
+struct Trust {
+  bool all = false;
+  std::optional<std::vector<std::string>> identities;
+};
+
+// What the loading process offers, and its policy.
+struct Context {
+  // The process as detected, and the backend the caller asks for ("cpu" or
+  // the detected one). LOCAL_KERNELS ids ignore the override, as in the
+  // existing runtime.
+  resolve::Environment env;
+  std::optional<std::string> backend;
+  config::Backend detected_backend;  // python-depends follow the detected backend, not an override
+  bool local_files_only = false;    // HF_HUB_OFFLINE, or the caller's wish
+  std::string user_agent;           // sent with hub requests
+  std::filesystem::path cache_root;
+  // Whether a Python module can be imported where the kernel will load;
+  // unset (a C++ program): python-depends are not checked.
+  std::function<bool(const std::string&)> importable;
+};
+
+// Builds a context for this process with the cache root and offline mode of
+// the environment variables.
+Context make_context(resolve::Environment env, config::Backend detected_backend);
+
+struct Request {
+  std::string repo_id;
+  std::optional<std::string> revision;
+  std::optional<int> version;
+  Trust trust;
+};
+
+struct Located {
+  std::filesystem::path variant_dir;
+  std::optional<variant::Variant> variant;  // nullopt for a variant directory given directly
+  metadata::Metadata metadata;
+  // Where a hub kernel came from: the repository asked for and the revision
+  // selected (a commit for a version). nullopt for local kernels.
+  std::optional<std::pair<std::string, std::string>> repo_info;
+  std::vector<Warning> warnings;
+};
+
+// `revision` verbatim, or the commit of branch v<version>; exactly one must
+// be given. A newer version than the one asked for adds a notice.
+std::string select_revision(const std::string& repo_id, const std::optional<std::string>& revision,
+                            const std::optional<int>& version, const Context& ctx, std::vector<Warning>& warnings);
+
+// Raises unless `repo_id` may be loaded: its publisher is trusted by the hub
+// (remembered per process and, positively, for an hour in the cache), or
+// the caller trusts it. Offline the check is skipped with a warning.
+void check_trust(const std::string& repo_id, const Trust& trust, const Context& ctx, std::vector<Warning>& warnings);
+
+// A kernel on disk: a repository root with build/, a build/ directory or one
+// variant directory; the best variant for ctx.env with ctx.backend,
+// python-depends checked.
+Located locate_local(const std::filesystem::path& path, const Context& ctx);
+
+// get_kernel's path: LOCAL_KERNELS first (then no trust check and no
+// revision needed), else trust, revision, install and python-depends.
+Located locate(const Request& request, const Context& ctx);
+
+}  // namespace kb::load

@@ -1,0 +1,126 @@
+// The loaders' shared path (libkb/load): LOCAL_KERNELS, trust, revision,
+// install, python-depends. Python supplies the facts (environment, whether a
+// module is importable) and imports the directory it gets back.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include "libkb/load/load.h"
+#include "python/src/bindings.h"
+
+namespace kb::python {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+load::Context make_context(const resolve::Environment& env, const std::optional<std::string>& backend,
+                           const std::string& detected_backend, bool local_files_only, const std::string& user_agent,
+                           const std::optional<py::function>& importable) {
+  auto parsed = config::parse_backend(detected_backend);
+  if (!parsed) raise(PyExc_ValueError, "Unknown backend: " + detected_backend);
+  load::Context ctx = load::make_context(env, *parsed);
+  ctx.backend = backend;
+  ctx.local_files_only = local_files_only;
+  ctx.user_agent = user_agent;
+  if (importable) {
+    // Called from C++ with the GIL released around the whole load.
+    const py::function& f = *importable;
+    ctx.importable = [&f](const std::string& name) {
+      py::gil_scoped_acquire gil;
+      return f(name).cast<bool>();
+    };
+  }
+  return ctx;
+}
+
+load::Trust make_trust(const py::object& trust_remote_code) {
+  load::Trust trust;
+  if (py::isinstance<py::list>(trust_remote_code))
+    trust.identities = trust_remote_code.cast<std::vector<std::string>>();
+  else
+    trust.all = py::bool_(trust_remote_code);
+  return trust;
+}
+
+py::list warnings_list(const std::vector<load::Warning>& warnings) {
+  py::list out;
+  for (const auto& w : warnings)
+    out.append(py::make_tuple(w.channel == load::Warning::Channel::VersionNotice ? "version" : "user", w.message));
+  return out;
+}
+
+}  // namespace
+
+void bind_load(py::module_& m) {
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const load::LoadError& e) {
+      PyObject* type = e.kind() == load::ErrorKind::NotFound            ? PyExc_FileNotFoundError
+                       : e.kind() == load::ErrorKind::MissingDependency ? PyExc_ImportError
+                                                                        : PyExc_ValueError;
+      // The warnings found before the failure travel with the exception
+      // (`kb_warnings`), for the Python loader to show before it re-raises.
+      py::object error = py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", e.what()));
+      if (!error) return;  // the Python error of the failed call stands
+      error.attr("kb_warnings") = warnings_list(e.warnings);
+      PyErr_SetObject(type, error.ptr());
+    }
+  });
+
+  py::class_<load::Located>(m, "Located", "A variant directory to load, and what the loader learned on the way.")
+      .def_readonly("variant_dir", &load::Located::variant_dir)
+      .def_readonly("variant", &load::Located::variant)
+      .def_readonly("metadata", &load::Located::metadata)
+      .def_readonly("repo_info", &load::Located::repo_info)
+      .def_property_readonly("warnings", [](const load::Located& l) { return warnings_list(l.warnings); });
+
+  m.def(
+      "locate",
+      [](const std::string& repo_id, const std::optional<std::string>& revision, const std::optional<int>& version,
+         const resolve::Environment& env, const std::optional<std::string>& backend,
+         const std::string& detected_backend, const py::object& trust_remote_code, bool local_files_only,
+         const std::string& user_agent, const std::optional<py::function>& importable) {
+        load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
+        load::Request request{repo_id, revision, version, make_trust(trust_remote_code)};
+        py::gil_scoped_release release;
+        return load::locate(request, ctx);
+      },
+      py::kw_only(), py::arg("repo_id"), py::arg("revision"), py::arg("version"), py::arg("env"),
+      py::arg("backend") = py::none(), py::arg("detected_backend"), py::arg("trust_remote_code"), py::arg("local_files_only"),
+      py::arg("user_agent") = "", py::arg("importable") = py::none(),
+      "get_kernel's path to a verified variant directory: LOCAL_KERNELS, trust, revision, install, python-depends. "
+      "`env` is the detected environment, `backend` an override (not applied to LOCAL_KERNELS ids). "
+      "ValueError, FileNotFoundError or ImportError as the existing runtime raises them.");
+  m.def(
+      "locate_local",
+      [](const fs::path& path, const resolve::Environment& env, const std::optional<std::string>& backend,
+         const std::string& detected_backend, const std::optional<py::function>& importable) {
+        load::Context ctx = make_context(env, backend, detected_backend, false, "", importable);
+        py::gil_scoped_release release;
+        return load::locate_local(path, ctx);
+      },
+      py::kw_only(), py::arg("path"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
+      py::arg("importable") = py::none(),
+      "The variant directory of a local kernel for `env`, python-depends checked.");
+  m.def(
+      "select_revision",
+      [](const std::string& repo_id, const std::optional<std::string>& revision, const std::optional<int>& version,
+         bool local_files_only, const std::string& user_agent) {
+        load::Context ctx = load::make_context({}, config::Backend::Cpu);
+        ctx.local_files_only = local_files_only;
+        ctx.user_agent = user_agent;
+        std::vector<load::Warning> warnings;
+        std::string selected;
+        {
+          py::gil_scoped_release release;
+          selected = load::select_revision(repo_id, revision, version, ctx, warnings);
+        }
+        return py::make_tuple(selected, warnings_list(warnings));
+      },
+      py::kw_only(), py::arg("repo_id"), py::arg("revision"), py::arg("version"), py::arg("local_files_only"),
+      py::arg("user_agent") = "", "(revision, warnings): `revision`, or the commit of branch v<version>.");
+}
+
+}  // namespace kb::python
