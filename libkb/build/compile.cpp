@@ -1,10 +1,13 @@
 #include "libkb/build/compile.h"
 
+#include "libkb/events/fields.h"
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 
+#include "libkb/events/fields.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/process.h"
@@ -107,24 +110,17 @@ std::vector<std::string> configure_args(const CompileRequest& r, const fs::path&
 
 CompileRequest request_from_event(const Json& e) {
   CompileRequest r;
-  auto str = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : ""; };
-  r.kernel_dir = str("kernel_dir");
-  r.project_dir = str("project_dir").empty() ? str("kernel_dir") : str("project_dir");
-  r.variant = str("variant");
-  r.backend = str("backend");
-  r.noarch = str("kind") == "noarch";
-  r.module = str("module");
-  r.python = str("python");
-  r.torch_version = str("torch_version");
-  r.nvcc = str("nvcc");
-  if (e.contains("cmake_args") && e["cmake_args"].is_array())
-    for (const auto& a : e["cmake_args"])
-      if (a.is_string()) r.cmake_args.push_back(a.get<std::string>());
-  std::vector<std::string> missing;
-  for (const char* key : {"kernel_dir", "variant", "backend", "module"})
-    if (str(key).empty()) missing.emplace_back(key);
-  if (!missing.empty())
-    throw Error("variant-planned event lacks " + join(missing, ", ") + " (a non-empty string each)");
+  r.kernel_dir = events::string_field(e, "kernel_dir");
+  r.variant = events::string_field(e, "variant");
+  r.backend = events::string_field(e, "backend");
+  r.module = events::string_field(e, "module");
+  std::string project_dir = events::optional_string_field(e, "project_dir").value_or("");
+  r.project_dir = project_dir.empty() ? r.kernel_dir : fs::path(project_dir);
+  r.noarch = events::optional_string_field(e, "kind") == "noarch";
+  r.python = events::optional_string_field(e, "python").value_or("");
+  r.torch_version = events::optional_string_field(e, "torch_version").value_or("");
+  r.nvcc = events::optional_string_field(e, "nvcc").value_or("");
+  r.cmake_args = events::string_list_field(e, "cmake_args");
   if (r.variant.find('/') != std::string::npos || r.variant == "." || r.variant == "..")
     throw Error("variant-planned event has an invalid variant name: " + r.variant);
   if (!r.noarch && r.python.empty()) throw Error("variant-planned event for " + r.variant + " lacks python");

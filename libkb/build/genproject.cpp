@@ -1,5 +1,7 @@
 #include "libkb/build/genproject.h"
 
+#include "libkb/events/fields.h"
+
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
 #include "libkb/metadata/metadata.h"
@@ -45,6 +47,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   Plan plan = plan_for_machine(config, unique_id, options.pythons, options.filter);
 
   events::Json project = out.make(events::kProject);
+  project["format"] = events::kFormatVersion;
   project["kernel_dir"] = kernel_dir.string();
   project["project_dir"] = target_dir.string();
   project["name"] = config.general.name;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "libkb/events/fields.h"
 #include "libkb/util/strings.h"
 
 namespace kb::build {
@@ -12,40 +13,55 @@ BuildSummary::VariantState& BuildSummary::variant(const std::string& name) {
 }
 
 void BuildSummary::add(const events::Json& e) {
+  try {
+    add_checked(e);
+  } catch (const events::EventError& err) {
+    // A malformed event fails the build instead of stopping the summary.
+    errors_.push_back(err.what());
+  }
+}
+
+void BuildSummary::add_checked(const events::Json& e) {
+  using events::bool_field;
+  using events::number_field;
+  using events::optional_string_field;
   std::string name = events::event_name(e);
-  std::string v = e.value("variant", "");
+  std::string v = optional_string_field(e, "variant").value_or("");
   if (name == events::kProject) {
-    kernel_ = e.value("name", "") + " v" + std::to_string(e.value("version", 0));
+    kernel_ = optional_string_field(e, "name").value_or("") + " v" +
+              std::to_string(static_cast<long long>(number_field(e, "version", 0)));
   } else if (name == events::kVariantPlanned) {
     variant(v).status = "planned";
   } else if (name == events::kVariantSkipped) {
-    skipped_.push_back(e.value("backend", "?") + ": skipped, " + e.value("reason", ""));
+    skipped_.push_back(optional_string_field(e, "backend").value_or("?") + ": skipped, " +
+                       optional_string_field(e, "reason").value_or(""));
   } else if (name == events::kVariantBuilt) {
     auto& s = variant(v);
     if (s.status != "failed") s.status = "built";
-    s.seconds = e.value("seconds", 0.0);
-    s.up_to_date = e.value("up_to_date", false);
+    s.seconds = number_field(e, "seconds", 0.0);
+    s.up_to_date = bool_field(e, "up_to_date", false);
   } else if (name == events::kAbiChecked) {
     auto& s = variant(v);
-    s.portable = e.value("portable", true);
+    s.portable = bool_field(e, "portable", true);
     size_t count = 0;
     if (e.contains("files") && e["files"].is_array())
       for (const auto& f : e["files"])
-        if (f.contains("violations") && f["violations"].is_array()) count += f["violations"].size();
+        if (f.is_object() && f.contains("violations") && f["violations"].is_array()) count += f["violations"].size();
     s.violations = count;
   } else if (name == events::kVariantPackaged) {
     auto& s = variant(v);
     if (s.status != "failed") s.status = "packaged";
   } else if (name == events::kError) {
+    std::string message = optional_string_field(e, "message").value_or("");
     if (!v.empty()) {
       auto& s = variant(v);
       s.status = "failed";
-      if (s.message.empty()) s.message = split(e.value("message", ""), '\n').front();
+      if (s.message.empty()) s.message = split(message, '\n').front();
     } else {
-      errors_.push_back(e.value("tool", "") + ": " + e.value("message", ""));
+      errors_.push_back(optional_string_field(e, "tool").value_or("") + ": " + message);
     }
   } else if (name == events::kFinished) {
-    if (!e.value("success", false)) finished_ok_ = false;
+    if (!bool_field(e, "success", false)) finished_ok_ = false;
   }
 }
 

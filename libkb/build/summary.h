@@ -17,6 +17,7 @@ class BuildSummary {
   size_t built_count() const;
 
  private:
+  void add_checked(const events::Json& event);  // throws events::EventError
   struct VariantState {
     std::string status;  // planned, built, packaged, failed
     double seconds = 0;

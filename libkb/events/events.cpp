@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "libkb/events/fields.h"
 #include "libkb/util/error.h"
 
 namespace kb::events {
@@ -83,7 +84,17 @@ PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Js
       return result;
     }
     if (!e) return result;
-    if (!handle(*e)) {
+    bool consumed = false;
+    try {
+      consumed = handle(*e);
+    } catch (const EventError& err) {
+      // An event with a wrong-typed or missing field: reported like a
+      // malformed line, and the stream ends there.
+      out.error(err.what());
+      result.malformed = true;
+      return result;
+    }
+    if (!consumed) {
       if (reports_failure(*e)) result.upstream_failed = true;
       out.emit(*e);
     }

@@ -10,7 +10,8 @@
 //    stderr only.
 //
 // Events (fields marked ? are optional)
-//  project           tool, kernel_dir, project_dir, name, module, version,
+//  project           tool, format (event format version, 1), kernel_dir,
+//                    project_dir, name, module, version,
 //                    framework ("torch"|"torch-noarch"|"tvm-ffi"), backends[],
 //                    unique_id, strict (bool)
 //  variant-planned   tool, variant, backend, kind ("arch"|"noarch"), kernel_dir,
@@ -108,7 +109,8 @@ bool reports_failure(const Json& e);
 
 // Reads events from `in` until end of input, calling `handle` for each; an
 // event for which `handle` returns false is forwarded unchanged through `out`.
-// A malformed line becomes an "error" event and ends the stream.
+// A malformed line, or an event whose fields `handle` finds invalid (an
+// EventError, see fields.h), becomes an "error" event and ends the stream.
 struct PumpResult {
   bool malformed = false;        // a line was not an event; reading stopped there
   bool upstream_failed = false;  // a forwarded event reports_failure()

@@ -239,14 +239,19 @@ TEST(CompileRequestFromEvent, RejectsEventsMissingRequiredFields) {
     Json e = noarch_event();
     e.erase(key);
     std::string m = error_of([&] { request_from_event(e); });
-    // Exactly the missing field is named.
-    EXPECT_EQ(m, std::string("variant-planned event lacks ") + key + " (a non-empty string each)");
-    // A field of the wrong type is as good as missing.
-    e[key] = 42;
-    EXPECT_EQ(error_of([&] { request_from_event(e); }), m) << key;
+    // Exactly the missing field is named, with the type expected.
+    EXPECT_EQ(m, std::string("variant-planned event lacks the field \"") + key + "\" (a non-empty string)");
     e[key] = "";
     EXPECT_EQ(error_of([&] { request_from_event(e); }), m) << key;
+    // A field of the wrong type says what it got.
+    e[key] = 42;
+    EXPECT_EQ(error_of([&] { request_from_event(e); }),
+              std::string("variant-planned event: field \"") + key + "\" must be a string, got number 42");
   }
+  Json e = noarch_event();
+  e["cmake_args"] = {"-DX=1", 2};
+  EXPECT_EQ(error_of([&] { request_from_event(e); }),
+            "variant-planned event: field \"cmake_args\" must be an array of strings, got array [\"-DX=1\",2]");
 }
 
 TEST(CompileRequestFromEvent, ArchEventWithoutPythonNamesTheVariant) {

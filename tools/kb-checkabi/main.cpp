@@ -9,6 +9,7 @@
 
 #include "libkb/abi/checker.h"
 #include "libkb/events/events.h"
+#include "libkb/events/fields.h"
 #include "libkb/util/error.h"
 
 namespace ev = kb::events;
@@ -94,17 +95,12 @@ int run_stream(const Settings& s) {
   ev::PumpResult stream = ev::pump(std::cin, out, [&](const ev::Json& e) {
     const std::string name = ev::event_name(e);
     if (name == ev::kProject) {
-      auto it = e.find("strict");
-      strict = it != e.end() && it->is_boolean() && it->get<bool>();
+      strict = ev::ProjectEvent::from_json(e).strict;
     } else if (name == ev::kVariantBuilt) {
-      auto variant_it = e.find("variant");
-      std::string variant = variant_it != e.end() && variant_it->is_string() ? variant_it->get<std::string>() : "";
-      auto dir = e.find("dir");
-      if (dir == e.end() || !dir->is_string() || dir->get<std::string>().empty()) {
-        out.error("variant-built event without a \"dir\" field; cannot check variant " + variant, variant);
-        failed = true;
-      } else {
-        abi::VariantReport r = abi::check_variant(dir->get<std::string>(), s.options, variant);
+      ev::VariantBuiltEvent built = ev::VariantBuiltEvent::from_json(e);
+      const std::string& variant = built.variant;
+      {
+        abi::VariantReport r = abi::check_variant(built.dir, s.options, variant);
         std::cerr << abi::render_text(r, s.options) << std::flush;
         ev::Json checked = out.make(ev::kAbiChecked);
         checked.update(abi::abi_checked_fields(r, s.options));

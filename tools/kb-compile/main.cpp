@@ -10,6 +10,8 @@
 
 #include "libkb/build/compile.h"
 #include "libkb/events/events.h"
+#include "libkb/events/fields.h"
+#include "libkb/util/cli.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
 #include "libkb/util/work_queue.h"
@@ -23,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("KERNEL_DIR", kernel_dir,
                  "Plan and build this kernel directly instead of reading events from stdin");
   app.add_option("-j,--jobs", jobs, "Variants built in parallel")->check(CLI::Range(1u, 64u));
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
 
   ev::Writer out;
   out.set_tool("kb-compile");
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
     stream = ev::pump(*in, out, [&](const ev::Json& e) {
       if (ev::event_name(e) != ev::kVariantPlanned) return false;
       queue.submit([&, e] {
-        std::string variant = e.value("variant", "?");
+        std::string variant = ev::variant_label(e);
         try {
           kb::build::CompileRequest request = kb::build::request_from_event(e);
           request.jobs = inner_jobs;

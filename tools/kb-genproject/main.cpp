@@ -10,6 +10,7 @@
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
 #include "libkb/project/project.h"
+#include "libkb/util/cli.h"
 #include "libkb/util/error.h"
 
 namespace {
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--kernel-sha", kernel_sha, "create-pyproject: kernel commit for provenance (40/64 hex)");
   app.add_flag("--kernel-dirty", kernel_dirty, "create-pyproject: the kernel commit had local changes");
   app.add_flag("-d,--dry-run", dry_run, "clean-pyproject: only list the files");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
 
   std::filesystem::path kdir = kernel_dir;
   try {

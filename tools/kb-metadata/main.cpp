@@ -12,6 +12,7 @@
 
 #include "libkb/util/cli.h"
 #include "libkb/events/events.h"
+#include "libkb/events/fields.h"
 #include "libkb/metadata/checks.h"
 #include "libkb/metadata/discover.h"
 #include "libkb/metadata/finalize.h"
@@ -34,15 +35,21 @@ int run_stream(md::FinalizeOptions options) {
     if (ev::reports_failure(e)) return false;  // pump records and forwards it
     out.emit(e);
     std::string name = ev::event_name(e);
-    std::string variant = e.value("variant", "");
     if (name == ev::kProject) {
-      if (e.contains("kernel_dir")) options.kernel_dir = e.value("kernel_dir", "");
-    } else if (name == ev::kAbiChecked) {
-      portable[variant] = e.value("portable", false);
-    } else if (name == ev::kVariantBuilt) {
+      if (auto kernel_dir = ev::ProjectEvent::from_json(e).kernel_dir) options.kernel_dir = *kernel_dir;
+      return true;
+    }
+    if (name == ev::kAbiChecked) {
+      ev::AbiCheckedEvent checked = ev::AbiCheckedEvent::from_json(e);
+      portable[checked.variant] = checked.portable;
+      return true;
+    }
+    if (name == ev::kVariantBuilt) {
+      ev::VariantBuiltEvent built = ev::VariantBuiltEvent::from_json(e);
+      const std::string& variant = built.variant;
       md::FinalizeOptions variant_options = options;
-      if (e.contains("kernel_dir")) variant_options.kernel_dir = e.value("kernel_dir", "");
-      fs::path dir = e.value("dir", "");
+      if (built.kernel_dir) variant_options.kernel_dir = *built.kernel_dir;
+      fs::path dir = built.dir;
       std::cerr << "kb-metadata: " << variant << ": packaging\n";
       md::FinalizeResult result = md::finalize_variant(dir, variant_options);
       if (!result.ok) {
@@ -57,7 +64,7 @@ int run_stream(md::FinalizeOptions options) {
       done["dir"] = dir.string();
       // Without an ABI check only pure-Python (noarch) variants are portable.
       auto checked = portable.find(variant);
-      done["portable"] = checked != portable.end() ? checked->second : e.value("kind", "") == "noarch";
+      done["portable"] = checked != portable.end() ? checked->second : built.kind == "noarch";
       done["metadata"] = ev::Json::parse(result.metadata_json().dump());
       out.emit(done);
       ++packaged;

@@ -147,7 +147,8 @@ int build(const std::vector<std::string>& args) {
     auto e = kb::events::Json::parse(line, nullptr, false);
     if (e.is_discarded()) return;
     summary.add(e);
-    if (kb::events::event_name(e) == kb::events::kProject) kernel_dir = e.value("kernel_dir", "");
+    if (kb::events::event_name(e) == kb::events::kProject && e.contains("kernel_dir") && e["kernel_dir"].is_string())
+      kernel_dir = e["kernel_dir"].get<std::string>();
   });
   std::cerr << summary.render();
   bool ok = summary.success();
