@@ -5,7 +5,7 @@ variant directory, in one run, and prints both and their ratio (goal: <= 1.5x).
     PYTHONPATH=build/python /usr/bin/python3 bench/load.py [--runs N] [KERNEL_DIR]
 
 KERNEL_DIR defaults to examples/relu (build it first: `ctest -R example/relu/build`).
-`import torch` is never timed. Two measurements:
+`import torch` is never timed. Three measurements:
 
 - fresh process (the number that matters): each run is a new interpreter that
   imports torch, then times one load. This is what a user pays: the shared
@@ -16,6 +16,12 @@ KERNEL_DIR defaults to examples/relu (build it first: `ctest -R example/relu/bui
 - in process: one interpreter loads the kernel repeatedly, dropping it from
   sys.modules (and kernels' registry) between runs. The shared object stays
   loaded, so this isolates the loaders' own overhead.
+
+- C++ (when build/bin/kb-bench-load exists): the kernel is published with
+  `kb upload` to a temporary local hub and fetched once; then fresh processes
+  time kb::runtime::get_kernel("kb-bench/relu", {.version = 1}) with the cache
+  warm (one revision lookup on the hub; and offline, none) against a plain
+  dlopen of the same cached shared object.
 
 Bytecode is cached (PYTHONPYCACHEPREFIX in a temporary directory, whatever
 PYTHONDONTWRITEBYTECODE says) so neither side recompiles its .py files: a
@@ -160,6 +166,42 @@ def main():
     print(f"  importlib import          {ms(t['importlib'])}")
     print(f"  get_local_kernel          {ms(t['kernels'])}")
     print(f"  ratio: {statistics.median(t['kernels']) / statistics.median(t['importlib']):.2f}x")
+
+    cpp_runs(kernel_dir, args.runs)
+
+
+def cpp_runs(kernel_dir: Path, runs: int):
+    """The C++ section: warm get_kernel from the hub cache against dlopen."""
+    bin_dir = Path(os.environ.get("KB_BIN", REPO / "build" / "bin"))
+    probe = bin_dir / "kb-bench-load"
+    if not probe.is_file():
+        print(f"C++: {probe} is not built (needs libtorch); skipped")
+        return
+    with tempfile.TemporaryDirectory(prefix="kb-bench-load-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_KERNELS", "HF_HUB_OFFLINE")}
+        env.update(KB_HUB=f"local:{tmp}/hub", KERNELS_CACHE=f"{tmp}/cache")
+        subprocess.run([str(bin_dir / "kb"), "upload", str(kernel_dir), "--repo-id", "kb-bench/relu",
+                        "--allow-nonportable", "-q"], check=True, env=env, capture_output=True)
+
+        def timed(*args, **extra):
+            out = subprocess.run([str(probe), *args], check=True, capture_output=True, text=True,
+                                 env={**env, **extra}).stdout
+            return json.loads(out.splitlines()[-1])["seconds"]
+
+        timed("get-kernel", "kb-bench/relu", "1")  # fetches into the cache
+        (library,) = Path(tmp, "cache").glob("kernels--kb-bench--relu/snapshots/*/build/*/*.so")
+        results = {"dlopen": [], "get_kernel": [], "get_kernel offline": []}
+        for _ in range(runs + 1):
+            results["dlopen"].append(timed("dlopen", str(library)))
+            results["get_kernel"].append(timed("get-kernel", "kb-bench/relu", "1"))
+            results["get_kernel offline"].append(timed("get-kernel", "kb-bench/relu", "1", HF_HUB_OFFLINE="1"))
+        results = {k: v[1:] for k, v in results.items()}
+    print("C++, fresh process, hub cache warm (libtorch load excluded):")
+    base = statistics.median(results["dlopen"])
+    for name, values in results.items():
+        print(f"  {name:<25} {ms(values)}")
+    for name in ("get_kernel", "get_kernel offline"):
+        print(f"  ratio {name} / dlopen: {statistics.median(results[name]) / base:.2f}x (goal <= 1.5x)")
 
 
 if __name__ == "__main__":

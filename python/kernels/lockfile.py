@@ -12,17 +12,20 @@ refused instead of imported.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from . import _core
 from ._environment import environment, warn_all
 from .deps import validate_variant_dependencies
 from .hf_hub import user_agent as build_user_agent
 from .importer import _import_from_path
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 LOCK_FILE_NAME = "kernels.lock"
 
@@ -134,6 +137,9 @@ def _caller_distributions() -> list[importlib.metadata.Distribution]:
     package = _caller_package()
     if package is None:
         return []
+    # Imported here: it costs more than the rest of `import kernels`.
+    import importlib.metadata
+
     names = importlib.metadata.packages_distributions().get(package)
     if not names:
         return []

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@ class HubServer {
     if (pipe(out) != 0) throw Error("pipe failed");
     pid_ = fork();
     if (pid_ == 0) {
+      // The server ends with the test process, even when that crashes:
+      // an orphan would hold the test runner's output pipe open.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       dup2(out[1], 1);
       close(out[0]);
       close(out[1]);
