@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "libkb/config/config.h"
 #include "libkb/config/toml_text.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
@@ -171,6 +172,13 @@ Target resolve_target(const InitOptions& options) {
     throw Error("Cannot tell who owns the kernel repository for `" + cwd.string() +
                 "`: kb does not read a Hub login; " + std::string(kOwnerHint) + " (for example --name my-org/" +
                 (repo.empty() ? "my-kernel" : repo) + ")");
+  }
+  // The kernel name goes into build.toml, which refuses what the kernel-name
+  // rules refuse: say so now, before anything is written.
+  try {
+    config::validate_kernel_name(target.names.display_name);
+  } catch (const Error& e) {
+    throw Error("Cannot create the kernel `" + target.names.owner + "/" + target.names.repo + "`: " + e.what());
   }
   target.dir = target.dir.lexically_normal();
   // "dir/" normalises with an empty last component.

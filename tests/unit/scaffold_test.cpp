@@ -400,3 +400,12 @@ TEST_F(ScaffoldDir, CpuScaffoldCompilesAndAddsOneWithDebianTorch) {
   ASSERT_TRUE(ran.ok()) << ran.err;
   EXPECT_EQ(trim(ran.out), "ok");
 }
+
+TEST_F(ScaffoldDir, ANameBuildTomlWouldRefuseIsRefusedBeforeWritingAnything) {
+  std::string message = error_of([&] { init_project(options("proj", "acme/k")); });
+  EXPECT_EQ(message.rfind("Cannot create the kernel `acme/k`: invalid kernel name \"k\"", 0), 0u) << message;
+  EXPECT_NE(error_of([&] { init_project(options("proj2", "acme/MyKernel")); }).find("invalid kernel name \"MyKernel\""),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ / "proj"));
+  EXPECT_FALSE(fs::exists(root_ / "proj2"));
+}
