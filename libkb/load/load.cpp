@@ -9,6 +9,7 @@
 #include "libkb/fetch/install.h"
 #include "libkb/hub/hub.h"
 #include "libkb/hub/trust.h"
+#include "libkb/lock/download.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/python_depends.h"
 #include "libkb/util/strings.h"
@@ -180,6 +181,24 @@ Located locate(const Request& request, const Context& ctx) {
     e.warnings.insert(e.warnings.begin(), out.warnings.begin(), out.warnings.end());
     throw;
   }
+  return out;
+}
+
+Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
+  lock::DownloadOptions options;
+  options.cache_root = ctx.cache_root;
+  options.env = requested_env(ctx);
+  options.local_files_only = ctx.local_files_only;
+  std::vector<lock::DownloadedVariant> got =
+      as(ErrorKind::NotFound, [&] { return lock::download_locked(*open_hub(ctx), entry, options); });
+  if (got.size() != 1)
+    throw LoadError(ErrorKind::NotFound, "Locked kernel `" + entry.repo_id + "` has no variant for this system");
+  Located out;
+  out.variant_dir = got.front().dir;
+  out.variant = variant::Variant::try_parse(got.front().variant);
+  out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
+  check_python_depends(out.metadata, ctx);
+  out.repo_info = std::make_pair(entry.repo_id, entry.sha);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "libkb/config/config.h"
+#include "libkb/lock/lockfile.h"
 #include "libkb/metadata/metadata.h"
 #include "libkb/resolve/resolve.h"
 #include "libkb/util/error.h"
@@ -105,5 +106,12 @@ Located locate_local(const std::filesystem::path& path, const Context& ctx);
 // get_kernel's path: LOCAL_KERNELS first (then no trust check and no
 // revision needed), else trust, revision, install and python-depends.
 Located locate(const Request& request, const Context& ctx);
+
+// A kernel pinned by a kernels.lock entry: the variant for ctx.env (with
+// ctx.backend) at the locked commit, fetched unless cached, and checked
+// against the lock's hash of that variant. A cached copy that no longer
+// matches is discarded and fetched again (offline: named and removed); no
+// trust check, since locking the project chose the kernel.
+Located locate_locked(const lock::KernelLock& entry, const Context& ctx);
 
 }  // namespace kb::load

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "libkb/load/load.h"
+#include "libkb/lock/lockfile.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/torch_config.h"
 #include "libkb/runtime/variant_files.h"
@@ -193,6 +194,14 @@ const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& op
     if (mapped) throw Error(repo_id + " (LOCAL_KERNELS): " + e.what());
     throw;
   }
+  return load_variant_dir(located.variant_dir, located.variant, &located);
+}
+
+const LoadedKernel& load_kernel(const std::string& repo_id, const fs::path& lockfile, const LoadOptions& options) {
+  std::vector<lock::KernelLock> locks = lock::read_lock_file(lockfile);
+  auto entry = std::find_if(locks.begin(), locks.end(), [&](const lock::KernelLock& k) { return k.repo_id == repo_id; });
+  if (entry == locks.end()) throw Error("Kernel `" + repo_id + "` is not locked in " + lockfile.string());
+  load::Located located = load::locate_locked(*entry, load_context(options));
   return load_variant_dir(located.variant_dir, located.variant, &located);
 }
 

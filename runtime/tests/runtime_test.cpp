@@ -330,3 +330,41 @@ TEST_F(ExampleReluHub, AMissingVersionListsTheVersionsThereAre) {
   EXPECT_EQ(error_of([] { rt::get_kernel("kb-examples/relu", {.version = 9}); }),
             "Version 9 not found, available versions: 1");
 }
+
+TEST_F(ExampleReluHub, LoadKernelFollowsTheLockAndRefetchesAnAlteredCachedCopy) {
+  publish("kb-examples/relu");
+  fs::path project = tmp.path / "app";
+  write(project / "pyproject.toml", "[project]\nname = \"app\"\n\n[tool.kernels.dependencies]\n\"kb-examples/relu\" = 1\n");
+  std::string kb = std::string(KB_BINARY_DIR) + "/bin/kb";
+  ASSERT_EQ(std::system((kb + " lock " + project.string() + " >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(std::system((kb + " download " + project.string() + " >/dev/null 2>&1").c_str()), 0);
+  std::string locked_sha =
+      nlohmann::json::parse(std::ifstream(project / "kernels.lock"))[0]["sha"].get<std::string>();
+
+  // Alter the cached copy of the variant's Python file (through its blob).
+  std::vector<fs::path> init_files;
+  for (const auto& entry : fs::recursive_directory_iterator(cache))
+    if (entry.path().filename() == "__init__.py" && contains(entry.path().string(), matching_variant()))
+      init_files.push_back(entry.path());
+  ASSERT_EQ(init_files.size(), 1u);
+  fs::path target = fs::canonical(init_files[0]);
+  std::string original = [&] {
+    std::ifstream in(target);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  fs::permissions(target, fs::perms::owner_write, fs::perm_options::add);
+  write(target, original + "\n# altered\n");
+  ASSERT_EQ(fs::file_size(target), original.size() + 11) << "the cached file was not altered";
+
+  EXPECT_EQ(error_of([&] { rt::load_kernel("org/unlocked", project / "kernels.lock"); }),
+            "Kernel `org/unlocked` is not locked in " + (project / "kernels.lock").string());
+  const rt::LoadedKernel& relu = rt::load_kernel("kb-examples/relu", project / "kernels.lock");
+  ASSERT_TRUE(relu.repo_info.has_value());
+  EXPECT_EQ(relu.repo_info->revision, locked_sha);
+  std::ifstream restored(relu.variant_dir / "__init__.py");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(restored), {}), original);
+  torch::Tensor input = torch::linspace(-2, 2, 9);
+  torch::Tensor output = torch::empty_like(input);
+  rt::op(relu, "relu").typed<void(at::Tensor&, const at::Tensor&)>().call(output, input);
+  EXPECT_TRUE(torch::equal(output, torch::relu(input)));
+}

@@ -102,6 +102,15 @@ const LoadedKernel& load_local_kernel(const std::filesystem::path& path, const L
 // variant for this system with every variant's reason, missing snapshot).
 const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options = {});
 
+// Loads the kernel `repo_id` at the commit `lockfile` (a kernels.lock, as
+// `kb lock` writes it) pins: the variant for this libtorch, fetched unless
+// cached (offline: from the cache only) and checked against the lock's hash
+// of that variant; a cached copy that differs is discarded and fetched
+// again. No trust check: locking the project chose the kernel. Throws when
+// the lock does not name `repo_id` or the variant is not locked.
+const LoadedKernel& load_kernel(const std::string& repo_id, const std::filesystem::path& lockfile,
+                                const LoadOptions& options = {});
+
 // Every kernel loaded so far, in load order.
 std::vector<const LoadedKernel*> loaded_kernels();
 
