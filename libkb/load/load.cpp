@@ -57,18 +57,9 @@ TrustedPublishers& trusted_publishers() {
 
 std::string python_name(const std::string& kernel_name) { return replace_all(kernel_name, "-", "_"); }
 
-void check_python_depends(const metadata::Metadata& metadata, const Context& ctx) {
-  if (!ctx.importable || metadata.python_depends.empty()) return;
-  // Names outside the table first (every package taken as importable), so
-  // the two failures keep their kinds.
-  as(ErrorKind::InvalidArgument, [&] {
-    runtime::validate_python_depends(python_name(metadata.name), metadata.python_depends, ctx.detected_backend,
-                                     [](const std::string&) { return true; });
-  });
-  as(ErrorKind::MissingDependency, [&] {
-    runtime::validate_python_depends(python_name(metadata.name), metadata.python_depends, ctx.detected_backend,
-                                     ctx.importable);
-  });
+void check_metadata_depends(const metadata::Metadata& metadata, const Context& ctx) {
+  if (!ctx.importable) return;
+  check_python_depends(python_name(metadata.name), metadata.python_depends, ctx.detected_backend, ctx.importable);
 }
 
 resolve::Environment requested_env(const Context& ctx) {
@@ -82,11 +73,22 @@ Located locate_in(const fs::path& path, const resolve::Environment& env, const C
   out.variant = choice.variant;
   for (const auto& w : choice.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
-  check_python_depends(out.metadata, ctx);
+  check_metadata_depends(out.metadata, ctx);
   return out;
 }
 
 }  // namespace
+
+void check_python_depends(std::string_view python_name, const std::vector<std::string>& depends,
+                          config::Backend backend, const std::function<bool(const std::string&)>& importable) {
+  if (depends.empty()) return;
+  // Names outside the table first (every package taken as importable), so
+  // the two failures keep their kinds.
+  as(ErrorKind::InvalidArgument, [&] {
+    runtime::validate_python_depends(python_name, depends, backend, [](const std::string&) { return true; });
+  });
+  as(ErrorKind::MissingDependency, [&] { runtime::validate_python_depends(python_name, depends, backend, importable); });
+}
 
 Context make_context(resolve::Environment env, config::Backend detected_backend) {
   Context ctx;
@@ -175,7 +177,7 @@ Located locate(const Request& request, const Context& ctx) {
     out.variant = variant::Variant::try_parse(installed.variant);
     out.metadata =
         as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
-    check_python_depends(out.metadata, ctx);
+    check_metadata_depends(out.metadata, ctx);
     out.repo_info = std::make_pair(request.repo_id, revision);
   } catch (LoadError& e) {
     e.warnings.insert(e.warnings.begin(), out.warnings.begin(), out.warnings.end());
@@ -197,7 +199,7 @@ Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
   out.variant_dir = got.front().dir;
   out.variant = variant::Variant::try_parse(got.front().variant);
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
-  check_python_depends(out.metadata, ctx);
+  check_metadata_depends(out.metadata, ctx);
   out.repo_info = std::make_pair(entry.repo_id, entry.sha);
   return out;
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libkb/config/config.h"
@@ -97,6 +98,11 @@ std::string select_revision(const std::string& repo_id, const std::optional<std:
 // (remembered per process and, positively, for an hour in the cache), or
 // the caller trusts it. Offline the check is skipped with a warning.
 void check_trust(const std::string& repo_id, const Trust& trust, const Context& ctx, std::vector<Warning>& warnings);
+
+// The python-depends check of a kernel about to load: an unknown dependency
+// name is InvalidArgument, an uninstalled package MissingDependency.
+void check_python_depends(std::string_view python_name, const std::vector<std::string>& depends,
+                          config::Backend backend, const std::function<bool(const std::string&)>& importable);
 
 // A kernel on disk: a repository root with build/, a build/ directory or one
 // variant directory; the best variant for ctx.env with ctx.backend,

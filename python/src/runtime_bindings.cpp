@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libkb/config/config.h"
+#include "libkb/load/load.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/python_depends.h"
 #include "libkb/runtime/variant_files.h"
@@ -18,17 +19,12 @@ namespace kb::python {
 namespace {
 
 // Unknown dependency names are ValueError, uninstalled packages ImportError
-// (as in the existing runtime). A first pass that treats every package as
-// importable can only fail on names, so the two cases never need telling
-// apart by their message.
+// (as in the existing runtime; load::LoadError kinds map to them).
 void validate_python_depends(const std::string& python_name, const std::vector<std::string>& depends,
                              const std::string& backend, const std::function<bool(const std::string&)>& importable) {
   auto parsed = config::parse_backend(backend);
   if (!parsed) raise(PyExc_ValueError, "Unknown backend: " + backend);
-  translate(PyExc_ValueError, [&] {
-    runtime::validate_python_depends(python_name, depends, *parsed, [](const std::string&) { return true; });
-  });
-  translate(PyExc_ImportError, [&] { runtime::validate_python_depends(python_name, depends, *parsed, importable); });
+  load::check_python_depends(python_name, depends, *parsed, importable);
 }
 
 }  // namespace
