@@ -191,11 +191,17 @@ Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
   options.cache_root = ctx.cache_root;
   options.env = requested_env(ctx);
   options.local_files_only = ctx.local_files_only;
-  std::vector<lock::DownloadedVariant> got =
-      as(ErrorKind::NotFound, [&] { return lock::download_locked(*open_hub(ctx), entry, options); });
+  std::vector<lock::DownloadedVariant> got = as(ErrorKind::NotFound, [&] {
+    try {
+      return lock::download_locked(*open_hub(ctx), entry, options);
+    } catch (const lock::LockMismatch& e) {
+      throw LoadError(ErrorKind::LockMismatch, e.what());
+    }
+  });
   if (got.size() != 1)
     throw LoadError(ErrorKind::NotFound, "Locked kernel `" + entry.repo_id + "` has no variant for this system");
   Located out;
+  for (const auto& w : got.front().warnings) out.warnings.push_back({Warning::Channel::User, w});
   out.variant_dir = got.front().dir;
   out.variant = variant::Variant::try_parse(got.front().variant);
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });

@@ -22,7 +22,9 @@ namespace kb::load {
 
 // What kind of failure, so each caller can raise its own type (Python:
 // ValueError, FileNotFoundError, ImportError). The message is complete.
-enum class ErrorKind { InvalidArgument, NotFound, MissingDependency };
+// LockMismatch: a locked kernel whose files (or variant) the lock does not
+// cover — the kernel was found, but it is not what was locked.
+enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch };
 
 // A warning for the caller to show: as a user warning, or (a newer version
 // exists) as a log message of the versions logger.

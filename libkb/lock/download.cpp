@@ -44,28 +44,31 @@ DownloadedVariant verified(const cache::RepoCache& repo, const KernelLock& lock,
   try {
     const VariantLock* expected = lock.find(variant);
     if (!expected)
-      throw Error("variant " + variant + " of " + lock.repo_id + ", the one for this environment" +
+      throw LockMismatch("variant " + variant + " of " + lock.repo_id + ", the one for this environment" +
                   (env ? " (" + env->describe() + ")" : std::string()) +
                   ", is not locked in kernels.lock (locked: " + locked_names(lock) + "); lock the project again");
     verify_variant_dir(dir, lock.repo_id, variant, *expected);
-  } catch (const Error&) {
+  } catch (const LockMismatch&) {
     discard(repo, dir);
     throw;
+  } catch (const Error& e) {
+    discard(repo, dir);
+    throw LockMismatch(e.what());
   }
-  return {variant, dir};
+  return {variant, dir, {}};
 }
 
 // The hub's files of one variant against its lock, before any download.
 void check_listing(const KernelLock& lock, const std::string& variant, const std::vector<hub::TreeEntry>& files) {
   const VariantLock& expected = *lock.find(variant);
   if (expected.hash_type != kGitLfsConcat)
-    throw Error("cannot verify variant " + variant + " of " + lock.repo_id + ": unsupported hash_type `" +
+    throw LockMismatch("cannot verify variant " + variant + " of " + lock.repo_id + ": unsupported hash_type `" +
                 expected.hash_type + "` in kernels.lock (only git_lfs_concat is known)");
   std::vector<TreeVariant> listed = tree_variants(files);
   std::string hub_hash = git_lfs_concat(listed.empty() ? std::vector<FileHash>{} : listed.front().files);
   if (hub_hash != to_lower(expected.hash))
-    throw Error("variant " + variant + " of " + lock.repo_id + " at " + lock.sha +
-                " does not match kernels.lock: Lock file specifies kernel with hash " + expected.hash +
+    throw LockMismatch("variant " + variant + " of " + lock.repo_id + " at " + lock.sha +
+                       " does not match kernels.lock: Lock file specifies kernel with hash " + expected.hash +
                 ", but the hub's files hash to: " + hub_hash + " (nothing was downloaded)");
 }
 
@@ -93,16 +96,24 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
     // commit of that repository: following a status file again would
     // replace the locked commit.
     request.follow_status = false;
-    fetch::Installed installed = fetch::install_variant(hub, request);
+    std::string variant;
+    auto install_verified = [&] {
+      fetch::Installed installed = fetch::install_variant(hub, request);
+      variant = installed.variant;
+      DownloadedVariant out = verified(repo, lock, installed.variant, installed.variant_dir, &o.env);
+      out.warnings = installed.warnings;
+      out.warnings.insert(out.warnings.end(), installed.resolution.warnings.begin(),
+                          installed.resolution.warnings.end());
+      return out;
+    };
     try {
-      return {verified(repo, lock, installed.variant, installed.variant_dir, &o.env)};
-    } catch (const Error&) {
+      return {install_verified()};
+    } catch (const LockMismatch&) {
       // A copy altered in the cache has just been discarded: fetch it again,
       // once. (A hub whose files differ from the lock fails the same way twice.)
-      if (o.local_files_only || !lock.find(installed.variant)) throw;
+      if (o.local_files_only || !lock.find(variant)) throw;
     }
-    installed = fetch::install_variant(hub, request);
-    return {verified(repo, lock, installed.variant, installed.variant_dir, &o.env)};
+    return {install_verified()};
   }
 
   std::vector<std::string> names;
@@ -137,7 +148,7 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
       errors.push_back(e.what());
     }
   }
-  if (!errors.empty()) throw Error(join(errors, "\n"));
+  if (!errors.empty()) throw LockMismatch(join(errors, "\n"));
   return out;
 }
 

@@ -10,8 +10,16 @@
 #include "libkb/hub/hub.h"
 #include "libkb/lock/lockfile.h"
 #include "libkb/resolve/resolve.h"
+#include "libkb/util/error.h"
 
 namespace kb::lock {
+
+// The lock and what was fetched disagree (a variant the lock does not cover,
+// files that differ from its hash): not a failure to find or fetch.
+class LockMismatch : public Error {
+ public:
+  using Error::Error;
+};
 
 struct DownloadOptions {
   std::filesystem::path cache_root;  // usually cache::default_cache_root()
@@ -24,6 +32,7 @@ struct DownloadOptions {
 struct DownloadedVariant {
   std::string variant;
   std::filesystem::path dir;  // <cache>/kernels--org--name/snapshots/<sha>/build/<variant>
+  std::vector<std::string> warnings;  // what the install had to say (resolution notes)
 };
 
 // PROJECT_DIR/kernels.lock, parsed; kb::Error "No kernels.lock file found
@@ -39,7 +48,8 @@ std::vector<KernelLock> read_project_lock(const std::filesystem::path& project_d
 //    no longer has one).
 // A variant that fails verification is removed from the cache snapshot (and
 // any cached blob whose content no longer matches its name with it) before
-// the kb::Error naming the kernel, the variant and the files at fault.
+// the LockMismatch naming the kernel, the variant and the files at fault;
+// failures to find or fetch stay plain kb::Error.
 std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& lock, const DownloadOptions& options);
 
 }  // namespace kb::lock

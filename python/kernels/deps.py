@@ -14,6 +14,12 @@ def _importable(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def importable_now(name: str) -> bool:
+    """Whether `name` can be imported; looked up on each call, so tests can
+    replace `_importable`."""
+    return _importable(name)
+
+
 def validate_dependencies(python_name: str, dependencies: list[str], backend: str) -> None:
     """ValueError for a dependency outside the table, ImportError for one
     whose package is not installed."""

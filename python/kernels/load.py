@@ -62,7 +62,7 @@ def _locate(repo_id, revision, version, backend, user_agent, trust_remote_code) 
         trust_remote_code=trust_remote_code,
         local_files_only=_core.offline_mode(),
         user_agent=build_user_agent(user_agent),
-        importable=_importable_now,
+        importable=deps.importable_now,
     )
 
 
@@ -121,7 +121,7 @@ def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
         env=environment(None),
         backend=backend,
         detected_backend=detected_backend(),
-        importable=_importable_now,
+        importable=deps.importable_now,
     )
     emit_warnings(located.warnings)
     return _import_from_path(located.variant_dir, metadata=located.metadata)
@@ -179,8 +179,3 @@ def _select_revision_or_version(
     )
     emit_warnings(warnings)
     return selected
-
-
-def _importable_now(name: str) -> bool:
-    # Looked up on each call, so the check can be replaced (tests).
-    return deps._importable(name)

@@ -19,8 +19,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from . import _core
-from ._environment import environment, warn_all
-from .deps import validate_variant_dependencies
+from ._environment import detected_backend, emit_warnings, environment
+from .deps import importable_now
 from .hf_hub import user_agent as build_user_agent
 from .importer import _import_from_path
 
@@ -47,14 +47,13 @@ def load_kernel(repo_id: str, *, lockfile: Path | None, backend: str | None = No
             "the project."
         )
     try:
-        variant_dir, _variant, warnings = _core.install_locked(entry, environment(backend), True)
+        located = _locate_locked(entry, backend=backend, local_files_only=True)
     except FileNotFoundError as e:
         raise FileNotFoundError(
             f"Locked kernel `{repo_id}` was not downloaded or does not have an applicable variant. Make sure it's "
             "downloaded locally via `kernels download <project>`."
         ) from e
-    warn_all(warnings)
-    return _import_from_path(Path(variant_dir))
+    return _import_from_path(located.variant_dir, metadata=located.metadata)
 
 
 def get_locked_kernel(repo_id: str) -> ModuleType:
@@ -65,12 +64,33 @@ def get_locked_kernel(repo_id: str) -> ModuleType:
     if entry is None:
         raise ValueError(f"Kernel `{repo_id}` is not locked")
     offline = _core.offline_mode()
-    variant_dir, _variant, warnings = _core.install_locked(
-        entry, environment(None), offline, "" if offline else build_user_agent(None)
+    located = _locate_locked(
+        entry,
+        local_files_only=offline,
+        user_agent="" if offline else build_user_agent(None),
+        importable=importable_now,
     )
-    warn_all(warnings)
-    metadata = validate_variant_dependencies(Path(variant_dir))
-    return _import_from_path(Path(variant_dir), metadata=metadata)
+    return _import_from_path(located.variant_dir, metadata=located.metadata)
+
+
+def _locate_locked(entry, *, backend=None, local_files_only, user_agent="", importable=None) -> _core.Located:
+    """The core's locked path (fetch, verify against the lock, python-depends
+    when `importable` is given), its warnings shown, also when it fails."""
+    try:
+        located = _core.locate_locked(
+            entry=entry,
+            env=environment(None),
+            backend=backend,
+            detected_backend=detected_backend(),
+            local_files_only=local_files_only,
+            user_agent=user_agent,
+            importable=importable,
+        )
+    except Exception as e:
+        emit_warnings(getattr(e, "kb_warnings", ()))
+        raise
+    emit_warnings(located.warnings)
+    return located
 
 
 def get_locked_kernel_revision(repo_id: str, lock_json: str) -> str | None:

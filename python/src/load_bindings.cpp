@@ -105,6 +105,20 @@ void bind_load(py::module_& m) {
       py::arg("importable") = py::none(),
       "The variant directory of a local kernel for `env`, python-depends checked.");
   m.def(
+      "locate_locked",
+      [](const lock::KernelLock& entry, const resolve::Environment& env, const std::optional<std::string>& backend,
+         const std::string& detected_backend, bool local_files_only, const std::string& user_agent,
+         const std::optional<py::function>& importable) {
+        load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
+        py::gil_scoped_release release;  // fetches, and hashes every file of the variant
+        return load::locate_locked(entry, ctx);
+      },
+      py::kw_only(), py::arg("entry"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
+      py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
+      "The variant of a locked kernel for `env` at the locked commit, in the cache and checked against the lock (an "
+      "altered cached copy is fetched again). FileNotFoundError when it cannot be found or fetched, ValueError when "
+      "the lock does not cover it or its files differ from the lock.");
+  m.def(
       "select_revision",
       [](const std::string& repo_id, const std::optional<std::string>& revision, const std::optional<int>& version,
          bool local_files_only, const std::string& user_agent) {

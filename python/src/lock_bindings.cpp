@@ -9,7 +9,6 @@
 #include <mutex>
 
 #include "libkb/cache/cache.h"
-#include "libkb/fetch/install.h"
 #include "libkb/hub/hub.h"
 #include "libkb/lock/download.h"
 #include "libkb/lock/lockfile.h"
@@ -34,39 +33,6 @@ lock::KernelLock make_lock(std::string repo_id, std::string sha, const py::dict&
   lock::KernelLock k{std::move(repo_id), std::move(sha), {}};
   for (const auto& [name, v] : variants) k.variants.emplace_back(name.cast<std::string>(), v.cast<lock::VariantLock>());
   return k;
-}
-
-// The locked variant for this environment, fetched (or found in the cache)
-// and checked against the lock. Failing to find or fetch it is a
-// FileNotFoundError, as install_kernel's failures are; a variant the lock
-// does not cover or whose files differ from the lock is a ValueError.
-py::tuple install_locked(const lock::KernelLock& k, const resolve::Environment& env, bool local_files_only,
-                         const std::string& user_agent) {
-  fetch::Installed installed = translate(PyExc_FileNotFoundError, [&] {
-    py::gil_scoped_release release;
-    // Opening a hub costs no request; offline, only the cache is read.
-    std::unique_ptr<hub::Hub> hub = open_hub(user_agent);
-    fetch::InstallRequest request{k.repo_id, k.sha, env, cache::default_cache_root(), local_files_only};
-    // The lock names a redirect's destination already and its sha is a
-    // commit there: following the status file again would leave the lock.
-    request.follow_status = false;
-    return fetch::install_variant(*hub, request);
-  });
-  translate(PyExc_ValueError, [&] {
-    py::gil_scoped_release release;  // hashes every file of the variant
-    const lock::VariantLock* expected = k.find(installed.variant);
-    if (!expected) {
-      std::string locked;
-      for (const auto& [name, _] : k.variants) locked += (locked.empty() ? "" : ", ") + name;
-      throw Error("variant " + installed.variant + " of " + k.repo_id + ", the one for this environment (" +
-                  env.describe() + "), is not locked in kernels.lock (locked: " +
-                  (locked.empty() ? std::string("none") : locked) + "); lock the project again");
-    }
-    lock::verify_variant_dir(installed.variant_dir, k.repo_id, installed.variant, *expected);
-  });
-  std::vector<std::string> warnings = installed.warnings;
-  warnings.insert(warnings.end(), installed.resolution.warnings.begin(), installed.resolution.warnings.end());
-  return py::make_tuple(installed.variant_dir, installed.variant, warnings);
 }
 
 }  // namespace
@@ -155,11 +121,6 @@ void bind_lock(py::module_& m) {
       py::arg("project_dir"), py::arg("user_agent") = "",
       "Locks PROJECT_DIR's [tool.kernels.dependencies] into PROJECT_DIR/kernels.lock -> {lock_path, declared, "
       "dependencies, locks, warnings}. Without the table nothing is written (declared False).");
-  m.def("install_locked", &install_locked, py::arg("lock"), py::arg("env"), py::arg("local_files_only"),
-        py::arg("user_agent") = "",
-        "The variant of a locked kernel for `env`, in the cache and checked against the lock -> (variant_dir, "
-        "variant, warnings). FileNotFoundError when it cannot be found or fetched, ValueError when the lock does "
-        "not cover it or its files differ from the lock.");
   m.def(
       "download_locked",
       [](const lock::KernelLock& k, const std::optional<resolve::Environment>& env, bool all_variants,

@@ -232,12 +232,7 @@ def test_a_tampered_cached_file_is_refused_then_downloaded_again(hf, tmp_path, c
     with open(blob, "ab") as f:
         f.write(b"\nimport os  # changed after download\n")
 
-    # The loader refuses it, naming the file, before anything is imported.
-    loaded = load_locked(env, proj / "kernels.lock")
-    assert loaded.returncode != 0
-    assert "ValueError" in loaded.stderr and "_ops.py" in loaded.stderr and RELU_ID in loaded.stderr
-
-    # Offline, `kernels download` finds it too and clears it from the cache ...
+    # Offline, `kernels download` finds it and clears it from the cache ...
     out = kernels_cli({**env, "HF_HUB_OFFLINE": "1"}, "download", proj)
     assert out.returncode == 1
     assert "_ops.py" in out.stderr and cpu_linux_torch in out.stderr
@@ -253,6 +248,17 @@ def test_a_tampered_cached_file_is_refused_then_downloaded_again(hf, tmp_path, c
         f.write(b"\nimport os  # changed again\n")
     assert kernels_cli(env, "download", proj).returncode == 0
     assert load_locked(env, proj / "kernels.lock").returncode == 0
+
+    # The loader (offline: load_kernel) refuses an altered copy the same way,
+    # naming the file, before anything is imported, and removes it.
+    blob = variant_blob(variant_dir, "_ops.py")
+    blob.chmod(0o644)
+    with open(blob, "ab") as f:
+        f.write(b"\nimport os  # changed a third time\n")
+    loaded = load_locked(env, proj / "kernels.lock")
+    assert loaded.returncode != 0
+    assert "ValueError" in loaded.stderr and "_ops.py" in loaded.stderr and RELU_ID in loaded.stderr
+    assert not variant_dir.exists() and not blob.exists()
 
 
 def test_a_lock_naming_variants_the_hub_does_not_have(hf, tmp_path, cpu_linux_torch):
@@ -412,6 +418,20 @@ def test_get_locked_kernel_reads_the_lock_of_the_calling_package(hf, tmp_path, c
     assert (f"FileNotFoundError: Locked kernel `{RELU_ID}` was not downloaded or does not have an applicable "
             "variant. Make sure it's downloaded locally via `kernels download <project>`.") in out.stderr
     assert hf.log() == []
+
+    # Online, get_locked_kernel replaces a cached copy altered since, with the
+    # lock's files, and loads that.
+    blob = variant_blob(variant_dir, "_ops.py")
+    blob.chmod(0o644)
+    with open(blob, "ab") as f:
+        f.write(b"\nraise RuntimeError('altered in the cache')\n")
+    out = run_python("""
+        import torch, eggapp
+        x = torch.linspace(-2, 2, 9)
+        assert torch.equal(eggapp.locked().relu(x), torch.relu(x))
+    """, env)
+    assert out.returncode == 0, out.stderr
+    assert b"altered in the cache" not in variant_blob(variant_dir, "_ops.py").read_bytes()
 
 
 def test_write_egg_lockfile_copies_the_project_lock(tmp_path, monkeypatch):
