@@ -82,3 +82,36 @@ assert_reported() {
   first=$(printf '%s\n' "$output" | head -n 1)
   [[ "$first" == *'"event":"project"'* && "$first" == *'"format":1,'* ]]
 }
+
+@test "every tool exits 0 after --help, and 2 on usage errors found after parsing" {
+  for tool in kb kb-genproject kb-compile kb-checkabi kb-metadata kb-init kb-card kb-upload kb-lock kb-variants; do
+    run --separate-stderr "$KB_BIN/$tool" --help
+    [ "$status" -eq 0 ] || { echo "$tool --help exited $status" >&2; return 1; }
+    [ -n "$output" ]
+  done
+  run --separate-stderr "$KB_BIN/kb-metadata" --lint-only a.py somedir
+  [ "$status" -eq 2 ] && [[ "$stderr" == "Error: --lint-only takes its own PATH and no DIR" ]]
+  run --separate-stderr "$KB_BIN/kb-lock" --quiet
+  [ "$status" -eq 2 ] && [[ "$stderr" == "Error: PROJECT_DIR is required" ]]
+  run --separate-stderr "$KB_BIN/kb-variants" "$BATS_TEST_TMPDIR/nowhere"
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"Could not find kernel in $BATS_TEST_TMPDIR/nowhere" ]]
+  run --separate-stderr "$KB_BIN/kb" build --no-such-option
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"unknown option for kb build: --no-such-option"* ]]
+}
+
+@test "a failure after a stream tool started is reported in the stream: error, then finished{success:false}" {
+  K="$BATS_TEST_TMPDIR/k"
+  mkdir -p "$K"
+  printf '[general]\nname = "broken"\nversion = "one"\n' >"$K/build.toml"
+  run --separate-stderr "$KB_BIN/kb-genproject" "$K"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"Error: "*"build.toml"* ]]
+  assert_reported kb-genproject "$(printf '%s\n' "$output" | grep '"event":"error"' | sed 's/.*"message":"\(.*\)","tool".*/\1/')"
+  # kb-compile planning with kb-genproject forwards the failure and exits 1.
+  run --separate-stderr "$KB_BIN/kb-compile" "$K"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'"event":"error"'*'"tool":"kb-genproject"'* ]]
+  [[ "$output" == *'"event":"finished","success":false,"tool":"kb-genproject"'* ]]
+  run --separate-stderr "$KB_BIN/kb-lock" download "$BATS_TEST_TMPDIR"
+  assert_reported kb-lock "No kernels.lock file found in: $BATS_TEST_TMPDIR"
+}

@@ -7,10 +7,10 @@
 #include <optional>
 #include <string>
 
-#include "libkb/util/cli.h"
 #include "libkb/card/card.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
+#include "tools/support/tool_main.h"
 
 namespace fs = std::filesystem;
 
@@ -26,9 +26,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> output;
   app.add_option("KERNEL_DIR", kernel_dir, "Kernel directory (default: .)");
   app.add_option("OUTPUT", output, "Write the card to this file (default: stdout)");
-  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
-
-  try {
+  kb::tools::ToolRun run("kb-card");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
     std::error_code ec;
     if (!fs::is_directory(kernel_dir, ec)) throw kb::Error("`" + kernel_dir + "` is not a directory");
     std::string card = kb::card::render_card(kernel_dir);
@@ -39,8 +38,5 @@ int main(int argc, char** argv) {
       std::cout << card << std::flush;
     }
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

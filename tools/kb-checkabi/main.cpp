@@ -11,6 +11,7 @@
 #include "libkb/events/events.h"
 #include "libkb/events/fields.h"
 #include "libkb/util/error.h"
+#include "tools/support/tool_main.h"
 
 namespace ev = kb::events;
 namespace abi = kb::abi;
@@ -52,9 +53,7 @@ CLI::Validator version_validator() {
       "VERSION");
 }
 
-int run_standalone(const std::vector<std::string>& paths, const Settings& s) {
-  ev::Writer out;
-  out.set_tool("kb-checkabi");
+int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const Settings& s) {
   std::ostream& report = s.json ? std::cerr : std::cout;
   int variants = 0, failed = 0;
   bool arguments_ok = true;
@@ -86,9 +85,7 @@ int run_standalone(const std::vector<std::string>& paths, const Settings& s) {
   return success ? 0 : 1;
 }
 
-int run_stream(const Settings& s) {
-  ev::Writer out;
-  out.set_tool("kb-checkabi");
+int run_stream(ev::Writer& out, const Settings& s) {
   bool strict = false, failed = false;
   int variants = 0;
   // Every event is forwarded; a variant's abi-checked goes out just before its variant-built.
@@ -155,20 +152,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--warn-only", s.warn_only, "Report problems but exit 0 (stream mode: warnings, not errors)");
   app.add_flag("--json", s.json, "Standalone: write abi-checked/finished events to stdout, the report to stderr");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  s.options.python_abi = kb::Version::parse(python_abi);
-  s.options.macos = kb::Version::parse(macos);
-
-  try {
-    if (paths.empty() && ev::stdin_is_stream()) return run_stream(s);
+  kb::tools::ToolRun run("kb-checkabi");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
+    s.options.python_abi = kb::Version::parse(python_abi);
+    s.options.macos = kb::Version::parse(macos);
+    if (paths.empty() && ev::stdin_is_stream()) return run_stream(run.begin_stream(), s);
     if (paths.empty()) paths.push_back(".");
-    return run_standalone(paths, s);
-  } catch (const kb::Error& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 1;
-  }
+    if (s.json) run.begin_stream();
+    return run_standalone(run.events(), paths, s);
+  });
 }

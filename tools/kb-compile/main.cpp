@@ -11,39 +11,25 @@
 #include "libkb/build/compile.h"
 #include "libkb/events/events.h"
 #include "libkb/events/fields.h"
-#include "libkb/util/cli.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
 #include "libkb/util/work_queue.h"
+#include "tools/support/tool_main.h"
 
 namespace ev = kb::events;
 
-int main(int argc, char** argv) {
-  CLI::App app{"Build planned kernel variants (reads and writes the kb event stream)", "kb-compile"};
-  std::string kernel_dir;
-  unsigned jobs = 1;
-  app.add_option("KERNEL_DIR", kernel_dir,
-                 "Plan and build this kernel directly instead of reading events from stdin");
-  app.add_option("-j,--jobs", jobs, "Variants built in parallel")->check(CLI::Range(1u, 64u));
-  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
+namespace {
 
-  ev::Writer out;
-  out.set_tool("kb-compile");
+int compile(ev::Writer& out, const std::string& kernel_dir, unsigned jobs) {
   std::istringstream planned_stream;
   std::istream* in = &std::cin;
   if (!kernel_dir.empty() || !ev::stdin_is_stream()) {
     // Standalone: let kb-genproject plan, then build what it planned.
-    try {
-      auto plan = kb::run_process({.argv = {kb::tool_path("kb-genproject").string(),
-                                            kernel_dir.empty() ? "." : kernel_dir}});
-      std::cerr << plan.err;
-      planned_stream.str(plan.out);
-      in = &planned_stream;
-    } catch (const kb::Error& e) {
-      out.error(e.what());
-      out.finished(false);
-      return 1;
-    }
+    auto plan = kb::run_process({.argv = {kb::tool_path("kb-genproject").string(),
+                                          kernel_dir.empty() ? "." : kernel_dir}});
+    std::cerr << plan.err;
+    planned_stream.str(plan.out);
+    in = &planned_stream;
   }
 
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -88,4 +74,17 @@ int main(int argc, char** argv) {
   bool success = failed == 0 && !stream.malformed;
   out.finished(success, {{"variants", built.load()}, {"failed", failed.load()}});
   return success && !stream.upstream_failed ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Build planned kernel variants (reads and writes the kb event stream)", "kb-compile"};
+  std::string kernel_dir;
+  unsigned jobs = 1;
+  app.add_option("KERNEL_DIR", kernel_dir,
+                 "Plan and build this kernel directly instead of reading events from stdin");
+  app.add_option("-j,--jobs", jobs, "Variants built in parallel")->check(CLI::Range(1u, 64u));
+  kb::tools::ToolRun run("kb-compile");
+  return kb::tools::tool_main(run, app, argc, argv, [&] { return compile(run.begin_stream(), kernel_dir, jobs); });
 }

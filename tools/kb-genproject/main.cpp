@@ -10,15 +10,10 @@
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
 #include "libkb/project/project.h"
-#include "libkb/util/cli.h"
 #include "libkb/util/error.h"
+#include "tools/support/tool_main.h"
 
 namespace {
-
-int fail(const std::string& message) {
-  std::cerr << "Error: " << message << "\n";
-  return 1;
-}
 
 int clean_pyproject(const std::filesystem::path& kernel_dir, const std::filesystem::path& target, bool dry_run,
                     bool force) {
@@ -51,7 +46,7 @@ int clean_pyproject(const std::filesystem::path& kernel_dir, const std::filesyst
   std::error_code ec;
   if (std::filesystem::is_empty(target / "cmake", ec) && std::filesystem::remove(target / "cmake", ec))
     std::cout << "Removed empty directory: cmake\n";
-  if (!ok) return fail("Some files could not be deleted");
+  if (!ok) throw kb::Error("Some files could not be deleted");
   std::cout << "Cleaned " << existing.size() << " generated artifacts.\n";
   return 0;
 }
@@ -87,14 +82,13 @@ int main(int argc, char** argv) {
   app.add_option("--kernel-sha", kernel_sha, "create-pyproject: kernel commit for provenance (40/64 hex)");
   app.add_flag("--kernel-dirty", kernel_dirty, "create-pyproject: the kernel commit had local changes");
   app.add_flag("-d,--dry-run", dry_run, "clean-pyproject: only list the files");
-  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
-
-  std::filesystem::path kdir = kernel_dir;
-  try {
-    if (!std::filesystem::is_directory(kdir)) return fail("`" + kernel_dir + "` is not a directory");
+  kb::tools::ToolRun run("kb-genproject");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
+    std::filesystem::path kdir = kernel_dir;
+    if (!std::filesystem::is_directory(kdir)) throw kb::Error("`" + kernel_dir + "` is not a directory");
     for (const auto& b : backends) {
       auto parsed = kb::config::parse_backend(b);
-      if (!parsed) return fail("Unknown backend: " + b);
+      if (!parsed) throw kb::Error("Unknown backend: " + b);
       options.filter.backends.push_back(*parsed);
     }
     std::vector<std::string> warnings;
@@ -121,8 +115,6 @@ int main(int argc, char** argv) {
       kb::project::write_project(target, files, {.force = options.force, .refuse_existing = true});
       return 0;
     }
-    kb::events::Writer out;
-    out.set_tool("kb-genproject");
     if (list_variants) {
       auto config = kb::config::load_build_config(kdir, {}, &warnings);
       for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
@@ -134,17 +126,9 @@ int main(int argc, char** argv) {
     }
     options.kernel_dir = kdir;
     options.target_dir = target_dir;
-    try {
-      kb::build::run_genproject(options, out, std::cerr);
-    } catch (const kb::Error& e) {
-      std::cerr << "Error: " << e.what() << "\n";
-      out.error(e.what());
-      out.finished(false);
-      return 1;
-    }
+    kb::events::Writer& out = run.begin_stream();
+    kb::build::run_genproject(options, out, std::cerr);
     out.finished(true);
     return 0;
-  } catch (const kb::Error& e) {
-    return fail(e.what());
-  }
+  });
 }

@@ -9,6 +9,7 @@
 #include "libkb/scaffold/scaffold.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
+#include "tools/support/tool_main.h"
 
 namespace {
 
@@ -92,16 +93,11 @@ int main(int argc, char** argv) {
       });
   app.add_flag("--overwrite", overwrite, "Replace existing scaffold files (other files are kept)");
 
-  try {
-    std::vector<std::string> args = group_backend_values(argc, argv);
-    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed, without argv[0]
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;  // usage errors exit 2, like every kb tool
-  }
-
-  try {
+  std::vector<std::string> args = group_backend_values(argc, argv);
+  std::vector<char*> grouped;
+  for (std::string& a : args) grouped.push_back(a.data());
+  kb::tools::ToolRun run("kb-init");
+  return kb::tools::tool_main(run, app, static_cast<int>(grouped.size()), grouped.data(), [&] {
     kb::scaffold::InitOptions options;
     options.path = path;
     options.name = name;
@@ -111,11 +107,5 @@ int main(int argc, char** argv) {
     auto result = kb::scaffold::init_project(options);
     std::cout << "Initialized `" << result.target.names.repo_id << "` at " << result.target.dir.string() << "\n";
     return 0;
-  } catch (const kb::Error& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

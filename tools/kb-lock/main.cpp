@@ -15,6 +15,7 @@
 #include "libkb/lock/project.h"
 #include "libkb/runtime/variants_report.h"
 #include "libkb/util/error.h"
+#include "tools/support/tool_main.h"
 
 namespace fs = std::filesystem;
 namespace ev = kb::events;
@@ -137,22 +138,11 @@ int main(int argc, char** argv) {
                            "Interpreter whose torch picks the variant (default: KB_PYTHON, else the first with torch)");
   download_cmd->add_option("--backend", o.backend, "Pick the variant for this backend: cpu or torch's own");
   app.require_subcommand(0, 1);
-  try {
-    app.parse(argc, argv);
-    if (app.get_subcommands().empty() && o.project_dir.empty()) throw CLI::RequiredError("PROJECT_DIR");
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
-
-  ev::Writer out;
-  out.set_tool("kb-lock");
-  try {
+  kb::tools::ToolRun run("kb-lock");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
+    if (!lock_cmd->parsed() && !download_cmd->parsed() && o.project_dir.empty())
+      throw kb::tools::UsageError("PROJECT_DIR is required");
+    ev::Writer& out = run.begin_stream();
     return download_cmd->parsed() ? download(o, out) : lock(o, out);
-  } catch (const std::exception& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    out.error(e.what());
-    out.finished(false);
-    return 1;
-  }
+  });
 }

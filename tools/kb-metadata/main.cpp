@@ -10,7 +10,6 @@
 #include <iostream>
 #include <map>
 
-#include "libkb/util/cli.h"
 #include "libkb/events/events.h"
 #include "libkb/events/fields.h"
 #include "libkb/metadata/checks.h"
@@ -18,6 +17,7 @@
 #include "libkb/metadata/finalize.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
+#include "tools/support/tool_main.h"
 
 namespace ev = kb::events;
 namespace md = kb::metadata;
@@ -25,9 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int run_stream(md::FinalizeOptions options) {
-  ev::Writer out;
-  out.set_tool("kb-metadata");
+int run_stream(ev::Writer& out, md::FinalizeOptions options) {
   std::map<std::string, bool> portable;  // variant -> abi-checked portable
   int packaged = 0, failed = 0;
   // Every event is forwarded; a variant's variant-packaged follows its variant-built.
@@ -122,26 +120,19 @@ int main(int argc, char** argv) {
   app.add_option("--python", python, "Python interpreter for the ops registration check (default: python3)");
   app.add_option("--kernel-dir", kernel_dir,
                  "Git repository for the kernel provenance (default: DIR, or the stream's kernel_dir)");
-  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
-  if (!lint_path.empty() && !dir.empty()) {
-    std::cerr << "Error: --lint-only takes its own PATH and no DIR\n";
-    return 2;
-  }
-
-  md::FinalizeOptions options;
-  if (!python.empty()) options.python = python;
-  if (!kernel_dir.empty()) options.kernel_dir = kernel_dir;
-  try {
+  kb::tools::ToolRun run("kb-metadata");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
+    if (!lint_path.empty() && !dir.empty()) throw kb::tools::UsageError("--lint-only takes its own PATH and no DIR");
+    md::FinalizeOptions options;
+    if (!python.empty()) options.python = python;
+    if (!kernel_dir.empty()) options.kernel_dir = kernel_dir;
     if (!lint_path.empty()) {
       auto violations = md::lint_ops_registrations(lint_path, options.python);
       if (violations.empty()) return 0;
       std::cerr << md::format_ops_report(violations) << "\n";
       return 1;
     }
-    if (dir.empty() && !check_builds && ev::stdin_is_stream()) return run_stream(options);
+    if (dir.empty() && !check_builds && ev::stdin_is_stream()) return run_stream(run.begin_stream(), options);
     return run_standalone(dir.empty() ? fs::path(".") : fs::path(dir), check_builds, options);
-  } catch (const kb::Error& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -11,11 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libkb/util/cli.h"
 #include "libkb/hub/hub.h"
 #include "libkb/publish/upload.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
+#include "tools/support/tool_main.h"
 
 namespace {
 
@@ -73,9 +73,8 @@ int main(int argc, char** argv) {
   app.add_option("--hub", hub_spec, "Hub to publish to, instead of KB_HUB");
   app.add_flag("--allow-nonportable", allow_nonportable, "Publish variants that fail the manylinux/abi3 check");
   app.add_flag("-q,--quiet", quiet, "Print only errors");
-  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
-
-  try {
+  kb::tools::ToolRun run("kb-upload");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
     kb::hub::OpenOptions open_options;
     open_options.repo_type = repo_type;
     std::unique_ptr<kb::hub::Hub> hub = kb::hub::open_hub(hub_spec, open_options);
@@ -122,8 +121,5 @@ int main(int argc, char** argv) {
       kb::write_file_atomic(*output_json, j.dump() + "\n");
     }
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -7,9 +7,9 @@
 
 #include <iostream>
 
-#include "libkb/util/cli.h"
 #include "libkb/runtime/variants_report.h"
 #include "libkb/util/error.h"
+#include "tools/support/tool_main.h"
 
 namespace fs = std::filesystem;
 namespace rt = kb::runtime;
@@ -29,36 +29,33 @@ int main(int argc, char** argv) {
   app.add_option("--python", python,
                  "Interpreter whose torch to resolve for (default: KB_PYTHON, else the first with torch found)");
   app.add_flag("--json", json, "Print one JSON object {environment, variants, chosen}");
-  if (auto code = kb::parse_command_line(app, argc, argv)) return *code;
+  kb::tools::ToolRun run("kb-variants");
+  return kb::tools::tool_main(run, app, argc, argv, [&] {
+    std::optional<kb::toolchain::PythonToolchain> interpreter;
+    kb::resolve::Environment env;
+    std::string no_torch;
+    try {
+      interpreter = rt::select_python(python.empty() ? std::nullopt : std::optional<fs::path>(python), &no_torch);
+      env = rt::python_environment(interpreter ? &*interpreter : nullptr,
+                                   backend.empty() ? std::nullopt : std::optional<std::string>(backend));
+    } catch (const kb::Error& e) {
+      throw kb::tools::UsageError(e.what());  // a bad --python or --backend
+    }
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw kb::tools::UsageError("Could not find kernel in " + path);
 
-  std::optional<kb::toolchain::PythonToolchain> interpreter;
-  kb::resolve::Environment env;
-  std::string no_torch;
-  try {
-    interpreter = rt::select_python(python.empty() ? std::nullopt : std::optional<fs::path>(python), &no_torch);
-    env = rt::python_environment(interpreter ? &*interpreter : nullptr,
-                                 backend.empty() ? std::nullopt : std::optional<std::string>(backend));
-  } catch (const kb::Error& e) {
-    std::cerr << "Error: " << e.what() << "\n";
-    return 2;
-  }
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    std::cerr << "Error: Could not find kernel in " << path << "\n";
-    return 2;
-  }
-
-  rt::VariantsReport report = rt::report_local_variants(path, env);
-  if (json) {
-    nlohmann::ordered_json out = {{"environment", rt::environment_json(env)}};
-    out["environment"]["python"] = interpreter ? nlohmann::ordered_json(interpreter->python.string()) : nullptr;
-    out.update(rt::report_json(report));
-    std::cout << out.dump() << "\n";
-  } else {
-    std::cout << "Environment: " << env.describe() << " ("
-              << (interpreter ? interpreter->describe() : "no torch: only noarch variants can match") << ")\n";
-    if (!interpreter) std::cerr << "Note: " << no_torch << "\n";
-    std::cout << rt::render_report(report);
-  }
-  return report.chosen ? 0 : 1;
+    rt::VariantsReport report = rt::report_local_variants(path, env);
+    if (json) {
+      nlohmann::ordered_json out = {{"environment", rt::environment_json(env)}};
+      out["environment"]["python"] = interpreter ? nlohmann::ordered_json(interpreter->python.string()) : nullptr;
+      out.update(rt::report_json(report));
+      std::cout << out.dump() << "\n";
+    } else {
+      std::cout << "Environment: " << env.describe() << " ("
+                << (interpreter ? interpreter->describe() : "no torch: only noarch variants can match") << ")\n";
+      if (!interpreter) std::cerr << "Note: " << no_torch << "\n";
+      std::cout << rt::render_report(report);
+    }
+    return report.chosen ? 0 : 1;
+  });
 }

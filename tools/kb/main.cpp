@@ -15,6 +15,7 @@
 #include "libkb/events/events.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
+#include "tools/support/tool_main.h"
 
 namespace {
 
@@ -118,7 +119,7 @@ int build(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw kb::Error("option " + a + " needs a value");
+      if (i + 1 >= args.size()) throw kb::tools::UsageError("option " + a + " needs a value");
       return args[++i];
     };
     if (a == "-h" || a == "--help") {
@@ -135,7 +136,7 @@ int build(const std::vector<std::string>& args) {
     } else if (a == "--python" || a == "--variant" || a == "--backend" || a == "--unique-id") {
       genproject.insert(genproject.end(), {a, value()});
     } else if (!a.empty() && a[0] == '-') {
-      throw kb::Error("unknown option for kb build: " + a + " (see kb build --help)");
+      throw kb::tools::UsageError("unknown option for kb build: " + a + " (see kb build --help)");
     } else {
       genproject.push_back(a);
     }
@@ -172,7 +173,7 @@ int build_and_upload(int argc, char** argv) {
     auto take_value = [&](std::vector<std::string>& to) {
       to.push_back(a);
       if (key != a) return;  // --opt=value
-      if (i + 1 >= argc) throw kb::Error("option " + a + " needs a value");
+      if (i + 1 >= argc) throw kb::tools::UsageError("option " + a + " needs a value");
       to.push_back(argv[++i]);
     };
     if (a == "-h" || a == "--help") {
@@ -191,7 +192,7 @@ int build_and_upload(int argc, char** argv) {
       dirs.push_back(a);
     }
   }
-  if (dirs.size() > 1) throw kb::Error("kb build-and-upload takes one kernel directory, got " + std::to_string(dirs.size()));
+  if (dirs.size() > 1) throw kb::tools::UsageError("kb build-and-upload takes one kernel directory, got " + std::to_string(dirs.size()));
   // Publishing refuses non-portable variants, so the build fails on them first.
   if (!allow_nonportable) build_args.push_back("--strict");
   build_args.insert(build_args.end(), dirs.begin(), dirs.end());
@@ -216,7 +217,8 @@ int main(int argc, char** argv) {
     std::cout << "kb " << KB_VERSION << "\n";
     return 0;
   }
-  try {
+  kb::tools::ToolRun run("kb");
+  return kb::tools::tool_main(run, [&] {
     if (command == "build") return build(std::vector<std::string>(argv + 2, argv + argc));
     if (command == "build-and-upload") return build_and_upload(argc, argv);
     if (auto it = kAliases.find(command); it != kAliases.end())
@@ -226,8 +228,5 @@ int main(int argc, char** argv) {
       return 2;
     }
     return exec_tool("kb-" + command, {}, argc, argv, 2);
-  } catch (const kb::Error& e) {
-    std::cerr << "kb: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }
