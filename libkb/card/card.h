@@ -19,11 +19,16 @@
 #include <string_view>
 #include <vector>
 
-#include "libkb/card/template.h"
 #include "libkb/config/config.h"
+#include "libkb/template/jinja.h"
 #include "libkb/util/error.h"
 
 namespace kb::card {
+
+// A card is a Jinja template (libkb/template) rendered with this context.
+using templates::Context;
+using templates::Template;
+using templates::Value;
 
 // Thrown when build.toml has no [general.hub] repo-id: a kernel without a hub
 // repository still builds, so `kb build` skips the card on this one error.

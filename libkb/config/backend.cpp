@@ -58,7 +58,7 @@ std::string_view framework_table_name(Framework f) {
   return "torch";
 }
 
-std::string BuildConfig::module_name() const { return replace_all(general.name, "-", "_"); }
+std::string BuildConfig::module_name() const { return python_module_name(general.name); }
 
 std::string BuildConfig::extension_dir() const {
   return framework == Framework::TvmFfi ? "tvm-ffi-ext" : "torch-ext";

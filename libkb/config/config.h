@@ -189,4 +189,9 @@ bool update_build_file(const std::filesystem::path& kernel_dir);
 // Kernel-name rule: ^[a-z][-a-z0-9]*[a-z0-9]$; throws kb::Error explaining the rules.
 void validate_kernel_name(std::string_view name);
 
+// The importable Python spelling of a kernel name: '-' becomes '_'
+// ("flash-attn" -> "flash_attn"). The package directory of a variant and the
+// module a loader imports are named so.
+std::string python_module_name(std::string_view kernel_name);
+
 }  // namespace kb::config

@@ -16,6 +16,13 @@ void validate_kernel_name(std::string_view name) {
               "(for example: my-kernel, relu2d, flash-attention)");
 }
 
+std::string python_module_name(std::string_view kernel_name) {
+  std::string out(kernel_name);
+  for (char& c : out)
+    if (c == '-') c = '_';
+  return out;
+}
+
 const std::vector<std::string>& known_cpp_dependencies() {
   static const std::vector<std::string> names = {
       "cutlass_2_10", "cutlass_3_5", "cutlass_3_6", "cutlass_3_8", "cutlass_3_9", "cutlass_4_0",

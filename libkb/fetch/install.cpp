@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "libkb/variant/variant.h"
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/store_files.h"
 #include "libkb/git/git.h"
@@ -166,7 +167,7 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   const resolve::Decision* best = res.best();
   if (!best) throw Error(no_variant_message(r, res));
   std::string name = best->variant.str();
-  fs::path dir = repo.snapshot_dir(commit) / "build" / name;
+  fs::path dir = variant::variant_dir(repo.snapshot_dir(commit), name);
   if (fs::exists(complete_marker(repo, commit, name), ec) && fs::is_directory(dir, ec))
     return {dir, commit, name, std::move(res), r.repo_id, {}};
   if (!listed_before) {
@@ -178,11 +179,11 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
 
   std::vector<hub::TreeEntry> files;
   if (tree) {
-    std::string prefix = "build/" + name + "/";
+    std::string prefix = variant::hub_variant_path(name) + "/";
     for (const hub::TreeEntry& e : *tree)
       if (e.path.rfind(prefix, 0) == 0) files.push_back(e);
   } else {
-    files = hub.list_tree(r.repo_id, commit, "build/" + name, true);
+    files = hub.list_tree(r.repo_id, commit, variant::hub_variant_path(name), true);
   }
   // Every path is checked before anything is downloaded: a hostile tree
   // stores nothing.

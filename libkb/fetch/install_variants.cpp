@@ -3,6 +3,7 @@
 // runtime's all-variants download).
 #include <algorithm>
 
+#include "libkb/variant/variant.h"
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/fetch/store_files.h"
@@ -45,7 +46,7 @@ std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallReques
 
   std::vector<Installed> out;
   for (const std::string& v : variants)
-    out.push_back({repo.snapshot_dir(commit) / "build" / v, commit, v, {}, r.repo_id, {}});
+    out.push_back({variant::variant_dir(repo.snapshot_dir(commit), v), commit, v, {}, r.repo_id, {}});
   return out;
 }
 

@@ -55,11 +55,9 @@ TrustedPublishers& trusted_publishers() {
   return t;
 }
 
-std::string python_name(const std::string& kernel_name) { return replace_all(kernel_name, "-", "_"); }
-
 void check_metadata_depends(const metadata::Metadata& metadata, const Context& ctx) {
   if (!ctx.importable) return;
-  check_python_depends(python_name(metadata.name), metadata.python_depends, ctx.detected_backend, ctx.importable);
+  check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend, ctx.importable);
 }
 
 resolve::Environment requested_env(const Context& ctx) {

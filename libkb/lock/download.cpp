@@ -1,5 +1,6 @@
 #include "libkb/lock/download.h"
 
+#include "libkb/variant/variant.h"
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/lock/variant_hash.h"
@@ -86,7 +87,7 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
   // Variant names come from the file: they must not lead out of the snapshot.
   for (const auto& [name, _] : lock.variants) {
     if (name.find('/') != std::string::npos) throw Error("invalid variant name in kernels.lock: " + name);
-    cache::check_hub_path("build/" + name);
+    cache::check_hub_path(variant::hub_variant_path(name));
   }
 
   if (!o.all_variants) {
@@ -121,7 +122,7 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
   std::vector<fs::path> dirs;
   if (o.local_files_only) {
     for (const std::string& name : names) {
-      fs::path dir = repo.snapshot_dir(lock.sha) / "build" / name;
+      fs::path dir = variant::variant_dir(repo.snapshot_dir(lock.sha), name);
       std::error_code ec;
       if (!fs::is_directory(dir, ec))
         throw Error("Variant " + name + " of " + lock.repo_id + " (revision: " + lock.sha +

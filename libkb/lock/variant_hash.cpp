@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "libkb/variant/variant.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/hash.h"
@@ -50,7 +51,7 @@ std::vector<TreeVariant> tree_variants(const std::vector<hub::TreeEntry>& tree) 
     const std::string& variant = parts[1];
     // The path relative to build/<variant>/ ("." for a file named like a
     // variant directly under build/, as Python's relative_to gives).
-    std::string prefix = "build/" + variant;
+    std::string prefix = variant::hub_variant_path(variant);
     std::string name = e.path.size() > prefix.size() ? e.path.substr(prefix.size() + 1) : ".";
     std::string hex = e.lfs_sha256 ? *e.lfs_sha256 : e.blob_id;
     if (hex.empty()) throw Error("Cannot get blob ID for " + e.path);

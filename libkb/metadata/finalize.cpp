@@ -1,3 +1,4 @@
+#include "libkb/config/config.h"
 #include "libkb/metadata/finalize.h"
 
 #include "libkb/metadata/checks.h"
@@ -35,7 +36,7 @@ FinalizeResult finalize_variant(const fs::path& variant_dir, const FinalizeOptio
   try {
     // Bytecode is a by-product of running the kernel's tests, never shipped.
     remove_bytecode(variant_dir);
-    for (std::string& problem : check_layout(variant_dir, replace_all(metadata.name, "-", "_")))
+    for (std::string& problem : check_layout(variant_dir, config::python_module_name(metadata.name)))
       result.problems.push_back(std::move(problem));
   } catch (const Error& e) {
     result.problems.push_back(e.what());

@@ -1,9 +1,11 @@
 #include "libkb/project/project.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "libkb/metadata/metadata.h"
+#include "libkb/template/placeholders.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -17,10 +19,10 @@ using config::Framework;
 
 namespace {
 
-std::string render(std::string_view tmpl, const std::vector<std::pair<std::string, std::string>>& vars) {
-  std::string out(tmpl);
-  for (const auto& [key, value] : vars) out = replace_all(out, "@" + key + "@", value);
-  return out;
+// An embedded project template (project/data/NAME) with its @KEY@ placeholders filled.
+std::string render(std::string_view name, const std::map<std::string, std::string>& vars) {
+  return templates::substitute_placeholders(embedded_file("project/data/" + std::string(name)), vars,
+                                            templates::kProjectPlaceholders, name);
 }
 
 // A CMake quoted argument.
@@ -68,7 +70,7 @@ bool has_noarch_backend(const BuildConfig& config) {
 
 std::string render_cmakelists(const BuildConfig& config, const std::string& unique_id) {
   const auto& torch = config.torch;
-  std::string out = render(embedded_file("project/data/CMakeLists.preamble.cmake"),
+  std::string out = render("CMakeLists.preamble.cmake",
                            {{"MODULE", config.module_name()},
                             {"UNIQUE_ID", unique_id},
                             {"DATA_EXTENSIONS", cmake_list(data_extensions(config))}});
@@ -162,7 +164,7 @@ std::string render_pyproject(const BuildConfig& config, bool noarch) {
                       config.framework == Framework::TvmFfi ? "apache-tvm-ffi" : "torch", "wheel"};
     build_requires.insert(build_requires.end(), general.begin(), general.end());
   }
-  return render(embedded_file("project/data/pyproject.toml.in"),
+  return render("pyproject.toml.in",
                 {{"PROJECT_NAME", noarch ? config.general.name : config.module_name()},
                  {"PROJECT_VERSION", noarch ? "0.0.1" : "0.1.0"},
                  {"DEPENDENCIES", python_string_list(deps)},
@@ -191,7 +193,7 @@ std::vector<GeneratedFile> render_project(const BuildConfig& config, const std::
     files.push_back({"torch-ext/registration.h", std::string(embedded_file("project/data/registration.h"))});
     std::vector<std::string> package_data;
     for (const auto& ext : data_extensions(config)) package_data.push_back("**/*." + ext);
-    files.push_back({"setup.py", render(embedded_file("project/data/setup.py.in"),
+    files.push_back({"setup.py", render("setup.py.in",
                                         {{"MODULE", module},
                                          {"UNIQUE_ID", unique_id},
                                          {"PACKAGE_DATA", python_string_list(package_data)}})});
@@ -199,7 +201,7 @@ std::vector<GeneratedFile> render_project(const BuildConfig& config, const std::
   } else {
     std::vector<std::string> backends;
     for (Backend b : config.general.backends) backends.emplace_back(config::backend_name(b));
-    files.push_back({"setup.py", render(embedded_file("project/data/setup_noarch.py.in"),
+    files.push_back({"setup.py", render("setup_noarch.py.in",
                                         {{"MODULE", module},
                                          {"PROJECT_NAME", config.general.name},
                                          {"BACKENDS", python_string_list(backends)}})});
@@ -207,7 +209,7 @@ std::vector<GeneratedFile> render_project(const BuildConfig& config, const std::
   }
   if (has_noarch_backend(config))
     files.push_back({"torch-ext/" + module + "/_ops.py",
-                     render(embedded_file("project/data/_ops_noarch.py.in"),
+                     render("_ops_noarch.py.in",
                             {{"MODULE", module}, {"UNIQUE_ID", unique_id}})});
 
   for (Backend b : config::all_backends()) {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "libkb/variant/variant.h"
 #include "libkb/abi/checker.h"
-#include "libkb/build/compile.h"
 #include "libkb/config/config.h"
 #include "libkb/metadata/discover.h"
 #include "libkb/metadata/metadata.h"
@@ -85,8 +85,8 @@ UploadPlan plan_upload(const UploadOptions& options) {
     }
     if (v.dirty) dirty.push_back(v.name);
     versions.insert(v.version);
-    for (const std::string& rel : build::list_files(dir))
-      if (shippable(rel)) plan.additions.push_back({FileOperation::Kind::Add, "build/" + v.name + "/" + rel, dir / rel});
+    for (const std::string& rel : list_files(dir))
+      if (shippable(rel)) plan.additions.push_back({FileOperation::Kind::Add, variant::hub_variant_path(v.name) + "/" + rel, dir / rel});
     plan.variants.push_back(std::move(v));
   }
   if (!nonportable.empty()) {
@@ -125,7 +125,7 @@ std::vector<FileOperation> stale_deletions(const UploadPlan& plan, const std::ve
   std::set<std::string> uploaded;
   for (const auto& op : plan.additions) uploaded.insert(op.path_in_repo);
   std::vector<std::string> variant_prefixes;
-  for (const auto& v : plan.variants) variant_prefixes.push_back("build/" + v.name + "/");
+  for (const auto& v : plan.variants) variant_prefixes.push_back(variant::hub_variant_path(v.name) + "/");
   std::vector<FileOperation> out;
   for (const hub::TreeEntry& e : remote) {
     if (e.directory || uploaded.count(e.path)) continue;

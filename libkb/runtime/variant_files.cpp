@@ -1,3 +1,4 @@
+#include "libkb/config/config.h"
 #include "libkb/runtime/variant_files.h"
 
 #include <algorithm>
@@ -32,7 +33,7 @@ std::vector<fs::path> libraries_in(const fs::path& dir, const std::string& id) {
 
 fs::path find_kernel_library(const fs::path& variant_dir, const metadata::Metadata& metadata) {
   const std::string abi3 = metadata.id + ".abi3.so";
-  const fs::path legacy = variant_dir / replace_all(metadata.name, "-", "_");
+  const fs::path legacy = variant_dir / config::python_module_name(metadata.name);
   for (const fs::path& dir : {variant_dir, legacy}) {
     std::error_code ec;
     if (fs::is_regular_file(dir / abi3, ec)) return dir / abi3;

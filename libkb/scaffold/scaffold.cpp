@@ -11,6 +11,7 @@
 
 #include "libkb/config/config.h"
 #include "libkb/config/toml_text.h"
+#include "libkb/template/placeholders.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -41,7 +42,7 @@ RepoNames names_from(std::string owner, std::string repo) {
   names.owner = std::move(owner);
   names.repo = std::move(repo);
   names.display_name = replace_all(names.repo, "_", "-");
-  names.module_name = replace_all(to_lower(names.repo), "-", "_");
+  names.module_name = config::python_module_name(to_lower(names.repo));
   names.class_name = camel_case(names.repo);
   names.repo_id = names.owner + "/" + names.display_name;
   return names;
@@ -186,33 +187,6 @@ Target resolve_target(const InitOptions& options) {
   return target;
 }
 
-std::string render_template(std::string_view text, const std::map<std::string, std::string>& vars,
-                            std::string_view template_name) {
-  std::string out;
-  out.reserve(text.size());
-  size_t pos = 0;
-  while (true) {
-    size_t open = text.find("@@", pos);
-    if (open == std::string_view::npos) {
-      out.append(text.substr(pos));
-      return out;
-    }
-    size_t close = text.find("@@", open + 2);
-    if (close == std::string_view::npos) {
-      throw Error("template " + std::string(template_name) + ": unterminated placeholder at offset " +
-                  std::to_string(open));
-    }
-    std::string key(text.substr(open + 2, close - open - 2));
-    auto it = vars.find(key);
-    if (it == vars.end()) {
-      throw Error("template " + std::string(template_name) + ": unknown placeholder @@" + key + "@@");
-    }
-    out.append(text.substr(pos, open - pos));
-    out.append(it->second);
-    pos = close + 2;
-  }
-}
-
 std::string render_build_toml(const RepoNames& names, const std::string& license,
                               const std::vector<std::string>& backends) {
   const std::string& m = names.module_name;
@@ -292,8 +266,8 @@ std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::str
   for (const auto& t : templates) {
     const std::string source = "scaffold/data/" + std::string(t.source);
     std::string_view text = embedded_file(source);
-    files.push_back({render_template(t.target, vars, "target path of " + source),
-                     t.substitute ? render_template(text, vars, source) : std::string(text)});
+    files.push_back({templates::substitute_placeholders(t.target, vars, templates::kScaffoldPlaceholders, "target path of " + source),
+                     t.substitute ? templates::substitute_placeholders(text, vars, templates::kScaffoldPlaceholders, source) : std::string(text)});
   }
   files.push_back({"build.toml", render_build_toml(names, license, backends)});
   files.push_back({"tests/__init__.py", ""});

@@ -72,12 +72,6 @@ std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::str
 std::string render_build_toml(const RepoNames& names, const std::string& license,
                               const std::vector<std::string>& backends);
 
-// Replaces every `@@key@@` in `text` with vars.at(key). An unknown key or an
-// unterminated `@@` throws kb::Error naming `template_name`. Jinja-style
-// `{{ ... }}` text passes through untouched.
-std::string render_template(std::string_view text, const std::map<std::string, std::string>& vars,
-                            std::string_view template_name);
-
 struct InitResult {
   Target target;
   std::vector<std::string> written;  // relative paths of the scaffold files

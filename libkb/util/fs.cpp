@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -137,6 +138,16 @@ TempDirGuard::~TempDirGuard() {
 
 std::string relative_slash_path(const fs::path& path, const fs::path& base) {
   return path.lexically_relative(base).generic_string();
+}
+
+std::vector<std::string> list_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->is_regular_file()) out.push_back(relative_slash_path(it->path(), dir));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace kb

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kb {
 
@@ -47,5 +48,9 @@ class TempDirGuard {
 
 // `path` relative to `base` with '/' separators, for messages and digests.
 std::string relative_slash_path(const fs::path& path, const fs::path& base);
+
+// Sorted ('/'-separated, byte order) relative paths of the regular files
+// under `dir`; empty when it does not exist.
+std::vector<std::string> list_files(const fs::path& dir);
 
 }  // namespace kb

@@ -308,4 +308,10 @@ std::string normalize_os(std::string_view system, std::string* warning) {
 
 bool os_has_abi_tag(std::string_view os) { return os == "linux"; }
 
+std::filesystem::path variant_dir(const std::filesystem::path& root, std::string_view variant) {
+  return root / kBuildDir / variant;
+}
+
+std::string hub_variant_path(std::string_view variant) { return std::string(kBuildDir) + "/" + std::string(variant); }
+
 }  // namespace kb::variant

@@ -12,6 +12,7 @@
 // or cu/rocm/xpu/cann followed by major.minor flattened with a one-digit minor
 // ("cu130" = 13.0, "xpu20253" = 2025.3). Parsing and formatting round-trip:
 // Variant::parse(name).str() == name for every name parse accepts.
+#include <filesystem>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -113,5 +114,11 @@ std::string normalize_cpu(std::string_view machine);
 std::string normalize_os(std::string_view system, std::string* warning = nullptr);
 // Whether torch arch variants for `os` carry an ABI tag (only Linux does).
 bool os_has_abi_tag(std::string_view os);
+
+// Where variants live: build/<variant> under a kernel directory or a hub
+// snapshot, and "build/<variant>" in a hub repository's paths.
+inline constexpr std::string_view kBuildDir = "build";
+std::filesystem::path variant_dir(const std::filesystem::path& root, std::string_view variant);
+std::string hub_variant_path(std::string_view variant);  // "build/<variant>", no trailing '/' 
 
 }  // namespace kb::variant

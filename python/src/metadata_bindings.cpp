@@ -31,12 +31,6 @@ KernelName make_kernel_name(const std::string& name) {
   return {name};
 }
 
-std::string python_name(const std::string& name) {
-  std::string out = name;
-  std::replace(out.begin(), out.end(), '-', '_');
-  return out;
-}
-
 // The text of `path`; an OSError (not FileNotFoundError: the existing
 // binding raises plain OSError) when it cannot be read.
 std::string read_text(const fs::path& path) {
@@ -82,7 +76,7 @@ std::optional<std::string> normalized_url(const std::optional<std::string>& url)
 void bind_metadata(py::module_& m) {
   py::class_<KernelName>(m, "KernelName", "A kernel name: lowercase letters, digits and '-'.")
       .def(py::init(&make_kernel_name), py::arg("name"))
-      .def_property_readonly("python_name", [](const KernelName& n) { return python_name(n.name); })
+      .def_property_readonly("python_name", [](const KernelName& n) { return config::python_module_name(n.name); })
       .def("__str__", [](const KernelName& n) { return n.name; })
       .def("__repr__", [](const KernelName& n) { return "KernelName('" + n.name + "')"; })
       .def(

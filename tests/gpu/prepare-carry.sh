@@ -36,7 +36,7 @@ git -C "$REPO" check-ignore -q .devcarry/x || die ".devcarry/ is not ignored by 
 for t in "${TOOLS[@]}"; do [ -x "$BUILD/bin/$t" ] || die "$BUILD/bin/$t missing"; done
 
 # The carried archive must not be older than the library sources that travel.
-stale=$(find "$REPO/libkb" -type f -newer "$BUILD/libkb.a" | head -5)
+stale=$(find "$REPO/libkb" "$REPO/python/src" "$REPO/runtime/src" "$REPO/tools" -type f -newer "$BUILD/libkb.a" | head -5)
 [ -z "$stale" ] || echo "prepare-carry: WARNING: newer than $BUILD/libkb.a (rebuild first?):" $stale >&2
 
 PATCHELF=$(command -v patchelf || true)

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       std::cout << "no CUDA device visible: CUDA tensor checks skipped\n";
       return 77;
     }
-    std::cout << "cuda devices: " << torch::cuda::device_count() << std::endl;
+    std::cout << "cuda devices: " << static_cast<int>(torch::cuda::device_count()) << std::endl;
     auto relu = kb::runtime::op(*kernel, "relu").typed<void(at::Tensor&, const at::Tensor&)>();
     torch::manual_seed(0);
     for (auto dtype : {torch::kFloat, torch::kHalf, torch::kBFloat16}) {

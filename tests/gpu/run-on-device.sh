@@ -71,7 +71,7 @@ compile_all() {
   shift
   for src in "$@"; do
     local obj=$dir/$(basename "$src" .cpp).o
-    "$CXX" "${flags[@]}" -c "$src" -o "$obj" >"$obj.log" 2>&1 &
+    timeout 400 "$CXX" "${flags[@]}" -c "$src" -o "$obj" >"$obj.log" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
@@ -115,6 +115,7 @@ main() {
   # No state of this machine's user: caches, git config, hub tokens.
   export XDG_CACHE_HOME=$WORK/xdg-cache HF_HOME=$WORK/hf KERNELS_CACHE=$WORK/kernels-cache
   export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+  local ORIG_PYTHONPATH=${PYTHONPATH:-}
   unset LOCAL_KERNELS KB_HUB HF_HUB_OFFLINE KB_PYTHON PYTHONPATH
   local KB=$CARRY/bin/kb
 
@@ -124,6 +125,15 @@ main() {
   (. /etc/os-release 2>/dev/null && echo "os: $PRETTY_NAME")
   ldd --version 2>&1 | head -1
   command -v nvidia-smi >/dev/null && nvidia-smi -L
+  # The image's interpreter with torch, if python3 on PATH is another one.
+  if ! "$PY" -c 'import torch' 2>/dev/null && [ -x /opt/torch/.venv/bin/python3 ]; then
+    echo "$PY cannot import torch: using /opt/torch/.venv/bin/python3"
+    PY=/opt/torch/.venv/bin/python3
+  fi
+  PY=$(command -v "$PY" || echo "$PY")
+  # cmake and ninja may be pip packages beside the interpreter; nvcc in /usr/local/cuda.
+  export PATH="$PATH:$(dirname "$PY")"
+  command -v nvcc >/dev/null || [ ! -x /usr/local/cuda/bin/nvcc ] || export PATH="$PATH:/usr/local/cuda/bin"
   local missing=()
   command -v "$CXX" >/dev/null || missing+=("$CXX (C++ compiler)")
   for tool in nvcc cmake ninja; do command -v $tool >/dev/null || missing+=($tool); done
@@ -131,7 +141,6 @@ main() {
   nvcc --version 2>&1 | tail -2 | head -1
   cmake --version 2>&1 | head -1
   echo "ninja $(ninja --version 2>&1)"
-  PY=$(command -v "$PY" || echo "$PY")
   local facts
   if ! facts=$("$PY" - <<'EOF'
 import os, platform, sys, sysconfig
@@ -158,7 +167,6 @@ EOF
   echo "$facts"
   eval "$(grep -v '^#' <<<"$facts")"
   : "${TORCH_DIR:=} ${CUDA_VARIANT:=} ${CPU_VARIANT:=} ${EXT_SUFFIX:=} ${PY_INCLUDE:=} ${GPU:=0} ${TORCH_ABI:=1}"
-  [ -f "$PY_INCLUDE/Python.h" ] || missing+=("Python.h in $PY_INCLUDE")
   [ -x "$KB" ] || missing+=("$KB (run tests/gpu/prepare-carry.sh and carry .devcarry)")
   if [ "$REHEARSAL" != 1 ] && [ "$GPU" != 1 ]; then
     echo "WARNING: torch sees no CUDA device: the CUDA tensor checks will be skipped"
@@ -167,6 +175,12 @@ EOF
     result PASS toolchain "expect variant $CUDA_VARIANT"
   else
     result FAIL toolchain "missing: ${missing[*]}"
+  fi
+  # Only the kernels._core build needs the interpreter's headers.
+  if [ -f "$PY_INCLUDE/Python.h" ]; then
+    OK[python-dev]=1
+  else
+    result FAIL python-dev "no Python.h in '$PY_INCLUDE' (python3.X-dev missing?)"
   fi
 
   # ----------------------------------------------------------- carry-libs
@@ -223,7 +237,7 @@ EOF
     torch-ext/registration.h torch-ext/relu/_ops.py && find . -name __pycache__ -prune -exec rm -rf {} +)
   if needs kb-build toolchain carry-libs; then
     local rc
-    timeout 480 "$KB" build "$W" --python "$PY" -j 2 --json >"$OUT/kb-build.jsonl" 2>"$WORK/kb-build.err"
+    timeout 420 "$KB" build "$W" --python "$PY" -j 2 --json >"$OUT/kb-build.jsonl" 2>"$WORK/kb-build.err"
     rc=$?
     cat "$WORK/kb-build.err"
     "$PY" - "$OUT/kb-build.jsonl" <<'EOF'
@@ -235,8 +249,9 @@ for line in open(sys.argv[1]):
         continue
     ev = e.get("event")
     if ev == "abi-checked":
-        print(f"checkabi: {e.get('variant')}: ok={e.get('ok')} portable={e.get('portable')} "
-              f"violations={json.dumps(e.get('violations', []))[:400]}")
+        v = [f"{f.get('file')}: {x.get('symbol')} ({x.get('detail')})" for f in e.get("files", []) for x in f.get("violations", [])]
+        print(f"checkabi verdict: {e.get('variant')}: {'portable' if e.get('portable') else 'NOT PORTABLE'} "
+              f"(policy {e.get('policy')}, python abi {e.get('python_abi')}){': ' if v else ''}{'; '.join(v)[:600]}")
     elif ev in ("variant-skipped", "error", "warning"):
         print(f"{ev}: {json.dumps({k: v for k, v in e.items() if k not in ('event',)})[:400]}")
     elif ev in ("variant-built", "variant-packaged", "finished"):
@@ -263,7 +278,7 @@ EOF
   wait $core_pid
   local core_rc=$?
   cat "$WORK/core-compile.log"
-  if needs core-build toolchain; then
+  if needs core-build toolchain python-dev; then
     mkdir -p "$PKG/kernels-$DIST_VERSION.dist-info"
     cp -r "$REPO/python/kernels" "$PKG/"
     printf 'Metadata-Version: 2.1\nName: kernels\nVersion: %s\nSummary: Load compute kernels for PyTorch built by kb\n' \
@@ -272,17 +287,22 @@ EOF
     local CORE=$PKG/kernels/_core$EXT_SUFFIX
     local LINK_LIBS=("$CARRY/lib/libkb.a" "$CARRY/lib/libtomlplusplus.so.3" "$CARRY/lib/libcrypto.so.3"
       "$CARRY/lib/libcurl.so.4" "$CARRY/lib/libgit2.so.1.5" "$CARRY/lib/libLIEF.so.0")
-    if [ $core_rc = 0 ] &&
+    local stage=compile undefined
+    if [ $core_rc = 0 ] && stage=link &&
       "$CXX" -shared -o "$CORE" "$WORK"/obj/core/*.o -Wl,--as-needed "${LINK_LIBS[@]}" \
         -Wl,-rpath,"$CARRY/lib" -Wl,-rpath-link,"$CARRY/lib" -pthread &&
-      ldd "$CORE" && ! ldd "$CORE" | grep -q 'not found' &&
-      PYTHONPATH=$PKG "$PY" -c 'import kernels, kernels._core as c; print("import kernels", kernels.__version__, c.__file__)'; then
+      stage=ldd && ldd "$CORE" && ! ldd "$CORE" | grep 'not found' &&
+      stage="libkb symbols" && undefined=$(nm -D --undefined-only "$CORE" | c++filt | grep ' kb::' | head -5 || true) &&
+      { [ -z "$undefined" ] || { echo "undefined in $CORE: $undefined"; false; }; } &&
+      stage=import && PYTHONPATH=$PKG "$PY" -c 'import kernels, kernels._core as c; print("import kernels", kernels.__version__, c.__file__)'; then
       result PASS core-build "$(basename "$CORE")"
     else
-      result FAIL core-build "compile exit $core_rc (see above)"
+      local hint=""
+      [ "$stage" = "libkb symbols" ] && hint=": the carried libkb.a is older than python/src (rebuild, rerun prepare-carry.sh)"
+      result FAIL core-build "failed at $stage$hint"
     fi
   fi
-  export PYTHONPATH=$PKG${KB_GPU_EXTRA_PYTHONPATH:+:$KB_GPU_EXTRA_PYTHONPATH}
+  export PYTHONPATH=$PKG${KB_GPU_EXTRA_PYTHONPATH:+:$KB_GPU_EXTRA_PYTHONPATH}${ORIG_PYTHONPATH:+:$ORIG_PYTHONPATH}
 
   # -------------------------------------------------------------- py-local
   section py-local
@@ -320,7 +340,7 @@ EOF
   if needs py-hub kb-build core-build; then
     if KB_HUB=$HUB timeout 120 "$KB" upload "$W" --allow-nonportable -q; then
       OK[upload]=1
-      git -C "$WORK/hub" log --oneline --all 2>/dev/null | head -5 || ls -R "$WORK/hub" | head -20
+      find "$WORK/hub" -maxdepth 2 | sed 's/^/hub: /'
       KB_HUB=$HUB KERNELS_CACHE=$WORK/cache-py timeout 180 \
         "$PY" "$REPO/tests/gpu/check_relu_gpu.py" get kb-examples/relu "$CUDA_VARIANT"
       local rc=$?

@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "libkb/card/card.h"
-#include "libkb/card/template.h"
+#include "libkb/template/jinja.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/fs.h"
 #include "tests/unit/support.h"
@@ -17,11 +17,11 @@ namespace {
 
 using Strings = std::vector<std::string>;
 
-std::string render(std::string_view text, const card::Context& context = {}) {
-  return card::render_template(text, context, "CARD.md");
+std::string render(std::string_view text, const templates::Context& context = {}) {
+  return templates::render_template(text, context, "CARD.md");
 }
 
-std::string render_error(std::string_view text, const card::Context& context = {}) {
+std::string render_error(std::string_view text, const templates::Context& context = {}) {
   return error_of([&] { render(text, context); });
 }
 
@@ -35,7 +35,7 @@ void write(const fs::path& p, const std::string& content) {
 // ---------------------------------------------------------------- template engine
 
 TEST(CardTemplate, OutputsValuesTheWayMinijinjaPrintsThem) {
-  card::Context c = {{"name", std::string("relu")},
+  templates::Context c = {{"name", std::string("relu")},
                      {"version", int64_t{3}},
                      {"flag", true},
                      {"off", false},
@@ -48,7 +48,7 @@ TEST(CardTemplate, OutputsValuesTheWayMinijinjaPrintsThem) {
 }
 
 TEST(CardTemplate, IndexingListsAndStrings) {
-  card::Context c = {{"items", Strings{"first", "second"}}, {"name", std::string("relu")}};
+  templates::Context c = {{"items", Strings{"first", "second"}}, {"name", std::string("relu")}};
   EXPECT_EQ(render("{{ items[0] }}/{{ items[1] }}/{{ items[-1] }}/{{ name[0] }}", c), "first/second/second/r");
   // Out of range is undefined, so it prints nothing and is not defined.
   EXPECT_EQ(render("[{{ items[5] }}]{% if items[5] is defined %}yes{% else %}no{% endif %}", c), "[]no");
@@ -72,7 +72,7 @@ TEST(CardTemplate, IfElifElseWithBooleanOperators) {
 }
 
 TEST(CardTemplate, DefinedTestsComparisonsAndMembership) {
-  card::Context c = {{"x", std::string("")}, {"l", Strings{"layers", "relu"}}, {"n", int64_t{1}}};
+  templates::Context c = {{"x", std::string("")}, {"l", Strings{"layers", "relu"}}, {"n", int64_t{1}}};
   EXPECT_EQ(render("{% if x is defined %}d{% endif %}{% if y is defined %}D{% endif %}", c), "d");
   EXPECT_EQ(render("{% if y is not defined %}u{% endif %}{% if y is undefined %}U{% endif %}", c), "uU");
   EXPECT_EQ(render("{% if 'relu' in l %}in{% endif %}{% if 'gelu' not in l %} out{% endif %}", c), "in out");
@@ -82,7 +82,7 @@ TEST(CardTemplate, DefinedTestsComparisonsAndMembership) {
 }
 
 TEST(CardTemplate, ForLoopsWithLoopVariablesAndElse) {
-  card::Context c = {{"items", Strings{"a", "b", "c"}}};
+  templates::Context c = {{"items", Strings{"a", "b", "c"}}};
   EXPECT_EQ(render("{% for i in items %}{{ loop.index }}={{ i }}{% if not loop.last %}, {% endif %}{% endfor %}", c),
             "1=a, 2=b, 3=c");
   EXPECT_EQ(render("{% for i in missing %}x{% else %}none{% endfor %}", c), "none");
@@ -93,7 +93,7 @@ TEST(CardTemplate, ForLoopsWithLoopVariablesAndElse) {
 }
 
 TEST(CardTemplate, TrimBlocksDropsOnlyTheFirstNewlineAfterBlockAndCommentTags) {
-  card::Context c = {{"on", true}, {"items", Strings{"a", "b"}}};
+  templates::Context c = {{"on", true}, {"items", Strings{"a", "b"}}};
   EXPECT_EQ(render("{% if on %}\nyes\n{% endif %}\nafter\n", c), "yes\nafter\n");
   EXPECT_EQ(render("{% for i in items %}\n- {{ i }}\n{% endfor %}\n", c), "- a\n- b\n");
   // Only one newline goes; indentation before a tag stays (no lstrip_blocks).
@@ -105,7 +105,7 @@ TEST(CardTemplate, TrimBlocksDropsOnlyTheFirstNewlineAfterBlockAndCommentTags) {
 }
 
 TEST(CardTemplate, WhitespaceControlAndRaw) {
-  card::Context c = {{"v", std::string("V")}};
+  templates::Context c = {{"v", std::string("V")}};
   EXPECT_EQ(render("a  \n  {{- v -}}  \n  b", c), "aVb");
   EXPECT_EQ(render("a\n{%- if true %}x{% endif -%}\n\nb", c), "axb");
   EXPECT_EQ(render("{% raw %}\n{{ not rendered }} {% if %}{% endraw %}!", c), "{{ not rendered }} {% if %}!");
@@ -213,7 +213,7 @@ class CardKernelTest : public ::testing::Test {
                                       extra_general + hub + framework);
   }
   config::BuildConfig config() { return config::load_build_config(kernel_); }
-  card::Context context() { return card::card_context(kernel_, config()); }
+  templates::Context context() { return card::card_context(kernel_, config()); }
   fs::path module_dir() { return kernel_ / "torch-ext" / "my_relu"; }
 
   TempDirGuard tmp_;
@@ -225,7 +225,7 @@ class CardKernelTest : public ::testing::Test {
 TEST_F(CardKernelTest, ContextHoldsTheBuildTomlFactsAndNormalisedUrls) {
   build_toml("[general.hub]\nrepo-id = \"acme/my-relu\"\n",
              "upstream = \"git@github.com:org/relu.git\"\nsource = \"https://example.com/acme/relu\"\n");
-  card::Context c = context();
+  templates::Context c = context();
   EXPECT_EQ(std::get<std::string>(c.at("repo_id")), "acme/my-relu");
   EXPECT_EQ(std::get<int64_t>(c.at("version")), 2);
   EXPECT_EQ(std::get<std::string>(c.at("license")), "apache-2.0");
@@ -244,7 +244,7 @@ TEST_F(CardKernelTest, ContextHoldsTheBuildTomlFactsAndNormalisedUrls) {
 
 TEST_F(CardKernelTest, NoUpstreamOrSourceLeavesThemUndefined) {
   build_toml();
-  card::Context c = context();
+  templates::Context c = context();
   EXPECT_FALSE(c.count("upstream"));
   EXPECT_FALSE(c.count("source"));
 }
@@ -253,7 +253,7 @@ TEST_F(CardKernelTest, FunctionsAndLayersComeFromTheModule) {
   build_toml();
   write(module_dir() / "__init__.py", "from . import layers\n__all__ = [\n  \"layers\",\n  \"my_relu\",  # op\n  \"gelu\",\n]\n");
   write(module_dir() / "layers" / "__init__.py", "import torch\nclass ReLU(torch.nn.Module):\n    pass\nclass GELU:\n    pass\n");
-  card::Context c = context();
+  templates::Context c = context();
   EXPECT_EQ(std::get<Strings>(c.at("functions")), (Strings{"my_relu", "gelu"}));
   EXPECT_EQ(std::get<Strings>(c.at("layers")), (Strings{"ReLU", "GELU"}));
 

@@ -2,7 +2,7 @@
 // events, the noarch copy into build/<variant>/ (spec 3.8), the no-op
 // rebuild that touches nothing, and failures that leave no half-written tree.
 // Arch variants (CMake + a real compiler) are covered by the CLI suites.
-#include "libkb/build/compile.h"
+#include "libkb/pipeline/compile.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,14 +15,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libkb/build/plan.h"
+#include "libkb/pipeline/plan.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
 #include "tests/unit/support.h"
 
 using namespace kb;
-using namespace kb::build;
+using namespace kb::pipeline;
 using Json = nlohmann::json;
 
 namespace {
@@ -276,19 +276,6 @@ TEST(CompileCMakeBuildDir, IsPerVariantUnderTheKernel) {
   EXPECT_EQ(cmake_build_dir(r), fs::path("/k/relu/_cmake_build/torch211-cxx11-cu130-x86_64-linux"));
   r.variant = "torch-cpu";
   EXPECT_EQ(cmake_build_dir(r), fs::path("/k/relu/_cmake_build/torch-cpu"));
-}
-
-// ------------------------------------------------------------- list_files
-
-TEST(CompileListFiles, SortedRelativeRegularFilesOnly) {
-  TempDir dir;
-  for (const char* f : {"b.txt", "a/z.txt", "A.txt", "a.txt", "a/b/c/deep.py"})
-    write_file_atomic(dir.path() / f, f);
-  fs::create_directories(dir.path() / "empty/dir");
-  // Byte order: "A" < "a" and "a.txt" < "a/..." ('.' < '/').
-  EXPECT_EQ(list_files(dir.path()),
-            (std::vector<std::string>{"A.txt", "a.txt", "a/b/c/deep.py", "a/z.txt", "b.txt"}));
-  EXPECT_TRUE(list_files(dir.path() / "missing").empty());
 }
 
 // ---------------------------------------------------------- noarch compile

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "libkb/build/plan.h"
+#include "libkb/pipeline/plan.h"
 #include "libkb/util/error.h"
 
 using namespace kb;
@@ -46,13 +46,13 @@ config::BuildConfig relu_config(std::vector<Backend> backends) {
   return c;
 }
 
-std::vector<std::string> names(const build::Plan& plan) {
+std::vector<std::string> names(const pipeline::Plan& plan) {
   std::vector<std::string> out;
   for (const auto& v : plan.planned) out.push_back(v.variant);
   return out;
 }
 
-const build::SkippedBackend* skipped(const build::Plan& plan, Backend b) {
+const pipeline::SkippedBackend* skipped(const pipeline::Plan& plan, Backend b) {
   for (const auto& s : plan.skipped)
     if (s.backend == b) return &s;
   return nullptr;
@@ -63,7 +63,7 @@ const toolchain::Nvcc kNvcc13{"/usr/local/cuda/bin/nvcc", Version::parse("13.0")
 }  // namespace
 
 TEST(Plan, EveryToolchainBuildsCpuAndItsOwnGpuBackend) {
-  auto plan = build::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "abc1234",
+  auto plan = pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "abc1234",
                                    {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13);
   EXPECT_EQ(names(plan), (std::vector<std::string>{"torch113-cxx11-cpu-x86_64-linux",
                                                    "torch211-cxx11-cpu-x86_64-linux",
@@ -76,7 +76,7 @@ TEST(Plan, EveryToolchainBuildsCpuAndItsOwnGpuBackend) {
 }
 
 TEST(Plan, BackendWithoutToolchainIsSkippedWithReason) {
-  auto plan = build::plan_variants(relu_config({Backend::Cpu, Backend::Cuda, Backend::Rocm}), "id",
+  auto plan = pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda, Backend::Rocm}), "id",
                                    {torch_toolchain("1.13.0a0")}, kNvcc13);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch113-cxx11-cpu-x86_64-linux"});
   ASSERT_TRUE(skipped(plan, Backend::Cuda));
@@ -87,19 +87,19 @@ TEST(Plan, BackendWithoutToolchainIsSkippedWithReason) {
 
 TEST(Plan, CudaNeedsMatchingNvcc) {
   auto config = relu_config({Backend::Cuda});
-  auto no_nvcc = build::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, std::nullopt);
+  auto no_nvcc = pipeline::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, std::nullopt);
   EXPECT_TRUE(no_nvcc.planned.empty());
   ASSERT_TRUE(skipped(no_nvcc, Backend::Cuda));
   EXPECT_NE(skipped(no_nvcc, Backend::Cuda)->reason.find("nvcc"), std::string::npos);
 
   toolchain::Nvcc nvcc12{"/usr/bin/nvcc", Version::parse("12.6"), false};
-  auto mismatch = build::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, nvcc12);
+  auto mismatch = pipeline::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, nvcc12);
   EXPECT_TRUE(mismatch.planned.empty());
   EXPECT_NE(skipped(mismatch, Backend::Cuda)->reason.find("does not match"), std::string::npos);
 }
 
 TEST(Plan, NoToolchainsAtAll) {
-  auto plan = build::plan_variants(relu_config({Backend::Cpu}), "id", {}, std::nullopt);
+  auto plan = pipeline::plan_variants(relu_config({Backend::Cpu}), "id", {}, std::nullopt);
   EXPECT_TRUE(plan.planned.empty());
   ASSERT_TRUE(skipped(plan, Backend::Cpu));
   EXPECT_NE(skipped(plan, Backend::Cpu)->reason.find("no Python interpreter with torch"), std::string::npos);
@@ -108,7 +108,7 @@ TEST(Plan, NoToolchainsAtAll) {
 TEST(Plan, BackendWithoutComponentIsNoarch) {
   auto config = relu_config({Backend::Cpu});
   config.general.backends.push_back(Backend::Metal);
-  auto plan = build::plan_variants(config, "id", {torch_toolchain("1.13.0a0")}, std::nullopt);
+  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0")}, std::nullopt);
   EXPECT_EQ(names(plan), (std::vector<std::string>{"torch113-cxx11-cpu-x86_64-linux", "torch-metal"}));
   EXPECT_TRUE(plan.planned[1].noarch);
   EXPECT_EQ(plan.planned[1].ops_name, "_relu_metal_id");
@@ -119,7 +119,7 @@ TEST(Plan, TorchNoarchNeedsNoToolchain) {
   c.general.name = "silu-and-mul";
   c.general.backends = {Backend::Cpu, Backend::Cuda};
   c.framework = config::Framework::TorchNoarch;
-  auto plan = build::plan_variants(c, "id", {}, std::nullopt);
+  auto plan = pipeline::plan_variants(c, "id", {}, std::nullopt);
   EXPECT_EQ(names(plan), (std::vector<std::string>{"torch-cpu", "torch-cuda"}));
   EXPECT_EQ(plan.planned[0].ops_name, "_silu_and_mul_cpu_id");
 }
@@ -127,12 +127,12 @@ TEST(Plan, TorchNoarchNeedsNoToolchain) {
 TEST(Plan, TorchBoundsFilterToolchains) {
   auto config = relu_config({Backend::Cpu});
   config.torch.minver = Version::parse("2.0");
-  auto plan = build::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
+  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
                                    std::nullopt);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch211-cxx11-cpu-x86_64-linux"});
 
   config.torch.maxver = Version::parse("2.10");
-  auto none = build::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
+  auto none = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
                                    std::nullopt);
   EXPECT_TRUE(none.planned.empty());
   ASSERT_TRUE(skipped(none, Backend::Cpu));
@@ -142,7 +142,7 @@ TEST(Plan, TorchBoundsFilterToolchains) {
 TEST(Plan, CudaBoundsFilterToolkits) {
   auto config = relu_config({Backend::Cuda});
   config.general.cuda_maxver = Version::parse("12.9");
-  auto plan = build::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, kNvcc13);
+  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, kNvcc13);
   EXPECT_TRUE(plan.planned.empty());
   EXPECT_NE(skipped(plan, Backend::Cuda)->reason.find("CUDA 13"), std::string::npos);
 }
@@ -150,7 +150,7 @@ TEST(Plan, CudaBoundsFilterToolkits) {
 TEST(Plan, StableAbiNamesAndBounds) {
   auto config = relu_config({Backend::Cpu});
   config.torch.stable_abi_all = Version::parse("2.11");
-  auto plan = build::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
+  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
                                    std::nullopt);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch-stable-abi211-cpu-x86_64-linux"});
 }
@@ -158,32 +158,32 @@ TEST(Plan, StableAbiNamesAndBounds) {
 TEST(Plan, FiltersByVariantAndBackend) {
   auto config = relu_config({Backend::Cpu, Backend::Cuda});
   std::vector<toolchain::PythonToolchain> tcs = {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")};
-  auto only_cuda = build::plan_variants(config, "id", tcs, kNvcc13, {.backends = {Backend::Cuda}});
+  auto only_cuda = pipeline::plan_variants(config, "id", tcs, kNvcc13, {.backends = {Backend::Cuda}});
   EXPECT_EQ(names(only_cuda), std::vector<std::string>{"torch211-cxx11-cu130-x86_64-linux"});
-  auto one = build::plan_variants(config, "id", tcs, kNvcc13, {.variants = {"torch211-cxx11-cpu-x86_64-linux"}});
+  auto one = pipeline::plan_variants(config, "id", tcs, kNvcc13, {.variants = {"torch211-cxx11-cpu-x86_64-linux"}});
   EXPECT_EQ(names(one), std::vector<std::string>{"torch211-cxx11-cpu-x86_64-linux"});
 }
 
 TEST(Plan, EventsCarryWhatCompileNeeds) {
   auto config = relu_config({Backend::Cuda});
-  auto plan = build::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, kNvcc13);
+  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("2.11.0", "13.0")}, kNvcc13);
   ASSERT_EQ(plan.planned.size(), 1u);
-  auto e = build::planned_event(plan.planned[0], config, "/k/relu", "/k/relu");
+  auto e = pipeline::planned_event(plan.planned[0], config, "/k/relu", "/k/relu");
   EXPECT_EQ(e["event"], "variant-planned");
   EXPECT_EQ(e["kind"], "arch");
   EXPECT_EQ(e["module"], "relu");
   EXPECT_EQ(e["python"], "/opt/python-2.11.0/bin/python3");
   EXPECT_EQ(e["nvcc"], "/usr/local/cuda/bin/nvcc");
   EXPECT_EQ(e["cmake_args"][0], "-DTorch_DIR=/opt/torch/share/cmake/Torch");
-  auto s = build::skipped_event({Backend::Rocm, "no ROCm", ""});
+  auto s = pipeline::skipped_event({Backend::Rocm, "no ROCm", ""});
   EXPECT_EQ(s["event"], "variant-skipped");
   EXPECT_EQ(s["backend"], "rocm");
 }
 
 TEST(Plan, VariantFilterSelectsAndExplainsWhatItLeftOut) {
-  build::PlanFilter filter;
+  pipeline::PlanFilter filter;
   filter.variants = {"torch211-cxx11-cu130-x86_64-linux"};
-  auto plan = build::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "id",
+  auto plan = pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "id",
                                    {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13, filter);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch211-cxx11-cu130-x86_64-linux"});
   ASSERT_TRUE(skipped(plan, Backend::Cpu));
@@ -192,10 +192,10 @@ TEST(Plan, VariantFilterSelectsAndExplainsWhatItLeftOut) {
 }
 
 TEST(Plan, UnknownVariantInFilterIsAnErrorListingWhatCanBeBuilt) {
-  build::PlanFilter filter;
+  pipeline::PlanFilter filter;
   filter.variants = {"torch999-cxx11-cpu-x86_64-linux"};
   try {
-    build::plan_variants(relu_config({Backend::Cpu}), "id", {torch_toolchain("1.13.0a0")}, std::nullopt, filter);
+    pipeline::plan_variants(relu_config({Backend::Cpu}), "id", {torch_toolchain("1.13.0a0")}, std::nullopt, filter);
     FAIL() << "an unknown --variant must be rejected";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),

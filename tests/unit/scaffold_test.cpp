@@ -132,13 +132,6 @@ TEST(ScaffoldBackends, UnknownBackendIsAnError) {
   EXPECT_FALSE(error_of([] { parse_backends({""}); }).empty());
 }
 
-TEST(ScaffoldTemplate, SubstitutesAndLeavesJinjaAlone) {
-  std::map<std::string, std::string> vars = {{"module", "relu"}, {"name", "relu"}};
-  EXPECT_EQ(render_template("def @@module@@(x): {{ repo_id }} @@name@@", vars, "t"), "def relu(x): {{ repo_id }} relu");
-  EXPECT_EQ(render_template("no placeholders {% if x %}", vars, "t"), "no placeholders {% if x %}");
-  EXPECT_EQ(error_of([&] { render_template("@@modul@@", vars, "t.in"); }), "template t.in: unknown placeholder @@modul@@");
-  EXPECT_NE(error_of([&] { render_template("x @@module", vars, "t.in"); }).find("unterminated"), std::string::npos);
-}
 
 TEST(ScaffoldRender, FileSetFollowsBackendSelection) {
   auto names = parse_repo_names("kb-test/relu");

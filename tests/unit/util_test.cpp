@@ -65,6 +65,16 @@ TEST(Fs, AtomicWriteAndDirectoryExchange) {
   for (auto& entry : fs::directory_iterator(root)) EXPECT_EQ(entry.path().filename(), "a");
 }
 
+TEST(Fs, ListFilesSortedRelativeRegularFilesOnly) {
+  fs::path root = make_temp_dir(fs::temp_directory_path(), "kb-util-test");
+  TempDirGuard guard(root);
+  for (const char* f : {"b.txt", "a/z.txt", "A.txt", "a.txt", "a/b/c/deep.py"}) write_file_atomic(root / f, f);
+  fs::create_directories(root / "empty/dir");
+  // Byte order: "A" < "a" and "a.txt" < "a/..." ('.' < '/').
+  EXPECT_EQ(list_files(root), (std::vector<std::string>{"A.txt", "a.txt", "a/b/c/deep.py", "a/z.txt", "b.txt"}));
+  EXPECT_TRUE(list_files(root / "missing").empty());
+}
+
 TEST(Process, CapturesOutputAndExitCode) {
   auto r = run_process({.argv = {"sh", "-c", "echo out; echo err >&2; exit 3"}});
   EXPECT_EQ(r.exit_code, 3);

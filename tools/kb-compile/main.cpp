@@ -8,7 +8,7 @@
 #include <sstream>
 #include <thread>
 
-#include "libkb/build/compile.h"
+#include "libkb/pipeline/compile.h"
 #include "libkb/events/events.h"
 #include "libkb/events/fields.h"
 #include "libkb/util/error.h"
@@ -43,10 +43,10 @@ int compile(ev::Writer& out, const std::string& kernel_dir, unsigned jobs) {
       queue.submit([&, e] {
         std::string variant = ev::variant_label(e);
         try {
-          kb::build::CompileRequest request = kb::build::request_from_event(e);
+          kb::pipeline::CompileRequest request = kb::pipeline::request_from_event(e);
           request.jobs = inner_jobs;
           std::cerr << "kb-compile: " << variant << ": started\n";
-          auto result = kb::build::compile_variant(request, [&](const std::string& step) {
+          auto result = kb::pipeline::compile_variant(request, [&](const std::string& step) {
             std::cerr << "kb-compile: " << variant << ": " << step << "\n";
           });
           ev::Json done = e;

@@ -6,7 +6,7 @@
 
 #include <iostream>
 
-#include "libkb/build/genproject.h"
+#include "libkb/pipeline/genproject.h"
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
 #include "libkb/project/project.h"
@@ -56,7 +56,7 @@ int clean_pyproject(const std::filesystem::path& kernel_dir, const std::filesyst
 int main(int argc, char** argv) {
   CLI::App app{"Generate the build project of a kernel and plan its variants (kb event stream on stdout)",
                "kb-genproject"};
-  kb::build::GenprojectOptions options;
+  kb::pipeline::GenprojectOptions options;
   std::string kernel_dir = ".", target_dir, kernel_sha;
   std::vector<std::string> backends;
   bool check_config = false, update_build = false, list_variants = false, create = false, clean = false;
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     if (list_variants) {
       auto config = kb::config::load_build_config(kdir, {}, &warnings);
       for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
-      auto plan = kb::build::plan_for_machine(config, "0000000", options.pythons, options.filter);
+      auto plan = kb::pipeline::plan_for_machine(config, "0000000", options.pythons, options.filter);
       for (const auto& v : plan.planned) std::cout << v.variant << "\n";
       for (const auto& s : plan.skipped)
         std::cerr << kb::config::backend_name(s.backend) << ": skipped, " << s.reason << "\n";
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     options.kernel_dir = kdir;
     options.target_dir = target_dir;
     kb::events::Writer& out = run.begin_stream();
-    kb::build::run_genproject(options, out, std::cerr);
+    kb::pipeline::run_genproject(options, out, std::cerr);
     out.finished(true);
     return 0;
   });

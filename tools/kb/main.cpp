@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "libkb/build/summary.h"
+#include "libkb/pipeline/summary.h"
 #include "libkb/card/card.h"
 #include "libkb/events/events.h"
 #include "libkb/util/error.h"
@@ -141,7 +141,7 @@ int build(const std::vector<std::string>& args) {
       genproject.push_back(a);
     }
   }
-  kb::build::BuildSummary summary;
+  kb::pipeline::BuildSummary summary;
   std::string kernel_dir;
   std::vector<int> codes = kb::run_pipeline({genproject, compile, checkabi, metadata}, [&](const std::string& line) {
     if (json) std::cout << line << std::endl;

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace kb::build {
+namespace kb::pipeline {
 
 struct CompileRequest {
   std::filesystem::path kernel_dir;   // holds build.toml and the sources
@@ -45,7 +45,4 @@ CompileResult compile_variant(const CompileRequest& request, const ProgressFn& p
 // Directory for the variant's CMake build tree and logs.
 std::filesystem::path cmake_build_dir(const CompileRequest& request);
 
-// Sorted relative paths of the regular files under dir.
-std::vector<std::string> list_files(const std::filesystem::path& dir);
-
-}  // namespace kb::build
+}  // namespace kb::pipeline

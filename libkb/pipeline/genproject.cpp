@@ -1,4 +1,4 @@
-#include "libkb/build/genproject.h"
+#include "libkb/pipeline/genproject.h"
 
 #include "libkb/events/fields.h"
 
@@ -11,7 +11,7 @@
 #include "libkb/util/process.h"
 #include "libkb/util/strings.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 Plan plan_for_machine(const config::BuildConfig& config, const std::string& unique_id,
                       const std::vector<std::string>& pythons, const PlanFilter& filter) {
@@ -77,4 +77,4 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   if (plan.planned.empty()) log << "kb-genproject: nothing can be built on this machine\n";
 }
 
-}  // namespace kb::build
+}  // namespace kb::pipeline

@@ -12,7 +12,7 @@
 #include "libkb/toolchain/toolchain.h"
 #include "libkb/util/version.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 struct PlannedVariant {
   std::string variant;
@@ -51,4 +51,4 @@ events::Json planned_event(const PlannedVariant& v, const config::BuildConfig& c
                            const std::string& kernel_dir, const std::string& project_dir);
 events::Json skipped_event(const SkippedBackend& s);
 
-}  // namespace kb::build
+}  // namespace kb::pipeline

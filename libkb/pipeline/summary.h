@@ -6,7 +6,7 @@
 
 #include "libkb/events/events.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 class BuildSummary {
  public:
@@ -35,4 +35,4 @@ class BuildSummary {
   VariantState& variant(const std::string& name);
 };
 
-}  // namespace kb::build
+}  // namespace kb::pipeline

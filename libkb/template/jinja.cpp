@@ -1,4 +1,4 @@
-#include "libkb/card/template.h"
+#include "libkb/template/jinja.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 
 #include "libkb/util/error.h"
 
-namespace kb::card {
+namespace kb::templates {
 
 namespace {
 
@@ -796,4 +796,4 @@ std::string render_template(std::string_view text, const Context& context, std::
   return Template(text, std::move(name)).render(context);
 }
 
-}  // namespace kb::card
+}  // namespace kb::templates

@@ -20,7 +20,7 @@
 #include <variant>
 #include <vector>
 
-namespace kb::card {
+namespace kb::templates {
 
 using Value = std::variant<bool, int64_t, std::string, std::vector<std::string>>;
 // Names absent from the context are undefined.
@@ -49,4 +49,4 @@ class Template {
 // Parse + render in one step.
 std::string render_template(std::string_view text, const Context& context, std::string name);
 
-}  // namespace kb::card
+}  // namespace kb::templates

@@ -1,4 +1,4 @@
-#include "libkb/build/plan.h"
+#include "libkb/pipeline/plan.h"
 
 #include <algorithm>
 #include <set>
@@ -8,7 +8,7 @@
 #include "libkb/util/strings.h"
 #include "libkb/variant/variant.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 using config::Backend;
 using config::BuildConfig;
@@ -176,4 +176,4 @@ events::Json skipped_event(const SkippedBackend& s) {
   return e;
 }
 
-}  // namespace kb::build
+}  // namespace kb::pipeline

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "libkb/build/plan.h"
+#include "libkb/pipeline/plan.h"
 #include "libkb/events/events.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 // Discovers this machine's toolchains (interpreters with torch from
 // `pythons`, KB_PYTHON, PATH, the defaults; nvcc) and plans the variants of
@@ -33,4 +33,4 @@ struct GenprojectOptions {
 // are thrown as kb::Error; warnings go to the stream and to `log`.
 void run_genproject(const GenprojectOptions& options, events::Writer& out, std::ostream& log);
 
-}  // namespace kb::build
+}  // namespace kb::pipeline

@@ -1,11 +1,11 @@
-#include "libkb/build/summary.h"
+#include "libkb/pipeline/summary.h"
 
 #include <cstdio>
 
 #include "libkb/events/fields.h"
 #include "libkb/util/strings.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 BuildSummary::VariantState& BuildSummary::variant(const std::string& name) {
   if (!variants_.count(name)) order_.push_back(name);
@@ -106,4 +106,4 @@ std::string BuildSummary::render() const {
   return out;
 }
 
-}  // namespace kb::build
+}  // namespace kb::pipeline

@@ -1,5 +1,6 @@
-#include "libkb/build/compile.h"
+#include "libkb/pipeline/compile.h"
 
+#include "libkb/variant/variant.h"
 #include "libkb/events/fields.h"
 
 #include <algorithm>
@@ -13,7 +14,7 @@
 #include "libkb/util/process.h"
 #include "libkb/util/strings.h"
 
-namespace kb::build {
+namespace kb::pipeline {
 
 namespace {
 
@@ -131,16 +132,6 @@ fs::path cmake_build_dir(const CompileRequest& request) {
   return request.kernel_dir / "_cmake_build" / request.variant;
 }
 
-std::vector<std::string> list_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec))
-    if (it->is_regular_file()) out.push_back(relative_slash_path(it->path(), dir));
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
@@ -149,7 +140,7 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
   fs::path bdir = cmake_build_dir(r);
   fs::create_directories(bdir);
   fs::path log = bdir / "kb-build.log";
-  fs::path target = r.kernel_dir / "build" / r.variant;
+  fs::path target = variant::variant_dir(r.kernel_dir, r.variant);
   fs::path staging_root = make_temp_dir(bdir, "install");
   TempDirGuard staging_guard(staging_root);
   fs::path staged = staging_root / r.variant;
@@ -202,4 +193,4 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
   return result;
 }
 
-}  // namespace kb::build
+}  // namespace kb::pipeline
