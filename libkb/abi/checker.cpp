@@ -74,6 +74,20 @@ FileReport check_file(const fs::path& file, const CheckOptions& options, std::st
   return report;
 }
 
+std::vector<fs::path> shared_objects(const fs::path& dir) {
+  std::vector<fs::path> objects;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->is_symlink(entry_ec) || !it->is_regular_file(entry_ec)) continue;
+    if (is_checked_extension(it->path())) objects.push_back(it->path());
+  }
+  if (ec) throw Error("cannot walk `" + dir.string() + "`: " + ec.message());
+  std::sort(objects.begin(), objects.end());
+  return objects;
+}
+
 VariantReport check_variant(const fs::path& dir, const CheckOptions& options, std::string variant) {
   VariantReport report;
   report.dir = dir;
@@ -84,17 +98,12 @@ VariantReport check_variant(const fs::path& dir, const CheckOptions& options, st
     return report;
   }
   std::vector<fs::path> objects;
-  fs::recursive_directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    std::error_code entry_ec;
-    if (it->is_symlink(entry_ec) || !it->is_regular_file(entry_ec)) continue;
-    if (is_checked_extension(it->path())) objects.push_back(it->path());
-  }
-  if (ec) {
-    report.error = "cannot walk `" + dir.string() + "`: " + ec.message();
+  try {
+    objects = shared_objects(dir);
+  } catch (const Error& e) {
+    report.error = e.what();
     return report;
   }
-  std::sort(objects.begin(), objects.end());
   for (const fs::path& object : objects)
     report.files.push_back(check_file(object, options, relative_slash_path(object, dir)));
   return report;

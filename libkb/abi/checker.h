@@ -44,8 +44,12 @@ struct VariantReport {
 // (they land in FileReport::error). `name` defaults to the file name.
 FileReport check_file(const std::filesystem::path& file, const CheckOptions& options, std::string name = {});
 
-// Checks every regular *.so / *.pyd file under `dir`, recursively, in path
-// order (symlinks are not followed, so no file is checked twice).
+// The regular *.so / *.pyd files under `dir`, recursively, in path order
+// (symlinks are not followed, so no file is listed twice); kb::Error when
+// the directory cannot be walked.
+std::vector<std::filesystem::path> shared_objects(const std::filesystem::path& dir);
+
+// Checks every file shared_objects(dir) lists.
 VariantReport check_variant(const std::filesystem::path& dir, const CheckOptions& options,
                             std::string variant = {});
 

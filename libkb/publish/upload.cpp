@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <set>
 
-#include "libkb/variant/variant.h"
 #include "libkb/abi/checker.h"
+#include "libkb/abi/verdict.h"
 #include "libkb/config/config.h"
 #include "libkb/metadata/discover.h"
 #include "libkb/metadata/metadata.h"
 #include "libkb/util/error.h"
+#include "libkb/variant/variant.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
 
@@ -77,12 +78,20 @@ UploadPlan plan_upload(const UploadOptions& options) {
     metadata::Metadata m = metadata::read_metadata(dir / "metadata.json");
     v.version = static_cast<int>(m.version);
     v.dirty = m.provenance && m.provenance->dirty();
-    abi::VariantReport report = abi::check_variant(dir, abi_options, v.name);
-    v.portable = report.ok();
-    if (!v.portable) {
-      v.abi_problems = abi::summarize_problems(report, abi_options);
-      nonportable.push_back(v.name + " (" + v.abi_problems + ")");
+    // kb-checkabi's verdict when it still fits the shared objects (it names
+    // the policy the variant was checked against), else a fresh check with
+    // the default policy.
+    if (std::optional<abi::Verdict> verdict = abi::current_verdict(dir)) {
+      v.portable = verdict->portable;
+      v.abi_problems = verdict->problems;
+      v.abi_policy = verdict->describe();
+    } else {
+      abi::VariantReport report = abi::check_variant(dir, abi_options, v.name);
+      v.portable = report.ok();
+      if (!v.portable) v.abi_problems = abi::summarize_problems(report, abi_options);
+      v.abi_policy = abi::describe_check(abi_options);
     }
+    if (!v.portable) nonportable.push_back(v.name + " (" + v.abi_problems + "; checked against " + v.abi_policy + ")");
     if (v.dirty) dirty.push_back(v.name);
     versions.insert(v.version);
     for (const std::string& rel : list_files(dir))

@@ -34,8 +34,9 @@ struct LocalVariant {
   std::filesystem::path dir;
   int version = 0;
   bool dirty = false;     // built from a dirty git tree (provenance)
-  bool portable = true;   // manylinux_2_28 + abi3 check passed
+  bool portable = true;   // the ABI check passed
   std::string abi_problems;
+  std::string abi_policy;  // what it was checked against: "manylinux_2_28, abi3 3.9, macOS 15.0"
 };
 
 struct UploadPlan {

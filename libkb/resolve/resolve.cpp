@@ -256,6 +256,7 @@ std::vector<Variant> list_variant_dirs(const fs::path& dir, std::vector<std::str
     std::error_code type_ec;
     if (!it->is_directory(type_ec)) continue;
     std::string name = it->path().filename().string();
+    if (name.front() == '.') continue;  // kb's own records (.kb-abi), never a variant
     std::string why;
     if (auto v = Variant::try_parse(name, &why))
       out.push_back(std::move(*v));

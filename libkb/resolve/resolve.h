@@ -110,7 +110,8 @@ Resolution resolve(std::vector<variant::Variant> candidates, const Environment& 
 std::string render_trace(const std::vector<Decision>& trace);
 
 // Variants found as sub-directories of `dir` (sorted by name). Names that are
-// not variants are skipped, their reasons appended to `skipped` if given. A
+// not variants are skipped, their reasons appended to `skipped` if given
+// (hidden directories, like build/.kb-abi, silently). A
 // missing or unreadable directory yields no variants.
 std::vector<variant::Variant> list_variant_dirs(const std::filesystem::path& dir,
                                                 std::vector<std::string>* skipped = nullptr);

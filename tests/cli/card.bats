@@ -183,3 +183,22 @@ small_kernel() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"takes one kernel directory"* ]]
 }
+
+@test "kb upload judges a variant by the verdict kb-checkabi recorded for it" {
+  [ "$(cat "$BATS_FILE_TMPDIR/build.code")" -eq 0 ]
+  HUB="$BATS_TEST_TMPDIR/hub"
+  # kb build checked against manylinux_2_28 and recorded that beside build/<variant>.
+  compgen -G "$KERNEL/build/.kb-abi/torch*-cpu-*.json" >/dev/null
+  run --separate-stderr "$KB_BIN/kb" upload "$KERNEL" --hub "local:$HUB"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"checked against manylinux_2_28, abi3 3.9, macOS 15.0"* ]]
+
+  # Checked against the policy of this machine's glibc, the same objects pass.
+  "$KB_BIN/kb-checkabi" --manylinux manylinux_2_36 "$KERNEL" >/dev/null
+  run --separate-stderr "$KB_BIN/kb" upload "$KERNEL" --hub "local:$HUB"
+  [ "$status" -eq 0 ] || { echo "$stderr" >&2; return 1; }
+  run git --git-dir "$HUB/acme/tiny-card.git" ls-tree -r --name-only v1
+  [[ "$output" == *"/metadata.json"* && "$output" != *".kb-abi"* ]]
+
+  "$KB_BIN/kb-checkabi" "$KERNEL" >/dev/null || true  # back to the default verdict
+}

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "libkb/abi/verdict.h"
 #include "libkb/hub/hub.h"
 #include "libkb/publish/upload.h"
 #include "libkb/util/fs.h"
@@ -182,24 +183,64 @@ TEST_F(UploadTest, TheRenderedCardNextToTheVariantsBecomesReadmeOnMain) {
   EXPECT_NE(edited.readme_commit, first.readme_commit);
 }
 
-TEST_F(UploadTest, NonPortableVariantsAreRefusedUnlessAllowed) {
-  variant("torch210-cxx11-cpu-x86_64-linux");
-  // pthread_create@GLIBC_2.34 is beyond manylinux_2_28.
-  fs::path dir = kernel_ / "build" / "torch210-cxx11-cpu-x86_64-linux";
-  write(tmp_.path() / "k.c",
+// A variant whose shared object needs pthread_create@GLIBC_2.34, beyond
+// manylinux_2_28 and within manylinux_2_34.
+fs::path glibc_2_34_variant(const fs::path& kernel, const fs::path& scratch) {
+  fs::path dir = kernel / "build" / "torch210-cxx11-cpu-x86_64-linux";
+  write(scratch / "k.c",
         "#include <pthread.h>\nstatic void* run(void* a) { return a; }\n"
         "int start(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }\n");
   ProcessResult r = run_process({.argv = {"gcc", "-shared", "-fPIC", "-o", (dir / "_relu_cpu_abc.abi3.so").string(),
-                                          (tmp_.path() / "k.c").string()}});
-  ASSERT_TRUE(r.ok()) << r.err;
+                                          (scratch / "k.c").string()}});
+  EXPECT_TRUE(r.ok()) << r.err;
+  return dir;
+}
+
+TEST_F(UploadTest, NonPortableVariantsAreRefusedUnlessAllowed) {
+  variant("torch210-cxx11-cpu-x86_64-linux");
+  glibc_2_34_variant(kernel_, tmp_.path());
   std::string refused = error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); });
-  EXPECT_TRUE(contains(refused, "refusing to publish non-portable variant(s):\n  torch210-cxx11-cpu-x86_64-linux (1 symbol(s) beyond manylinux_2_28)"))
+  EXPECT_TRUE(contains(refused, "refusing to publish non-portable variant(s):\n  torch210-cxx11-cpu-x86_64-linux (1 "
+                                "symbol(s) beyond manylinux_2_28; checked against manylinux_2_28, abi3 3.9, macOS 15.0)"))
       << refused;
   EXPECT_TRUE(contains(refused, "--allow-nonportable"));
   auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, true});
   ASSERT_EQ(plan.variants.size(), 1u);
   EXPECT_FALSE(plan.variants[0].portable);
   EXPECT_TRUE(contains(plan.warnings.at(0), "publishing non-portable variant(s)"));
+}
+
+TEST_F(UploadTest, KbCheckabisVerdictDecidesWhileTheSharedObjectsAreUnchanged) {
+  variant("torch210-cxx11-cpu-x86_64-linux");
+  fs::path dir = glibc_2_34_variant(kernel_, tmp_.path());
+  kb::abi::CheckOptions newer;
+  newer.manylinux = "manylinux_2_34";
+  kb::abi::record_verdict(kb::abi::check_variant(dir, newer), newer);
+  // Recorded beside the variant, not in it: it is not published.
+  EXPECT_TRUE(fs::is_regular_file(kernel_ / "build" / ".kb-abi" / "torch210-cxx11-cpu-x86_64-linux.json"));
+  auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  ASSERT_EQ(plan.variants.size(), 1u);
+  EXPECT_TRUE(plan.variants[0].portable);
+  EXPECT_EQ(plan.variants[0].abi_policy, "manylinux_2_34, abi3 3.9, macOS 15.0");
+  for (const auto& op : plan.additions) EXPECT_EQ(op.path_in_repo.find(".kb-abi"), std::string::npos) << op.path_in_repo;
+
+  // A verdict against the default policy refuses the same objects.
+  kb::abi::CheckOptions standard;
+  kb::abi::record_verdict(kb::abi::check_variant(dir, standard), standard);
+  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); }),
+                       "checked against manylinux_2_28"));
+
+  // Objects changed since the verdict: it no longer counts, the variant is
+  // checked afresh (here against the default policy).
+  kb::abi::record_verdict(kb::abi::check_variant(dir, newer), newer);
+  ASSERT_TRUE(kb::abi::current_verdict(dir));
+  std::ofstream(dir / "_relu_cpu_abc.abi3.so", std::ios::app | std::ios::binary) << "trailing bytes";
+  EXPECT_FALSE(kb::abi::current_verdict(dir));
+  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); }),
+                       "checked against manylinux_2_28"));
+  // An unreadable verdict is no verdict.
+  write(kb::abi::verdict_path(dir), "{not json");
+  EXPECT_FALSE(kb::abi::current_verdict(dir));
 }
 
 TEST(HubSelection, KbHubNamesTheHub) {

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "libkb/abi/checker.h"
+#include "libkb/abi/verdict.h"
 #include "libkb/events/events.h"
 #include "libkb/events/fields.h"
 #include "libkb/util/error.h"
@@ -15,6 +16,7 @@
 
 namespace ev = kb::events;
 namespace abi = kb::abi;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -32,7 +34,10 @@ constexpr const char* kDescription =
     "\n"
     "Without PATH and with a pipe on stdin it reads the kb event stream: every event is\n"
     "forwarded; each variant-built event is checked and preceded by an abi-checked event.\n"
-    "Problems become an error event (exit 1) in strict projects and a warning otherwise.";
+    "Problems become an error event (exit 1) in strict projects and a warning otherwise.\n"
+    "\n"
+    "The verdict on each variant directory is recorded in .kb-abi/<variant>.json beside it\n"
+    "(build/.kb-abi/), where `kb upload` uses it as long as the shared objects are unchanged.";
 
 struct Settings {
   abi::CheckOptions options;
@@ -53,6 +58,13 @@ CLI::Validator version_validator() {
       "VERSION");
 }
 
+// A variant directory's verdict goes where `kb upload` reads it (a single
+// shared object checked on its own records nothing).
+void record_if_variant(const abi::VariantReport& r, const abi::CheckOptions& options) {
+  std::error_code ec;
+  if (fs::is_regular_file(r.dir / "metadata.json", ec)) abi::record_verdict(r, options);
+}
+
 int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const Settings& s) {
   std::ostream& report = s.json ? std::cerr : std::cout;
   int variants = 0, failed = 0;
@@ -69,6 +81,7 @@ int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const
     }
     for (const abi::VariantReport& r : reports) {
       report << abi::render_text(r, s.options) << std::flush;
+      record_if_variant(r, s.options);
       ++variants;
       if (!r.ok()) ++failed;
       if (s.json) {
@@ -99,6 +112,7 @@ int run_stream(ev::Writer& out, const Settings& s) {
       {
         abi::VariantReport r = abi::check_variant(built.dir, s.options, variant);
         std::cerr << abi::render_text(r, s.options) << std::flush;
+        record_if_variant(r, s.options);
         ev::Json checked = out.make(ev::kAbiChecked);
         checked.update(abi::abi_checked_fields(r, s.options));
         out.emit(checked);
