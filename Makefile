@@ -10,21 +10,21 @@ CMAKE_FLAGS ?=
 all: build
 
 deps:
-	scripts/install-deps.sh
+	@scripts/install-deps.sh
 
 # A CUDA build of torch from PyPI in a cached virtual environment, so the CUDA
 # variants compile and link here (no GPU needed). Never reinstalled when present.
 cuda-torch:
-	scripts/setup-cuda-torch.sh
+	@scripts/setup-cuda-torch.sh
 
 # The real Hugging Face clients (huggingface_hub, the PyPI kernels package),
 # pinned, in a cached virtual environment for the compatibility tests, and
 # transformers over the CUDA torch environment for the torch 2.x layer tests;
 # test-only, never a dependency of kb. Never reinstalled when present.
 test-tools: cuda-torch
-	scripts/setup-test-tools.sh
-	scripts/setup-transformers-venv.sh
-	KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.16-venv KB_TEST_TOOLS_KERNELS_VERSION=0.16.2 scripts/setup-test-tools.sh
+	@scripts/setup-test-tools.sh
+	@scripts/setup-transformers-venv.sh
+	@KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.16-venv KB_TEST_TOOLS_KERNELS_VERSION=0.16.2 scripts/setup-test-tools.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DKB_WERROR=ON $(CMAKE_FLAGS)

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages kb needs to build and test. Idempotent: packages
 # already present are not touched, and apt-get runs only when something is missing.
+#
+# Prints one line; apt-get's output goes to ${KB_LOG_DIR:-$HOME/.cache/kb/logs}/install-deps.log
+# (overwritten on every run), whose last lines are shown when it fails.
+#
+# Environment:
+#   KB_VERBOSE=1  show apt-get's output as it runs instead (no log)
+#   KB_LOG_DIR    where the log goes (default $HOME/.cache/kb/logs)
 set -euo pipefail
+# shellcheck source=lib/step.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/step.sh"
 
 packages=(
   build-essential cmake ninja-build pkg-config git ccache
@@ -22,9 +31,21 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+apt_install() {
+  echo "missing: ${missing[*]}"
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+if [ ${#missing[@]} -eq 1 ]; then
+  what="1 Debian package (${missing[0]})"
+elif [ ${#missing[@]} -le 4 ]; then
+  what="${#missing[@]} Debian packages (${missing[*]})"
+else
+  what="${#missing[@]} Debian packages"
+fi
+run_step install-deps "installing $what" -- apt_install

@@ -8,8 +8,13 @@
 # once and kept: when it exists, imports torch and reports a matching CUDA
 # major version, nothing is downloaded or reinstalled.
 #
+# Prints one line, whether the environment is already there or is created;
+# pip's output goes to ${KB_LOG_DIR:-$HOME/.cache/kb/logs}/setup-cuda-torch.log
+# (overwritten on every run), whose last lines are shown when a step fails.
+#
 # Usage: scripts/setup-cuda-torch.sh [--check]
-#   --check   only report whether a usable environment exists (exit 1 if not)
+#   --check   only report whether a usable environment exists (exit 1 if not),
+#             with its details (python, torch, CMake config, size)
 #
 # Environment:
 #   KB_CUDA_VENV           location (default ${HOME}/.cache/kb/cuda-torch-venv)
@@ -19,7 +24,12 @@
 #   KB_CUDA_VENV_PYTHON    interpreter used to create the environment
 #                          (default: pyenv's newest 3.11, else python3.11, python3)
 #   CUDA_HOME / CUDA_PATH  toolkit whose bin/nvcc decides the CUDA version
+#   KB_VERBOSE=1           show pip's output as it runs instead of logging it,
+#                          and the details of an existing environment
+#   KB_LOG_DIR             where the log goes (default $HOME/.cache/kb/logs)
 set -euo pipefail
+# shellcheck source=lib/step.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/step.sh"
 
 venv="${KB_CUDA_VENV:-${HOME}/.cache/kb/cuda-torch-venv}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
@@ -80,11 +90,18 @@ report() {
   echo "size:        $(du -sh "$venv" 2>/dev/null | cut -f1)"
 }
 
-if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
-  log "CUDA torch environment already present at $venv"
-  report "$facts"
-  exit 0
-fi
+# One line when the environment is usable; its details with --check or KB_VERBOSE.
+present() {
+  local facts
+  if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
+    log "CUDA torch environment already present at $venv"
+    if $check_only || kb_step_verbose; then report "$facts"; fi
+    return 0
+  fi
+  return 1
+}
+
+present && exit 0
 if $check_only; then
   log "no usable CUDA $cuda_major torch environment at $venv"
   exit 1
@@ -94,20 +111,11 @@ mkdir -p "$(dirname "$venv")"
 # One installer at a time; a second caller waits, then finds the result.
 exec 9>"${venv}.lock"
 flock 9
-if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
-  log "CUDA torch environment already present at $venv"
-  report "$facts"
-  exit 0
-fi
+present && exit 0
 
-if [ -e "$venv" ]; then
-  # Only a directory this script started (and did not finish) is removed.
-  if [ -e "$incomplete_marker" ]; then
-    log "removing the unfinished environment at $venv"
-    rm -rf "$venv"
-  else
-    die "$venv exists but is not a usable CUDA $cuda_major torch environment; remove it or set KB_CUDA_VENV"
-  fi
+# Only a directory this script started (and did not finish) is removed.
+if [ -e "$venv" ] && [ ! -e "$incomplete_marker" ]; then
+  die "$venv exists but is not a usable CUDA $cuda_major torch environment; remove it or set KB_CUDA_VENV"
 fi
 
 pick_python() {
@@ -124,14 +132,6 @@ pick_python() {
 }
 
 base_python="$(pick_python)" || die "no Python 3 interpreter found to create the environment"
-log "creating $venv with $base_python ($("$base_python" --version 2>&1))"
-start_time=$(date +%s)
-# The marker goes in first so that an interrupted setup is recognised as ours.
-mkdir -p "$venv"
-touch "$incomplete_marker"
-"$base_python" -m venv "$venv"
-py="$venv/bin/python"
-pip=("$py" -m pip --disable-pip-version-check)
 
 # CUDA version a torch release was built for, read from its PyPI metadata
 # (no wheel download): the pinned cuda-toolkit / nvidia-cuda-runtime requirement.
@@ -158,34 +158,51 @@ EOF
   return $rc
 }
 
-torch_version="${KB_CUDA_TORCH_VERSION:-}"
-if [ -z "$torch_version" ]; then
-  versions="$("${pip[@]}" index versions torch 2>/dev/null | sed -n 's/^Available versions: //p' | tr -d ',')"
-  [ -n "$versions" ] || die "cannot list torch versions on the package index (pip index versions torch)"
-  checked=0
-  for v in $versions; do
-    checked=$((checked + 1))
-    [ "$checked" -le 15 ] || break
-    built_for="$(torch_cuda_of "$v")" || continue
-    log "torch $v is built for CUDA $built_for"
-    if [ "${built_for%%.*}" = "$cuda_major" ] && [ "${built_for#*.}" -le "$cuda_minor" ]; then
-      torch_version="$v"
-      break
-    fi
-  done
-  [ -n "$torch_version" ] || die "no recent torch release on the package index is built for CUDA $cuda_major.x (<= $cuda_version)"
-else
-  built_for="$(torch_cuda_of "$torch_version")" || die "torch==$torch_version: no CUDA build found on the package index"
-  [ "${built_for%%.*}" = "$cuda_major" ] || die "torch==$torch_version is built for CUDA $built_for, the local toolkit is $cuda_version"
-fi
+# Creates the environment; run by run_step, so its output (and a die message)
+# goes to the log.
+create_env() {
+  local start_time end_time
+  start_time=$(date +%s)
+  if [ -e "$venv" ]; then
+    echo "removing the unfinished environment at $venv"
+    rm -rf "$venv"
+  fi
+  echo "creating $venv with $base_python ($("$base_python" --version 2>&1)) for the local CUDA $cuda_version ($nvcc)"
+  # The marker goes in first so that an interrupted setup is recognised as ours.
+  mkdir -p "$venv"
+  touch "$incomplete_marker"
+  "$base_python" -m venv "$venv"
+  py="$venv/bin/python"
+  pip=("$py" -m pip --disable-pip-version-check)
 
-log "installing torch==$torch_version (CUDA $built_for) into $venv; this downloads several GiB"
-# numpy keeps torch from warning at import and is used by most kernel tests.
-"${pip[@]}" install --no-cache-dir --progress-bar off "torch==$torch_version" numpy
+  torch_version="${KB_CUDA_TORCH_VERSION:-}"
+  if [ -z "$torch_version" ]; then
+    versions="$("${pip[@]}" index versions torch 2>/dev/null | sed -n 's/^Available versions: //p' | tr -d ',')" || true
+    [ -n "$versions" ] || die "cannot list torch versions on the package index (pip index versions torch)"
+    checked=0
+    for v in $versions; do
+      checked=$((checked + 1))
+      [ "$checked" -le 15 ] || break
+      built_for="$(torch_cuda_of "$v")" || continue
+      log "torch $v is built for CUDA $built_for"
+      if [ "${built_for%%.*}" = "$cuda_major" ] && [ "${built_for#*.}" -le "$cuda_minor" ]; then
+        torch_version="$v"
+        break
+      fi
+    done
+    [ -n "$torch_version" ] || die "no recent torch release on the package index is built for CUDA $cuda_major.x (<= $cuda_version)"
+  else
+    built_for="$(torch_cuda_of "$torch_version")" || die "torch==$torch_version: no CUDA build found on the package index"
+    [ "${built_for%%.*}" = "$cuda_major" ] || die "torch==$torch_version is built for CUDA $built_for, the local toolkit is $cuda_version"
+  fi
 
-facts="$(probe_venv)" || die "torch was installed into $venv but \`import torch\` or its CMake config does not work"
-end_time=$(date +%s)
-"$py" - "$info_file" "$torch_version" "$built_for" "$cuda_version" "$((end_time - start_time))" <<'EOF'
+  log "installing torch==$torch_version (CUDA $built_for) into $venv; this downloads several GiB"
+  # numpy keeps torch from warning at import and is used by most kernel tests.
+  "${pip[@]}" install --no-cache-dir --progress-bar off "torch==$torch_version" numpy
+
+  facts="$(probe_venv)" || die "torch was installed into $venv but \`import torch\` or its CMake config does not work"
+  end_time=$(date +%s)
+  "$py" - "$info_file" "$torch_version" "$built_for" "$cuda_version" "$((end_time - start_time))" <<'EOF'
 import json, sys
 path, torch_version, torch_cuda, nvcc_cuda, seconds = sys.argv[1:]
 with open(path, "w") as f:
@@ -193,6 +210,9 @@ with open(path, "w") as f:
                "install_seconds": int(seconds)}, f, indent=2)
     f.write("\n")
 EOF
-rm -f "$incomplete_marker"
-log "done in $((end_time - start_time)) s"
-report "$facts"
+  rm -f "$incomplete_marker"
+  echo "done in $((end_time - start_time)) s"
+  report "$facts"
+}
+
+run_step setup-cuda-torch "creating the CUDA $cuda_major torch environment at $venv (downloads several GiB)" -- create_env

@@ -9,8 +9,14 @@
 # The environment is created once and kept: when it exists and imports both
 # packages at the pinned versions, nothing is downloaded or reinstalled.
 #
+# Prints one line, whether the environment is already there or is created;
+# pip's output goes to ${KB_LOG_DIR:-$HOME/.cache/kb/logs}/setup-test-tools.<venv
+# directory name>.log (overwritten on every run), whose last lines are shown
+# when a step fails.
+#
 # Usage: scripts/setup-test-tools.sh [--check]
-#   --check   only report whether a usable environment exists (exit 1 if not)
+#   --check   only report whether a usable environment exists (exit 1 if not),
+#             with its details (python, versions, size)
 #
 # Environment:
 #   KB_TEST_TOOLS_VENV    location (default ${HOME}/.cache/kb/test-tools-venv)
@@ -21,7 +27,12 @@
 #   KB_TEST_TOOLS_PYTHON  interpreter used to create the environment (default:
 #                         /usr/bin/python3 when it is >= 3.10 and has venv, else
 #                         the first of python3.13 ... python3.10, python3 on PATH)
+#   KB_VERBOSE=1          show pip's output as it runs instead of logging it,
+#                         and the details of an existing environment
+#   KB_LOG_DIR            where the log goes (default $HOME/.cache/kb/logs)
 set -euo pipefail
+# shellcheck source=lib/step.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/step.sh"
 
 # Pinned compatibility peers. huggingface_hub >= 1.10 reads repo_type="kernel"
 # repositories (kernels 0.17.2 requires it), but only 2.x also commits to them
@@ -77,7 +88,7 @@ present() {
   local facts
   if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
     log "test tools environment already present at $venv"
-    report "$facts"
+    if $check_only || kb_step_verbose; then report "$facts"; fi
     return 0
   fi
   return 1
@@ -113,47 +124,66 @@ pick_python() {
   return 1
 }
 
-start_time=$(date +%s)
-if [ -e "$venv" ]; then
-  if [ -e "$incomplete_marker" ]; then
-    # Only a directory this script started (and did not finish) is removed.
-    log "removing the unfinished environment at $venv"
-    rm -rf "$venv"
-  elif [ -e "$info_file" ] && [ -x "$venv/bin/python" ]; then
-    # Ours, from an older pin (or a package was removed): bring it to the pins
-    # in place, without recreating the environment.
-    log "updating $venv to huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION"
-    touch "$incomplete_marker"
+# What the step does: "create" (perhaps replacing an unfinished environment
+# of ours) or "update" (ours, from an older pin: brought to the pins in place,
+# without recreating the environment).
+mode=create
+if [ -e "$venv" ] && [ ! -e "$incomplete_marker" ]; then
+  if [ -e "$info_file" ] && [ -x "$venv/bin/python" ]; then
+    mode=update
   else
     die "$venv exists but is not a usable test tools environment; remove it or set KB_TEST_TOOLS_VENV"
   fi
 fi
-
-if [ ! -e "$venv" ]; then
+if [ "$mode" = create ]; then
   base_python="$(pick_python)" || die "no Python >= 3.10 with the venv module found (Debian: apt-get install python3-venv; or set KB_TEST_TOOLS_PYTHON)"
-  log "creating $venv with $base_python ($("$base_python" --version 2>&1))"
-  # The marker goes in first so that an interrupted setup is recognised as ours.
-  mkdir -p "$venv"
-  touch "$incomplete_marker"
-  "$base_python" -m venv "$venv" || die "\`$base_python -m venv $venv\` failed"
 fi
 
-py="$venv/bin/python"
-pip=(env -u PYTHONPATH "$py" -m pip --disable-pip-version-check --no-input)
-log "installing huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION from the package index"
-"${pip[@]}" install --no-cache-dir --progress-bar off --only-binary=:all: \
-    "huggingface_hub==$HF_HUB_VERSION" "kernels==$KERNELS_VERSION" \
-  || die "pip could not install huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION into $venv (is the package index reachable?); run this script again to retry"
+# Creates or updates the environment; run by run_step, so its output (and a
+# die message) goes to the log.
+setup_env() {
+  local start_time end_time facts
+  start_time=$(date +%s)
+  if [ "$mode" = update ]; then
+    echo "updating $venv to huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION"
+    touch "$incomplete_marker"
+  else
+    if [ -e "$venv" ]; then
+      # Only a directory this script started (and did not finish) is removed.
+      echo "removing the unfinished environment at $venv"
+      rm -rf "$venv"
+    fi
+    echo "creating $venv with $base_python ($("$base_python" --version 2>&1))"
+    # The marker goes in first so that an interrupted setup is recognised as ours.
+    mkdir -p "$venv"
+    touch "$incomplete_marker"
+    "$base_python" -m venv "$venv" || die "\`$base_python -m venv $venv\` failed"
+  fi
 
-facts="$(probe_venv)" || die "the packages were installed into $venv but importing huggingface_hub / kernels.install at the pinned versions fails"
-end_time=$(date +%s)
-"$py" - "$info_file" "$HF_HUB_VERSION" "$KERNELS_VERSION" "$((end_time - start_time))" <<'EOF'
+  local py="$venv/bin/python"
+  local pip=(env -u PYTHONPATH "$py" -m pip --disable-pip-version-check --no-input)
+  echo "installing huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION from the package index"
+  "${pip[@]}" install --no-cache-dir --progress-bar off --only-binary=:all: \
+      "huggingface_hub==$HF_HUB_VERSION" "kernels==$KERNELS_VERSION" \
+    || die "pip could not install huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION into $venv (is the package index reachable?); run this script again to retry"
+
+  facts="$(probe_venv)" || die "the packages were installed into $venv but importing huggingface_hub / kernels.install at the pinned versions fails"
+  end_time=$(date +%s)
+  "$py" - "$info_file" "$HF_HUB_VERSION" "$KERNELS_VERSION" "$((end_time - start_time))" <<'EOF'
 import json, sys
 path, hf, kn, seconds = sys.argv[1:]
 with open(path, "w") as f:
     json.dump({"huggingface_hub": hf, "kernels": kn, "install_seconds": int(seconds)}, f, indent=2)
     f.write("\n")
 EOF
-rm -f "$incomplete_marker"
-log "done in $((end_time - start_time)) s"
-report "$facts"
+  rm -f "$incomplete_marker"
+  echo "done in $((end_time - start_time)) s"
+  report "$facts"
+}
+
+if [ "$mode" = update ]; then
+  what="updating the test tools environment at $venv to huggingface_hub $HF_HUB_VERSION, kernels $KERNELS_VERSION"
+else
+  what="creating the test tools environment at $venv (huggingface_hub $HF_HUB_VERSION, kernels $KERNELS_VERSION)"
+fi
+run_step --log "setup-test-tools.$(basename "$venv")" setup-test-tools "$what" -- setup_env

@@ -191,17 +191,17 @@ nlohmann::json abi_checked_fields(const VariantReport& report, const CheckOption
     nlohmann::json violations = nlohmann::json::array();
     for (const Violation& v : f.violations)
       violations.push_back({{"kind", to_string(v.kind)}, {"symbol", v.symbol}, {"detail", v.detail}});
-    nlohmann::json entry = {{"file", f.name}, {"ok", f.ok()}, {"format", f.format}, {"arch", f.arch},
+    nlohmann::json entry = {{"file", f.name},
+                            {"ok", f.ok()},
+                            {"format", f.format},
+                            {"arch", f.arch},
                             {"violations", std::move(violations)}};
     if (!f.error.empty()) entry["error"] = f.error;
     files.push_back(std::move(entry));
   }
-  nlohmann::json fields = {{"variant", report.variant},
-                           {"dir", report.dir.string()},
-                           {"ok", report.ok()},
-                           {"portable", report.ok()},
-                           {"policy", options.manylinux},
-                           {"python_abi", display(options.python_abi)},
+  nlohmann::json fields = {{"variant", report.variant},   {"dir", report.dir.string()},
+                           {"ok", report.ok()},           {"portable", report.ok()},
+                           {"policy", options.manylinux}, {"python_abi", display(options.python_abi)},
                            {"files", std::move(files)}};
   if (!report.error.empty()) fields["error"] = report.error;
   return fields;

@@ -31,10 +31,10 @@ struct FileReport {
 };
 
 struct VariantReport {
-  std::string variant;         // variant name (the directory name by default)
-  std::filesystem::path dir;   // the variant directory
+  std::string variant;        // variant name (the directory name by default)
+  std::filesystem::path dir;  // the variant directory
   std::vector<FileReport> files;
-  std::string error;           // non-empty: the directory itself could not be checked
+  std::string error;  // non-empty: the directory itself could not be checked
   bool ok() const;
   // Violations plus files that could not be checked.
   size_t problem_count() const;
@@ -50,8 +50,7 @@ FileReport check_file(const std::filesystem::path& file, const CheckOptions& opt
 std::vector<std::filesystem::path> shared_objects(const std::filesystem::path& dir);
 
 // Checks every file shared_objects(dir) lists.
-VariantReport check_variant(const std::filesystem::path& dir, const CheckOptions& options,
-                            std::string variant = {});
+VariantReport check_variant(const std::filesystem::path& dir, const CheckOptions& options, std::string variant = {});
 
 // What a command-line argument names: a single object file; a variant
 // directory (it holds metadata.json); or a kernel directory whose variants

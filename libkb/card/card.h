@@ -34,8 +34,7 @@ using templates::Value;
 // repository still builds, so `kb build` skips the card on this one error.
 class MissingRepoIdError : public Error {
  public:
-  MissingRepoIdError()
-      : Error("Cannot fill card template because `repo-id` is not specified in `[general.hub]`") {}
+  MissingRepoIdError() : Error("Cannot fill card template because `repo-id` is not specified in `[general.hub]`") {}
 };
 
 // The string items of the first top-level `__all__ = [...]` assignment of a

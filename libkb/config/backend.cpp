@@ -6,9 +6,8 @@
 namespace kb::config {
 
 const std::array<Backend, 8>& all_backends() {
-  static const std::array<Backend, 8> backends = {Backend::Cann,  Backend::Cpu,    Backend::Cuda,
-                                                  Backend::Metal, Backend::Neuron, Backend::Rocm,
-                                                  Backend::Tpu,   Backend::Xpu};
+  static const std::array<Backend, 8> backends = {Backend::Cann,   Backend::Cpu,  Backend::Cuda, Backend::Metal,
+                                                  Backend::Neuron, Backend::Rocm, Backend::Tpu,  Backend::Xpu};
   return backends;
 }
 
@@ -42,8 +41,7 @@ std::optional<Backend> parse_backend(std::string_view name) {
 }
 
 bool is_compiled_backend(Backend b) {
-  return b == Backend::Cpu || b == Backend::Cuda || b == Backend::Metal || b == Backend::Rocm ||
-         b == Backend::Xpu;
+  return b == Backend::Cpu || b == Backend::Cuda || b == Backend::Metal || b == Backend::Rocm || b == Backend::Xpu;
 }
 
 std::string_view framework_table_name(Framework f) {
@@ -60,9 +58,7 @@ std::string_view framework_table_name(Framework f) {
 
 std::string BuildConfig::module_name() const { return python_module_name(general.name); }
 
-std::string BuildConfig::extension_dir() const {
-  return framework == Framework::TvmFfi ? "tvm-ffi-ext" : "torch-ext";
-}
+std::string BuildConfig::extension_dir() const { return framework == Framework::TvmFfi ? "tvm-ffi-ext" : "torch-ext"; }
 
 std::vector<std::string> BuildConfig::pyext() const {
   const std::optional<std::vector<std::string>>* configured = nullptr;
@@ -82,8 +78,7 @@ std::vector<std::string> BuildConfig::pyext() const {
 }
 
 bool BuildConfig::has_kernel_for(Backend b) const {
-  return std::any_of(kernels.begin(), kernels.end(),
-                     [b](const KernelComponent& k) { return k.backend == b; });
+  return std::any_of(kernels.begin(), kernels.end(), [b](const KernelComponent& k) { return k.backend == b; });
 }
 
 std::optional<Version> BuildConfig::stable_abi_for(Backend b) const {
@@ -98,8 +93,7 @@ std::vector<KernelDependency> BuildConfig::kernel_depends_for(Backend b) const {
   std::vector<KernelDependency> out = general.kernel_depends;
   if (b == Backend::Cuda || b == Backend::Neuron || b == Backend::Xpu) {
     auto it = general.backend_kernel_depends.find(b);
-    if (it != general.backend_kernel_depends.end())
-      out.insert(out.end(), it->second.begin(), it->second.end());
+    if (it != general.backend_kernel_depends.end()) out.insert(out.end(), it->second.begin(), it->second.end());
   }
   return out;
 }

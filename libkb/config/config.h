@@ -41,7 +41,7 @@ GitUrl parse_git_url(std::string_view text);
 // A [general] kernel-depends entry: a Hub kernel this kernel needs.
 struct KernelDependency {
   std::string repo_id;
-  std::optional<uint64_t> version;      // exactly one of version / revision
+  std::optional<uint64_t> version;  // exactly one of version / revision
   std::optional<std::string> revision;
   friend bool operator==(const KernelDependency&, const KernelDependency&) = default;
 };
@@ -122,9 +122,9 @@ struct BuildConfig {
   int edition = 5;  // edition the file was written in: 5, 4 (upgraded in memory) or 3
   General general;
   Framework framework = Framework::Torch;
-  TorchTable torch;             // valid when framework == Torch
-  TorchNoarchTable torch_noarch;  // valid when framework == TorchNoarch
-  TvmFfiTable tvm_ffi;          // valid when framework == TvmFfi
+  TorchTable torch;                      // valid when framework == Torch
+  TorchNoarchTable torch_noarch;         // valid when framework == TorchNoarch
+  TvmFfiTable tvm_ffi;                   // valid when framework == TvmFfi
   std::vector<KernelComponent> kernels;  // sorted by name
 
   // Kernel name with '-' replaced by '_' (the Python package name).
@@ -163,8 +163,7 @@ struct PythonPackage {
 // The curated table entry for `name`: the general table when `backend` is
 // std::nullopt, else that backend's table. nullptr when the name is not
 // there (or the backend has no table at all: cann, tpu).
-const std::vector<PythonPackage>* find_python_dependency(std::string_view name,
-                                                         std::optional<Backend> backend);
+const std::vector<PythonPackage>* find_python_dependency(std::string_view name, std::optional<Backend> backend);
 
 // Reads <kernel_dir>/build.toml. v4 files are upgraded and a warning is
 // appended to `warnings` (when given); v3 is rejected unless allow_v3.
@@ -175,8 +174,7 @@ BuildConfig load_build_config(const std::filesystem::path& kernel_dir, const Loa
                               std::vector<std::string>* warnings = nullptr);
 
 // Parses TOML text; `source_name` prefixes error positions ("build.toml").
-BuildConfig parse_build_config(std::string_view text, const std::string& source_name,
-                               const LoadOptions& options = {},
+BuildConfig parse_build_config(std::string_view text, const std::string& source_name, const LoadOptions& options = {},
                                std::vector<std::string>* warnings = nullptr);
 
 // The edition-5 TOML text of a config (what update-build writes).

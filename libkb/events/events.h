@@ -8,6 +8,14 @@
 //    and acts on each event the moment it arrives.
 //  - Failures are "error" events plus a non-zero exit; human progress goes to
 //    stderr only.
+//  - Events are validated as they are read (fields.h: one typed struct per
+//    event a tool acts on): a missing or wrong-typed field is an "error"
+//    event naming the event, the field and the type expected, then
+//    finished{success:false}. Every tool runs under tools/support/tool_main.h,
+//    which reports a failure escaping a tool the same way once the tool has
+//    begun its stream (usage errors: exit 2).
+//  - The first event, "project", carries "format" (kFormatVersion in
+//    fields.h); a reader refuses a newer major format it does not know.
 //
 // Events (fields marked ? are optional)
 //  project           tool, format (event format version, 1), kernel_dir,

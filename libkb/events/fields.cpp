@@ -80,6 +80,11 @@ std::string variant_label(const Json& e) {
 
 ProjectEvent ProjectEvent::from_json(const Json& e) {
   ProjectEvent p;
+  // A stream from a newer kb may mean fields this tool would misread.
+  double format = number_field(e, "format", kFormatVersion);
+  if (format > kFormatVersion)
+    throw EventError("project event: format " + e.at("format").dump() + " is newer than this tool reads (" +
+                     std::to_string(kFormatVersion) + "); use tools of the same kb release");
   p.kernel_dir = optional_string_field(e, "kernel_dir");
   p.strict = bool_field(e, "strict", false);
   return p;
@@ -99,6 +104,31 @@ AbiCheckedEvent AbiCheckedEvent::from_json(const Json& e) {
   a.variant = string_field(e, "variant");
   a.portable = bool_field(e, "portable", false);
   return a;
+}
+
+namespace {
+
+void set_optional(Json& e, const char* field, const std::optional<std::string>& value) {
+  if (value) e[field] = *value;
+}
+
+}  // namespace
+
+Json ProjectEvent::to_json() const {
+  Json e = {{"event", std::string(kProject)}, {"format", kFormatVersion}, {"strict", strict}};
+  set_optional(e, "kernel_dir", kernel_dir);
+  return e;
+}
+
+Json VariantBuiltEvent::to_json() const {
+  Json e = {{"event", std::string(kVariantBuilt)}, {"variant", variant}, {"dir", dir}};
+  set_optional(e, "kernel_dir", kernel_dir);
+  set_optional(e, "kind", kind);
+  return e;
+}
+
+Json AbiCheckedEvent::to_json() const {
+  return {{"event", std::string(kAbiChecked)}, {"variant", variant}, {"portable", portable}};
 }
 
 }  // namespace kb::events

@@ -30,10 +30,15 @@ std::vector<std::string> string_list_field(const Json& e, std::string_view field
 std::string variant_label(const Json& e);
 
 // Events as read by the tools that act on them (fields in events.h).
+// An absent "format" reads as kFormatVersion (streams written by hand); a
+// newer one is an EventError.
 struct ProjectEvent {
   std::optional<std::string> kernel_dir;
   bool strict = false;
   static ProjectEvent from_json(const Json& e);
+  // The fields above as an event object (with "format"), for writers and tests.
+  Json to_json() const;
+  bool operator==(const ProjectEvent&) const = default;
 };
 
 struct VariantBuiltEvent {
@@ -42,12 +47,16 @@ struct VariantBuiltEvent {
   std::optional<std::string> kernel_dir;
   std::optional<std::string> kind;  // "arch" | "noarch"
   static VariantBuiltEvent from_json(const Json& e);
+  Json to_json() const;
+  bool operator==(const VariantBuiltEvent&) const = default;
 };
 
 struct AbiCheckedEvent {
   std::string variant;
   bool portable = false;
   static AbiCheckedEvent from_json(const Json& e);
+  Json to_json() const;
+  bool operator==(const AbiCheckedEvent&) const = default;
 };
 
 // The version of the event format, carried by the first event of a stream

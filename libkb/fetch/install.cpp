@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <set>
 
-#include "libkb/variant/variant.h"
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/store_files.h"
 #include "libkb/git/git.h"
@@ -11,6 +10,7 @@
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
+#include "libkb/variant/variant.h"
 
 namespace kb::fetch {
 
@@ -48,8 +48,7 @@ std::optional<hub::Redirect> redirect_of(hub::Hub& hub, const cache::RepoCache& 
   } else {
     bool absent = tree && std::none_of(tree->begin(), tree->end(),
                                        [](const hub::TreeEntry& e) { return e.path == "kernel-status.toml"; });
-    std::optional<hub::Redirect> redirect =
-        absent ? std::nullopt : hub::kernel_status(hub, repo.repo_id(), commit);
+    std::optional<hub::Redirect> redirect = absent ? std::nullopt : hub::kernel_status(hub, repo.repo_id(), commit);
     if (redirect) text = redirect->destination + "\n" + redirect->revision;
     fs::create_directories(record.parent_path());
     write_file_atomic(record, text);
@@ -59,7 +58,6 @@ std::optional<hub::Redirect> redirect_of(hub::Hub& hub, const cache::RepoCache& 
   if (lines.size() != 2) throw Error("corrupt cache record " + record.string() + ": delete it and retry");
   return hub::Redirect{lines[0], lines[1]};
 }
-
 
 std::string no_variant_message(const InstallRequest& r, const resolve::Resolution& res) {
   return "Cannot find a build variant for this system in " + r.repo_id + " (revision: " + r.revision + "):\n\n" +
@@ -120,7 +118,8 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
       throw Error("Cannot find a local snapshot for " + r.repo_id + " (revision: " + r.revision +
                   "). When Hugging Face Hub is in offline mode the kernel must already be present in the local cache.");
     Installed out = from_snapshot(repo, r, *commit);
-    if (!fs::is_directory(out.variant_dir)) throw Error("Variant path does not exist: `" + out.variant_dir.string() + "`");
+    if (!fs::is_directory(out.variant_dir))
+      throw Error("Variant path does not exist: `" + out.variant_dir.string() + "`");
     return out;
   }
 
@@ -189,8 +188,9 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   // stores nothing.
   check_tree_entries(files);
 
-  files.erase(std::remove_if(files.begin(), files.end(), [](const hub::TreeEntry& e) { return hub::is_bytecode(e.path); }),
-              files.end());
+  files.erase(
+      std::remove_if(files.begin(), files.end(), [](const hub::TreeEntry& e) { return hub::is_bytecode(e.path); }),
+      files.end());
   store_files(hub, repo, commit, files, r.parallel_downloads);
   fs::path marker = complete_marker(repo, commit, name);
   fs::create_directories(marker.parent_path());
@@ -214,7 +214,8 @@ std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int versi
   std::string commit = hub::version_commit(versions, version);
   if (notice) *notice = hub::newer_version_notice(repo_id, version, versions);
   // Remember the version's commit for offline use (the existing runtime does not).
-  if (!local_files_only && hub) cache::RepoCache(cache_root, "kernel", repo_id).write_ref("v" + std::to_string(version), commit);
+  if (!local_files_only && hub)
+    cache::RepoCache(cache_root, "kernel", repo_id).write_ref("v" + std::to_string(version), commit);
   return commit;
 }
 

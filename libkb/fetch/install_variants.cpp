@@ -3,21 +3,21 @@
 // runtime's all-variants download).
 #include <algorithm>
 
-#include "libkb/variant/variant.h"
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/fetch/store_files.h"
 #include "libkb/git/git.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
+#include "libkb/variant/variant.h"
 
 namespace kb::fetch {
 
 namespace fs = std::filesystem;
 
-
 std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallRequest& r,
-                                              const std::vector<std::string>& variants, const VariantFilesCheck& check) {
+                                              const std::vector<std::string>& variants,
+                                              const VariantFilesCheck& check) {
   cache::RepoCache repo(r.cache_root, "kernel", r.repo_id);
   std::string commit = hub.resolve_revision(r.repo_id, r.revision);
   if (!git::is_object_id(r.revision)) repo.write_ref(r.revision, commit);

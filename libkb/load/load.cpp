@@ -57,7 +57,8 @@ TrustedPublishers& trusted_publishers() {
 
 void check_metadata_depends(const metadata::Metadata& metadata, const Context& ctx) {
   if (!ctx.importable) return;
-  check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend, ctx.importable);
+  check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend,
+                       ctx.importable);
 }
 
 resolve::Environment requested_env(const Context& ctx) {
@@ -82,10 +83,10 @@ void check_python_depends(std::string_view python_name, const std::vector<std::s
   if (depends.empty()) return;
   // Names outside the table first (every package taken as importable), so
   // the two failures keep their kinds.
-  as(ErrorKind::InvalidArgument, [&] {
-    runtime::validate_python_depends(python_name, depends, backend, [](const std::string&) { return true; });
-  });
-  as(ErrorKind::MissingDependency, [&] { runtime::validate_python_depends(python_name, depends, backend, importable); });
+  as(ErrorKind::InvalidArgument,
+     [&] { runtime::validate_python_depends(python_name, depends, backend, [](const std::string&) { return true; }); });
+  as(ErrorKind::MissingDependency,
+     [&] { runtime::validate_python_depends(python_name, depends, backend, importable); });
 }
 
 Context make_context(resolve::Environment env, config::Backend detected_backend) {
@@ -142,7 +143,8 @@ void check_trust(const std::string& repo_id, const Trust& trust, const Context& 
     throw LoadError(ErrorKind::InvalidArgument,
                     "Kernel repository '" + repo_id +
                         "' could not verify publisher trust status. Set trust_remote_code=True to allow loading "
-                        "kernels from untrusted sources. (" + e.what() + ")");
+                        "kernels from untrusted sources. (" +
+                        e.what() + ")");
   }
   if (!trusted) return;  // a hub without publishers trusts what it holds
   if (!*trusted)
@@ -173,8 +175,7 @@ Located locate(const Request& request, const Context& ctx) {
     for (const auto& w : installed.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
     out.variant_dir = installed.variant_dir;
     out.variant = variant::Variant::try_parse(installed.variant);
-    out.metadata =
-        as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
+    out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
     check_metadata_depends(out.metadata, ctx);
     out.repo_info = std::make_pair(request.repo_id, revision);
   } catch (LoadError& e) {

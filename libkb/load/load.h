@@ -62,8 +62,8 @@ struct Context {
   resolve::Environment env;
   std::optional<std::string> backend;
   config::Backend detected_backend;  // python-depends follow the detected backend, not an override
-  bool local_files_only = false;    // HF_HUB_OFFLINE, or the caller's wish
-  std::string user_agent;           // sent with hub requests
+  bool local_files_only = false;     // HF_HUB_OFFLINE, or the caller's wish
+  std::string user_agent;            // sent with hub requests
   std::filesystem::path cache_root;
   // Whether a Python module can be imported where the kernel will load;
   // unset (a C++ program): python-depends are not checked.

@@ -1,11 +1,11 @@
 #include "libkb/lock/download.h"
 
-#include "libkb/variant/variant.h"
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/lock/variant_hash.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
+#include "libkb/variant/variant.h"
 
 namespace kb::lock {
 
@@ -46,8 +46,9 @@ DownloadedVariant verified(const cache::RepoCache& repo, const KernelLock& lock,
     const VariantLock* expected = lock.find(variant);
     if (!expected)
       throw LockMismatch("variant " + variant + " of " + lock.repo_id + ", the one for this environment" +
-                  (env ? " (" + env->describe() + ")" : std::string()) +
-                  ", is not locked in kernels.lock (locked: " + locked_names(lock) + "); lock the project again");
+                         (env ? " (" + env->describe() + ")" : std::string()) +
+                         ", is not locked in kernels.lock (locked: " + locked_names(lock) +
+                         "); lock the project again");
     verify_variant_dir(dir, lock.repo_id, variant, *expected);
   } catch (const LockMismatch&) {
     discard(repo, dir);
@@ -64,13 +65,13 @@ void check_listing(const KernelLock& lock, const std::string& variant, const std
   const VariantLock& expected = *lock.find(variant);
   if (expected.hash_type != kGitLfsConcat)
     throw LockMismatch("cannot verify variant " + variant + " of " + lock.repo_id + ": unsupported hash_type `" +
-                expected.hash_type + "` in kernels.lock (only git_lfs_concat is known)");
+                       expected.hash_type + "` in kernels.lock (only git_lfs_concat is known)");
   std::vector<TreeVariant> listed = tree_variants(files);
   std::string hub_hash = git_lfs_concat(listed.empty() ? std::vector<FileHash>{} : listed.front().files);
   if (hub_hash != to_lower(expected.hash))
     throw LockMismatch("variant " + variant + " of " + lock.repo_id + " at " + lock.sha +
                        " does not match kernels.lock: Lock file specifies kernel with hash " + expected.hash +
-                ", but the hub's files hash to: " + hub_hash + " (nothing was downloaded)");
+                       ", but the hub's files hash to: " + hub_hash + " (nothing was downloaded)");
 }
 
 }  // namespace
@@ -91,8 +92,8 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
   }
 
   if (!o.all_variants) {
-    fetch::InstallRequest request{lock.repo_id, lock.sha, o.env, o.cache_root, o.local_files_only,
-                                  o.parallel_downloads};
+    fetch::InstallRequest request{lock.repo_id, lock.sha,           o.env,
+                                  o.cache_root, o.local_files_only, o.parallel_downloads};
     // The lock already names the redirect's destination, and its sha is a
     // commit of that repository: following a status file again would
     // replace the locked commit.

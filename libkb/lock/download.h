@@ -31,7 +31,7 @@ struct DownloadOptions {
 
 struct DownloadedVariant {
   std::string variant;
-  std::filesystem::path dir;  // <cache>/kernels--org--name/snapshots/<sha>/build/<variant>
+  std::filesystem::path dir;          // <cache>/kernels--org--name/snapshots/<sha>/build/<variant>
   std::vector<std::string> warnings;  // what the install had to say (resolution notes)
 };
 

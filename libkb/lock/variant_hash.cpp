@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
-#include "libkb/variant/variant.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/hash.h"
 #include "libkb/util/strings.h"
+#include "libkb/variant/variant.h"
 
 namespace kb::lock {
 
@@ -16,8 +16,7 @@ namespace {
 
 // The raw digest bytes a hex hash stands for (20 for SHA-1, 32 for SHA-256).
 std::string raw_digest(const FileHash& f) {
-  std::optional<std::string> raw =
-      f.hex.size() == 40 || f.hex.size() == 64 ? from_hex(f.hex) : std::nullopt;
+  std::optional<std::string> raw = f.hex.size() == 40 || f.hex.size() == 64 ? from_hex(f.hex) : std::nullopt;
   if (!raw)
     throw Error("invalid hash '" + f.hex + "' for " + f.name +
                 ": expected 40 (git blob SHA-1) or 64 (SHA-256) hexadecimal digits");
@@ -41,7 +40,9 @@ std::string git_lfs_concat(std::vector<FileHash> files) {
 
 bool bytecode_path(std::string_view path) { return hub::is_bytecode(path); }
 
-bool locked_path(std::string_view repo_path) { return starts_with(repo_path, "build/torch") && !bytecode_path(repo_path); }
+bool locked_path(std::string_view repo_path) {
+  return starts_with(repo_path, "build/torch") && !bytecode_path(repo_path);
+}
 
 std::vector<TreeVariant> tree_variants(const std::vector<hub::TreeEntry>& tree) {
   std::vector<TreeVariant> out;
@@ -125,7 +126,8 @@ void verify_variant_dir(const fs::path& dir, const std::string& repo_id, const s
   if (same_hash && problems.empty()) return;
   std::string message = what + " in " + dir.string() + " does not match kernels.lock";
   if (!same_hash)
-    message += ": Lock file specifies kernel with hash " + expected.hash + ", but downloaded kernel has hash: " + actual;
+    message +=
+        ": Lock file specifies kernel with hash " + expected.hash + ", but downloaded kernel has hash: " + actual;
   for (const std::string& p : problems) message += "\n  " + p;
   throw Error(message);
 }

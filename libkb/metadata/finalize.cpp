@@ -1,5 +1,5 @@
-#include "libkb/config/config.h"
 #include "libkb/metadata/finalize.h"
+#include "libkb/config/config.h"
 
 #include "libkb/metadata/checks.h"
 #include "libkb/metadata/digest.h"

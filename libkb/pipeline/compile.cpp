@@ -1,7 +1,7 @@
 #include "libkb/pipeline/compile.h"
 
-#include "libkb/variant/variant.h"
 #include "libkb/events/fields.h"
+#include "libkb/variant/variant.h"
 
 #include <algorithm>
 #include <chrono>
@@ -41,8 +41,8 @@ void run_step(const std::string& what, const ProcessSpec& spec, const fs::path& 
   }
   ProcessResult r = run_process(spec);
   if (!r.ok())
-    throw Error(what + " failed (exit " + std::to_string(r.exit_code) + "); last lines of " + log.string() +
-                ":\n" + log_tail(log, 25));
+    throw Error(what + " failed (exit " + std::to_string(r.exit_code) + "); last lines of " + log.string() + ":\n" +
+                log_tail(log, 25));
 }
 
 // Files of the installed variant compared with the staged one. metadata.json
@@ -91,12 +91,18 @@ void copy_package(const fs::path& from, const fs::path& to) {
 }
 
 std::vector<std::string> configure_args(const CompileRequest& r, const fs::path& bdir) {
-  std::vector<std::string> args = {"cmake", "-S", r.project_dir.string(), "-B", bdir.string(), "-G", "Ninja",
-                                    "-DCMAKE_BUILD_TYPE=Release",
-                                    "-DKB_BACKEND=" + r.backend,
-                                    "-DKB_VARIANT=" + r.variant,
-                                    "-DPython3_EXECUTABLE=" + r.python,
-                                    "-DBUILD_ALL_SUPPORTED_ARCHS=ON"};
+  std::vector<std::string> args = {"cmake",
+                                   "-S",
+                                   r.project_dir.string(),
+                                   "-B",
+                                   bdir.string(),
+                                   "-G",
+                                   "Ninja",
+                                   "-DCMAKE_BUILD_TYPE=Release",
+                                   "-DKB_BACKEND=" + r.backend,
+                                   "-DKB_VARIANT=" + r.variant,
+                                   "-DPython3_EXECUTABLE=" + r.python,
+                                   "-DBUILD_ALL_SUPPORTED_ARCHS=ON"};
   if (!r.torch_version.empty()) args.push_back("-DKB_TORCH_VERSION=" + r.torch_version);
   if (!r.nvcc.empty()) args.push_back("-DCMAKE_CUDA_COMPILER=" + r.nvcc);
   if (auto ccache = find_program("ccache")) {
@@ -147,7 +153,8 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
 
   if (r.noarch) {
     fs::path package = r.kernel_dir / "torch-ext" / r.module;
-    if (!fs::is_directory(package)) throw Error("torch-ext/" + r.module + " does not exist in " + r.kernel_dir.string());
+    if (!fs::is_directory(package))
+      throw Error("torch-ext/" + r.module + " does not exist in " + r.kernel_dir.string());
     fs::path metadata = r.project_dir / ("metadata-" + r.backend + ".json");
     if (!fs::exists(metadata))
       throw Error("metadata file " + metadata.string() + " does not exist: run kb-genproject first");

@@ -19,8 +19,8 @@ struct CompileRequest {
   std::string variant;
   std::string backend;  // "cpu", "cuda", ...
   bool noarch = false;
-  std::string module;       // Python package name under torch-ext/
-  std::string python;       // interpreter with torch (arch variants)
+  std::string module;  // Python package name under torch-ext/
+  std::string python;  // interpreter with torch (arch variants)
   std::string torch_version;
   std::string nvcc;                     // CUDA compiler (cuda variants)
   std::vector<std::string> cmake_args;  // extra -D options from the plan

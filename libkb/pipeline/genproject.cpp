@@ -41,8 +41,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   auto files = project::render_project(config, unique_id, provenance);
   auto written = project::write_project(target_dir, files, {.force = options.force});
   if (!written.written.empty())
-    log << "kb-genproject: wrote " << written.written.size() << " generated file(s) in " << target_dir.string()
-        << "\n";
+    log << "kb-genproject: wrote " << written.written.size() << " generated file(s) in " << target_dir.string() << "\n";
 
   Plan plan = plan_for_machine(config, unique_id, options.pythons, options.filter);
 

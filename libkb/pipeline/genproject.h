@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "libkb/pipeline/plan.h"
 #include "libkb/events/events.h"
+#include "libkb/pipeline/plan.h"
 
 namespace kb::pipeline {
 

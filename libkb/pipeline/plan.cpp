@@ -44,8 +44,7 @@ std::string missing_toolchain_reason(Backend backend, bool any_torch) {
 
 Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
                    const std::vector<toolchain::PythonToolchain>& toolchains,
-                   const std::optional<toolchain::Nvcc>& nvcc,
-                   const PlanFilter& filter) {
+                   const std::optional<toolchain::Nvcc>& nvcc, const PlanFilter& filter) {
   Plan plan;
   std::set<std::string> seen;
   auto wanted_variant = [&](const std::string& name) {
@@ -118,8 +117,7 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
       plan.planned.push_back({name, backend, false, ops, t, compiler});
     }
     if (plan.planned.size() == planned_before) {
-      std::string reason = reasons.empty() ? missing_toolchain_reason(backend, !toolchains.empty())
-                                           : reasons.front();
+      std::string reason = reasons.empty() ? missing_toolchain_reason(backend, !toolchains.empty()) : reasons.front();
       for (size_t i = 1; i < reasons.size(); ++i) reason += "; " + reasons[i];
       plan.skipped.push_back({backend, reason, ""});
     }
@@ -129,7 +127,8 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
     std::vector<std::string> buildable;
     PlanFilter all = filter;
     all.variants.clear();
-    for (const auto& v : plan_variants(config, unique_id, toolchains, nvcc, all).planned) buildable.push_back(v.variant);
+    for (const auto& v : plan_variants(config, unique_id, toolchains, nvcc, all).planned)
+      buildable.push_back(v.variant);
     throw Error("--variant " + wanted + " is not a variant this machine can build" +
                 (buildable.empty() ? std::string(" (it builds none)") : " (it builds: " + join(buildable, ", ") + ")"));
   }

@@ -35,20 +35,19 @@ struct Plan {
 };
 
 struct PlanFilter {
-  std::vector<std::string> variants;       // only these names (empty: all)
-  std::vector<config::Backend> backends;   // only these backends (empty: all)
+  std::vector<std::string> variants;      // only these names (empty: all)
+  std::vector<config::Backend> backends;  // only these backends (empty: all)
 };
 
 // Deterministic: backends in build.toml order, toolchains in the given order;
 // a variant name produced twice is planned once (first toolchain wins).
 Plan plan_variants(const config::BuildConfig& config, const std::string& unique_id,
                    const std::vector<toolchain::PythonToolchain>& toolchains,
-                   const std::optional<toolchain::Nvcc>& nvcc,
-                   const PlanFilter& filter = {});
+                   const std::optional<toolchain::Nvcc>& nvcc, const PlanFilter& filter = {});
 
 // Events: variant-planned / variant-skipped (fields as in events.h).
-events::Json planned_event(const PlannedVariant& v, const config::BuildConfig& config,
-                           const std::string& kernel_dir, const std::string& project_dir);
+events::Json planned_event(const PlannedVariant& v, const config::BuildConfig& config, const std::string& kernel_dir,
+                           const std::string& project_dir);
 events::Json skipped_event(const SkippedBackend& s);
 
 }  // namespace kb::pipeline

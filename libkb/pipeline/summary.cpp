@@ -95,8 +95,8 @@ std::string BuildSummary::render() const {
       std::snprintf(secs, sizeof secs, "%.1f s", s.seconds);
       line += s.up_to_date ? std::string("up to date") : std::string("built in ") + secs;
       if (!s.portable)
-        line += ", NOT PORTABLE (" + std::to_string(s.violations) + " ABI violation" +
-                (s.violations == 1 ? "" : "s") + ")";
+        line +=
+            ", NOT PORTABLE (" + std::to_string(s.violations) + " ABI violation" + (s.violations == 1 ? "" : "s") + ")";
     }
     out += line + "\n";
   }

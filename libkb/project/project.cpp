@@ -70,10 +70,9 @@ bool has_noarch_backend(const BuildConfig& config) {
 
 std::string render_cmakelists(const BuildConfig& config, const std::string& unique_id) {
   const auto& torch = config.torch;
-  std::string out = render("CMakeLists.preamble.cmake",
-                           {{"MODULE", config.module_name()},
-                            {"UNIQUE_ID", unique_id},
-                            {"DATA_EXTENSIONS", cmake_list(data_extensions(config))}});
+  std::string out = render("CMakeLists.preamble.cmake", {{"MODULE", config.module_name()},
+                                                         {"UNIQUE_ID", unique_id},
+                                                         {"DATA_EXTENSIONS", cmake_list(data_extensions(config))}});
 
   out += "\n# Version bounds from build.toml (compared on major.minor).\n";
   out += "string(REGEX MATCH \"^[0-9]+(\\\\.[0-9]+)?\" KB_TORCH_MAJOR_MINOR \"${KB_TORCH_VERSION}\")\n";
@@ -147,8 +146,7 @@ std::string render_pyproject(const BuildConfig& config, bool noarch) {
     std::vector<std::string> all = config.pip_packages_for(b), extra;
     for (const auto& p : all)
       if (std::find(general.begin(), general.end(), p) == general.end()) extra.push_back(p);
-    if (!extra.empty())
-      optional += std::string(config::backend_name(b)) + " = [" + python_string_list(extra) + "]\n";
+    if (!extra.empty()) optional += std::string(config::backend_name(b)) + " = [" + python_string_list(extra) + "]\n";
   }
   std::vector<std::string> deps, build_requires;
   std::string setuptools_table;
@@ -156,21 +154,25 @@ std::string render_pyproject(const BuildConfig& config, bool noarch) {
     deps.push_back("torch>=2.8");
     deps.insert(deps.end(), general.begin(), general.end());
     build_requires = {"setuptools>=61", "wheel"};
-    setuptools_table = "\n[tool.setuptools]\npackage-dir = { \"\" = \"torch-ext\" }\n\n"
-                       "[tool.setuptools.packages.find]\nwhere = [\"torch-ext\"]\ninclude = [\"" +
-                       config.module_name() + "*\"]\n";
+    setuptools_table =
+        "\n[tool.setuptools]\npackage-dir = { \"\" = \"torch-ext\" }\n\n"
+        "[tool.setuptools.packages.find]\nwhere = [\"torch-ext\"]\ninclude = [\"" +
+        config.module_name() + "*\"]\n";
   } else {
-    build_requires = {"cmake>=3.25", "ninja", "packaging", "setuptools>=61",
-                      config.framework == Framework::TvmFfi ? "apache-tvm-ffi" : "torch", "wheel"};
+    build_requires = {"cmake>=3.25",
+                      "ninja",
+                      "packaging",
+                      "setuptools>=61",
+                      config.framework == Framework::TvmFfi ? "apache-tvm-ffi" : "torch",
+                      "wheel"};
     build_requires.insert(build_requires.end(), general.begin(), general.end());
   }
-  return render("pyproject.toml.in",
-                {{"PROJECT_NAME", noarch ? config.general.name : config.module_name()},
-                 {"PROJECT_VERSION", noarch ? "0.0.1" : "0.1.0"},
-                 {"DEPENDENCIES", python_string_list(deps)},
-                 {"OPTIONAL_DEPENDENCIES", optional},
-                 {"BUILD_REQUIRES", python_string_list(build_requires)},
-                 {"SETUPTOOLS_TABLE", setuptools_table}});
+  return render("pyproject.toml.in", {{"PROJECT_NAME", noarch ? config.general.name : config.module_name()},
+                                      {"PROJECT_VERSION", noarch ? "0.0.1" : "0.1.0"},
+                                      {"DEPENDENCIES", python_string_list(deps)},
+                                      {"OPTIONAL_DEPENDENCIES", optional},
+                                      {"BUILD_REQUIRES", python_string_list(build_requires)},
+                                      {"SETUPTOOLS_TABLE", setuptools_table}});
 }
 
 }  // namespace
@@ -193,24 +195,21 @@ std::vector<GeneratedFile> render_project(const BuildConfig& config, const std::
     files.push_back({"torch-ext/registration.h", std::string(embedded_file("project/data/registration.h"))});
     std::vector<std::string> package_data;
     for (const auto& ext : data_extensions(config)) package_data.push_back("**/*." + ext);
-    files.push_back({"setup.py", render("setup.py.in",
-                                        {{"MODULE", module},
-                                         {"UNIQUE_ID", unique_id},
-                                         {"PACKAGE_DATA", python_string_list(package_data)}})});
+    files.push_back({"setup.py", render("setup.py.in", {{"MODULE", module},
+                                                        {"UNIQUE_ID", unique_id},
+                                                        {"PACKAGE_DATA", python_string_list(package_data)}})});
     files.push_back({"pyproject.toml", render_pyproject(config, false)});
   } else {
     std::vector<std::string> backends;
     for (Backend b : config.general.backends) backends.emplace_back(config::backend_name(b));
-    files.push_back({"setup.py", render("setup_noarch.py.in",
-                                        {{"MODULE", module},
-                                         {"PROJECT_NAME", config.general.name},
-                                         {"BACKENDS", python_string_list(backends)}})});
+    files.push_back({"setup.py", render("setup_noarch.py.in", {{"MODULE", module},
+                                                               {"PROJECT_NAME", config.general.name},
+                                                               {"BACKENDS", python_string_list(backends)}})});
     files.push_back({"pyproject.toml", render_pyproject(config, true)});
   }
   if (has_noarch_backend(config))
     files.push_back({"torch-ext/" + module + "/_ops.py",
-                     render("_ops_noarch.py.in",
-                            {{"MODULE", module}, {"UNIQUE_ID", unique_id}})});
+                     render("_ops_noarch.py.in", {{"MODULE", module}, {"UNIQUE_ID", unique_id}})});
 
   for (Backend b : config::all_backends()) {
     auto meta = metadata::metadata_for_backend(config, b, ops_name(config, b, unique_id), provenance);
@@ -233,8 +232,7 @@ WriteResult write_project(const std::filesystem::path& target_dir, const std::ve
     std::error_code ec;
     if (!fs::exists(p, ec)) continue;
     existing.push_back(f.path.generic_string());
-    bool ours = f.path.extension() == ".json" ||
-                read_file(p).find(kGeneratedMarker) != std::string::npos;
+    bool ours = f.path.extension() == ".json" || read_file(p).find(kGeneratedMarker) != std::string::npos;
     if (!ours) foreign.push_back(f.path.generic_string());
   }
   if (options.refuse_existing && !options.force && !existing.empty())
@@ -245,8 +243,10 @@ WriteResult write_project(const std::filesystem::path& target_dir, const std::ve
                 ": not generated by kb (use --force to overwrite)");
   WriteResult result;
   for (const auto& f : files) {
-    if (write_file_if_changed(target_dir / f.path, f.content)) result.written.push_back(f.path);
-    else result.unchanged.push_back(f.path);
+    if (write_file_if_changed(target_dir / f.path, f.content))
+      result.written.push_back(f.path);
+    else
+      result.unchanged.push_back(f.path);
   }
   return result;
 }

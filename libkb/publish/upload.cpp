@@ -9,9 +9,9 @@
 #include "libkb/metadata/discover.h"
 #include "libkb/metadata/metadata.h"
 #include "libkb/util/error.h"
-#include "libkb/variant/variant.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
+#include "libkb/variant/variant.h"
 
 namespace kb::publish {
 
@@ -33,7 +33,8 @@ bool shippable(const fs::path& relative) {
 std::vector<fs::path> benchmark_files(const fs::path& kernel_dir) {
   std::vector<fs::path> out;
   std::error_code ec;
-  for (fs::directory_iterator it(kernel_dir / "benchmarks", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (fs::directory_iterator it(kernel_dir / "benchmarks", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (it->is_regular_file(ec) && starts_with(name, "benchmark") && it->path().extension() == ".py")
       out.push_back(it->path());
@@ -95,7 +96,8 @@ UploadPlan plan_upload(const UploadOptions& options) {
     if (v.dirty) dirty.push_back(v.name);
     versions.insert(v.version);
     for (const std::string& rel : list_files(dir))
-      if (shippable(rel)) plan.additions.push_back({FileOperation::Kind::Add, variant::hub_variant_path(v.name) + "/" + rel, dir / rel});
+      if (shippable(rel))
+        plan.additions.push_back({FileOperation::Kind::Add, variant::hub_variant_path(v.name) + "/" + rel, dir / rel});
     plan.variants.push_back(std::move(v));
   }
   if (!nonportable.empty()) {
@@ -151,15 +153,14 @@ std::vector<FileOperation> stale_deletions(const UploadPlan& plan, const std::ve
   return out;
 }
 
-UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message,
-                    const UploadProgress& progress) {
+UploadResult upload(hub::Hub& hub, const UploadPlan& plan, const std::string& message, const UploadProgress& progress) {
   UploadResult result;
   std::vector<hub::TreeEntry> remote;
   bool repo_exists = true;
   try {
     auto branches = hub.list_branches(plan.repo_id);
-    result.new_branch = std::none_of(branches.begin(), branches.end(),
-                                     [&](const hub::RefInfo& r) { return r.name == plan.branch; });
+    result.new_branch =
+        std::none_of(branches.begin(), branches.end(), [&](const hub::RefInfo& r) { return r.name == plan.branch; });
   } catch (const Error&) {
     repo_exists = false;
     result.new_branch = true;

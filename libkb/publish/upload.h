@@ -33,8 +33,8 @@ struct LocalVariant {
   std::string name;
   std::filesystem::path dir;
   int version = 0;
-  bool dirty = false;     // built from a dirty git tree (provenance)
-  bool portable = true;   // the ABI check passed
+  bool dirty = false;    // built from a dirty git tree (provenance)
+  bool portable = true;  // the ABI check passed
   std::string abi_problems;
   std::string abi_policy;  // what it was checked against: "manylinux_2_28, abi3 3.9, macOS 15.0"
 };
@@ -70,8 +70,8 @@ std::vector<hub::FileOperation> stale_deletions(const UploadPlan& plan, const st
                                                 bool new_branch);
 
 struct UploadResult {
-  std::string commit;       // of the version branch
-  bool changed = false;     // the version branch or the README changed
+  std::string commit;    // of the version branch
+  bool changed = false;  // the version branch or the README changed
   bool new_branch = false;
   bool readme_published = false;  // plan.card was committed to main (it differed)
   std::string readme_commit;      // main's commit when readme_published

@@ -34,9 +34,9 @@ std::string cpu_fallback_note(const Environment& env) {
 }
 
 // The sort key of the existing runtime (smaller first): accepted before
-// rejected; CPU fallbacks after every variant of the backend itself; stable-ABI (newest ABI first) before torch arch (untagged before
-// tagged) before tvm-ffi and noarch; universal noarch last; within a kind, the
-// highest backend minor version first.
+// rejected; CPU fallbacks after every variant of the backend itself; stable-ABI (newest ABI first) before torch arch
+// (untagged before tagged) before tvm-ffi and noarch; universal noarch last; within a kind, the highest backend minor
+// version first.
 using SortKey = std::array<int64_t, 5>;
 
 SortKey sort_key(const Decision& d) {
@@ -59,7 +59,9 @@ SortKey sort_key(const Decision& d) {
 }
 
 // "13.0": compute versions always print major.minor, as torch.version.cuda does.
-std::string compute_version(const variant::Compute& c) { return std::to_string(c.major) + "." + std::to_string(c.minor); }
+std::string compute_version(const variant::Compute& c) {
+  return std::to_string(c.major) + "." + std::to_string(c.minor);
+}
 
 std::optional<std::string> backend_reason(const Variant& v, const Environment& env) {
   const variant::Compute& want = env.backend;
@@ -192,9 +194,7 @@ std::optional<std::string> rejection_reason(const Variant& v, const Environment&
   return backend_reason(v, env);
 }
 
-const Decision* Resolution::best() const {
-  return !trace.empty() && trace.front().accepted ? &trace.front() : nullptr;
-}
+const Decision* Resolution::best() const { return !trace.empty() && trace.front().accepted ? &trace.front() : nullptr; }
 
 std::vector<Variant> Resolution::accepted() const {
   std::vector<Variant> out;
@@ -239,8 +239,7 @@ std::string render_trace(const std::vector<Decision>& trace) {
       std::string note = d.reason.empty() ? "" : " (" + d.reason + ")";
       lines.push_back(d.variant.str() + (i == 0 && first_accepted ? " compatible, preferred" : " compatible") + note +
                       " ✅");
-    }
-    else
+    } else
       lines.push_back(d.variant.str() + ": " + d.reason);
   }
   return join(lines, "\n");
@@ -287,8 +286,8 @@ LocalChoice choose_local_variant(const fs::path& path, const Environment& env) {
   // A variant directory itself: it holds the kernel's metadata.json.
   if (fs::is_regular_file(path / "metadata.json", ec)) return {path, std::nullopt, {}};
   if (!rejected.empty())
-    throw Error("Cannot find a build variant for this system in " + path.string() + " (" + env.describe() +
-                "):\n\n" + render_trace(rejected));
+    throw Error("Cannot find a build variant for this system in " + path.string() + " (" + env.describe() + "):\n\n" +
+                render_trace(rejected));
   throw Error("Could not find kernel in " + path.string() +
               ": expected a kernel directory with build/, a build/ directory or a variant directory with "
               "metadata.json");

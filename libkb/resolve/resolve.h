@@ -25,11 +25,11 @@ struct Environment {
   // The compute backend in use: detected, or selected by an override (see
   // select_backend). Its version comes from detection either way.
   variant::Compute backend;
-  std::optional<Version> torch;      // major.minor; nullopt without torch
-  std::optional<bool> cxx11_abi;     // Linux only; nullopt elsewhere or without torch
-  std::optional<Version> tvm_ffi;    // major.minor of tvm_ffi when installed
-  std::optional<Version> macos;      // macOS version (darwin only)
-  bool free_threaded = false;        // free-threaded Python older than 3.15
+  std::optional<Version> torch;    // major.minor; nullopt without torch
+  std::optional<bool> cxx11_abi;   // Linux only; nullopt elsewhere or without torch
+  std::optional<Version> tvm_ffi;  // major.minor of tvm_ffi when installed
+  std::optional<Version> macos;    // macOS version (darwin only)
+  bool free_threaded = false;      // free-threaded Python older than 3.15
   // torch was built for CUDA or ROCm but sees no device (a CUDA build of
   // torch on a machine without a GPU): CPU variants are accepted too, ranked
   // after every variant of the backend itself. Never set under an override.

@@ -1,5 +1,5 @@
-#include "libkb/config/config.h"
 #include "libkb/runtime/variant_files.h"
+#include "libkb/config/config.h"
 
 #include <algorithm>
 #include <vector>

@@ -62,8 +62,8 @@ bool selected(const std::vector<std::string>& backends, std::string_view backend
 }
 
 const std::vector<std::string>& rocm_archs() {
-  static const std::vector<std::string> archs = {"gfx906",  "gfx908",  "gfx90a",  "gfx940", "gfx941",
-                                                 "gfx942",  "gfx1030", "gfx1100", "gfx1101"};
+  static const std::vector<std::string> archs = {"gfx906", "gfx908",  "gfx90a",  "gfx940", "gfx941",
+                                                 "gfx942", "gfx1030", "gfx1100", "gfx1101"};
   return archs;
 }
 
@@ -202,8 +202,8 @@ std::string render_build_toml(const RepoNames& names, const std::string& license
        << "\n[torch]\n"
        << "src = [\n  \"torch-ext/torch_binding.cpp\",\n  \"torch-ext/torch_binding.h\",\n]\n";
 
-  auto kernel = [&](const std::string& table, std::string_view backend,
-                    const std::vector<std::string>& src, const std::vector<std::string>& extra_lines) {
+  auto kernel = [&](const std::string& table, std::string_view backend, const std::vector<std::string>& src,
+                    const std::vector<std::string>& extra_lines) {
     toml << "\n[kernel." << toml_key(table) << "]\n"
          << "backend = " << toml_string(backend) << "\n"
          << "depends = [\"torch\"]\n";
@@ -266,8 +266,11 @@ std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::str
   for (const auto& t : templates) {
     const std::string source = "scaffold/data/" + std::string(t.source);
     std::string_view text = embedded_file(source);
-    files.push_back({templates::substitute_placeholders(t.target, vars, templates::kScaffoldPlaceholders, "target path of " + source),
-                     t.substitute ? templates::substitute_placeholders(text, vars, templates::kScaffoldPlaceholders, source) : std::string(text)});
+    files.push_back({templates::substitute_placeholders(t.target, vars, templates::kScaffoldPlaceholders,
+                                                        "target path of " + source),
+                     t.substitute
+                         ? templates::substitute_placeholders(text, vars, templates::kScaffoldPlaceholders, source)
+                         : std::string(text)});
   }
   files.push_back({"build.toml", render_build_toml(names, license, backends)});
   files.push_back({"tests/__init__.py", ""});
@@ -318,23 +321,26 @@ InitResult init_project(const InitOptions& options) {
     auto status = std::filesystem::symlink_status(path, ec);
     if (!std::filesystem::exists(status)) continue;
     existing.push_back(file.path);
-    if (!std::filesystem::is_regular_file(status) && !std::filesystem::is_symlink(status)) blocking.push_back(file.path);
+    if (!std::filesystem::is_regular_file(status) && !std::filesystem::is_symlink(status))
+      blocking.push_back(file.path);
   }
   // A parent directory of a scaffold file that exists as something else.
   std::set<std::string> parents;
   for (const auto& file : files) {
-    for (auto p = std::filesystem::path(file.path).parent_path(); !p.empty(); p = p.parent_path()) parents.insert(p.generic_string());
+    for (auto p = std::filesystem::path(file.path).parent_path(); !p.empty(); p = p.parent_path())
+      parents.insert(p.generic_string());
   }
   for (const auto& parent : parents) {
-    if (std::filesystem::exists(dir / parent, ec) && !std::filesystem::is_directory(dir / parent, ec)) blocking.push_back(parent);
+    if (std::filesystem::exists(dir / parent, ec) && !std::filesystem::is_directory(dir / parent, ec))
+      blocking.push_back(parent);
   }
   if (!existing.empty() && !options.overwrite) {
     throw Error("File(s) already exist in " + dir.string() + ": " + join(existing, ", ") +
                 "\nUse --overwrite to replace them (other files are kept).");
   }
   if (!blocking.empty()) {
-    throw Error("Cannot write the scaffold in " + dir.string() + ": these paths exist and are not files: " +
-                join(blocking, ", "));
+    throw Error("Cannot write the scaffold in " + dir.string() +
+                ": these paths exist and are not files: " + join(blocking, ", "));
   }
 
   for (const auto& file : files) {

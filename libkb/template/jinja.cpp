@@ -47,7 +47,8 @@ std::vector<ExprToken> tokenize_expr(std::string_view s, const std::string& wher
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
       size_t start = i;
       while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-      if (i < s.size() && is_name_char(s[i])) fail(where, "invalid number `" + std::string(s.substr(start, i - start + 1)) + "`");
+      if (i < s.size() && is_name_char(s[i]))
+        fail(where, "invalid number `" + std::string(s.substr(start, i - start + 1)) + "`");
       out.push_back({ExprToken::Kind::Int, std::string(s.substr(start, i - start))});
     } else if (c == '"' || c == '\'') {
       std::string value;
@@ -105,8 +106,7 @@ class ExprParser {
   }
   bool at_op(std::string_view op) const { return peek().kind == ExprToken::Kind::Op && peek().text == op; }
   void expect_op(std::string_view op) {
-    if (!at_op(op))
-      fail(where_, "expected `" + std::string(op) + "` in expression `" + std::string(text_) + "`");
+    if (!at_op(op)) fail(where_, "expected `" + std::string(op) + "` in expression `" + std::string(text_) + "`");
     ++pos_;
   }
 
@@ -171,7 +171,8 @@ class ExprParser {
       e.negate = true;
       ++pos_;
     }
-    if (peek().kind != ExprToken::Kind::Name) fail(where_, "expected a test name after `is` in `" + std::string(text_) + "`");
+    if (peek().kind != ExprToken::Kind::Name)
+      fail(where_, "expected a test name after `is` in `" + std::string(text_) + "`");
     e.name = peek().text;
     if (e.name != "defined" && e.name != "undefined")
       fail(where_, "unknown test `" + e.name + "` (supported: defined, undefined)");
@@ -189,7 +190,8 @@ class ExprParser {
         e = binary(Expr::Kind::Index, std::move(e), std::move(index));
       } else if (at_op(".")) {
         ++pos_;
-        if (peek().kind != ExprToken::Kind::Name) fail(where_, "expected an attribute name after `.` in `" + std::string(text_) + "`");
+        if (peek().kind != ExprToken::Kind::Name)
+          fail(where_, "expected an attribute name after `.` in `" + std::string(text_) + "`");
         Expr attr;
         attr.kind = Expr::Kind::Attr;
         attr.name = peek().text;
@@ -305,22 +307,31 @@ std::string to_text(const Value& v) {
 
 const char* type_name(const Value& v) {
   switch (v.index()) {
-    case 0: return "a boolean";
-    case 1: return "an integer";
-    case 2: return "a string";
-    default: return "a list";
+    case 0:
+      return "a boolean";
+    case 1:
+      return "an integer";
+    case 2:
+      return "a string";
+    default:
+      return "a list";
   }
 }
 
 // How an expression reads in messages ("functions[0]").
 std::string describe(const Expr& e) {
   switch (e.kind) {
-    case Expr::Kind::Name: return e.name;
-    case Expr::Kind::Attr: return describe(e.args[0]) + "." + e.name;
-    case Expr::Kind::Index: return describe(e.args[0]) + "[" + describe(e.args[1]) + "]";
+    case Expr::Kind::Name:
+      return e.name;
+    case Expr::Kind::Attr:
+      return describe(e.args[0]) + "." + e.name;
+    case Expr::Kind::Index:
+      return describe(e.args[0]) + "[" + describe(e.args[1]) + "]";
     case Expr::Kind::Literal:
-      return std::holds_alternative<std::string>(e.literal) ? quoted(std::get<std::string>(e.literal)) : to_text(e.literal);
-    default: return "expression";
+      return std::holds_alternative<std::string>(e.literal) ? quoted(std::get<std::string>(e.literal))
+                                                            : to_text(e.literal);
+    default:
+      return "expression";
   }
 }
 
@@ -578,12 +589,12 @@ struct TemplateNode {
   enum class Kind { Text, Output, If, For };
   Kind kind = Kind::Text;
   int line = 0;
-  std::string text;  // Text
-  Expr expr;         // Output; For: the iterable
+  std::string text;                                                  // Text
+  Expr expr;                                                         // Output; For: the iterable
   std::vector<std::pair<Expr, std::vector<TemplateNode>>> branches;  // If: if + elifs
-  std::vector<TemplateNode> body;       // For
-  std::vector<TemplateNode> else_body;  // If / For
-  std::string var;                      // For: the loop variable
+  std::vector<TemplateNode> body;                                    // For
+  std::vector<TemplateNode> else_body;                               // If / For
+  std::string var;                                                   // For: the loop variable
 };
 
 namespace {
@@ -641,8 +652,7 @@ class Parser {
         nodes.push_back(parse_for(tok));
       } else if (kw == "elif" || kw == "else" || kw == "endif" || kw == "endfor") {
         std::string opens = kw == "endfor" ? "for" : "if";
-        if (!opener)
-          throw Error(where(tok.line) + "`{% " + kw + " %}` without a matching `{% " + opens + " %}`");
+        if (!opener) throw Error(where(tok.line) + "`{% " + kw + " %}` without a matching `{% " + opens + " %}`");
         std::string open_kw = keyword_of(opener->text);
         throw Error(where(tok.line) + "unexpected `{% " + kw + " %}`: the `{% " + open_kw + " %}` on line " +
                     std::to_string(opener->line) + " expects `{% end" + open_kw + " %}` first");
@@ -663,7 +673,8 @@ class Parser {
 
   void expect_bare(const Token& tok) {
     if (tok.text != keyword_of(tok.text))
-      throw Error(where(tok.line) + "`{% " + keyword_of(tok.text) + " %}` takes no arguments: `{% " + tok.text + " %}`");
+      throw Error(where(tok.line) + "`{% " + keyword_of(tok.text) + " %}` takes no arguments: `{% " + tok.text +
+                  " %}`");
   }
 
   TemplateNode parse_if(const Token& open) {

@@ -104,8 +104,7 @@ void replace_directory(const fs::path& staged, const fs::path& target) {
       throw Error("cannot move " + staged.string() + " to " + target.string() + ": " + errno_text());
     return;
   }
-  long rc = ::syscall(SYS_renameat2, AT_FDCWD, staged.c_str(), AT_FDCWD, target.c_str(),
-                      RENAME_EXCHANGE);
+  long rc = ::syscall(SYS_renameat2, AT_FDCWD, staged.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE);
   if (rc != 0) {
     // Filesystems without RENAME_EXCHANGE: move the old tree aside first.
     fs::path aside = target.parent_path() / ("." + target.filename().string() + ".old-" + random_suffix());

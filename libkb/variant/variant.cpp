@@ -49,11 +49,9 @@ std::optional<uint64_t> canonical_number(std::string_view digits) {
 
 // Splits "212" into one-digit major and the remaining minor (torch, stable ABI,
 // tvm-ffi). Returns a reason on failure.
-std::optional<std::pair<uint64_t, uint64_t>> split_framework_digits(std::string_view digits,
-                                                                   std::string& why) {
+std::optional<std::pair<uint64_t, uint64_t>> split_framework_digits(std::string_view digits, std::string& why) {
   if (!all_digits(digits) || digits.size() < 2) {
-    why = "expected a one-digit major and a minor version (e.g. 212 for 2.12), got `" +
-          std::string(digits) + "`";
+    why = "expected a one-digit major and a minor version (e.g. 212 for 2.12), got `" + std::string(digits) + "`";
     return std::nullopt;
   }
   auto minor = canonical_number(digits.substr(1));
@@ -73,8 +71,8 @@ std::optional<Compute> parse_compute(std::string_view token, std::string& why) {
     if (!starts_with(token, s.token)) continue;
     std::string_view digits = token.substr(s.token.size());
     if (!all_digits(digits) || digits.size() < 2) {
-      why = "compute token `" + std::string(token) + "` needs major and minor digits after `" +
-            std::string(s.token) + "` (e.g. " + std::string(s.token) + "130)";
+      why = "compute token `" + std::string(token) + "` needs major and minor digits after `" + std::string(s.token) +
+            "` (e.g. " + std::string(s.token) + "130)";
       return std::nullopt;
     }
     // The last digit is the minor version: cu128 = 12.8, xpu20253 = 2025.3.
@@ -91,11 +89,11 @@ std::optional<Compute> parse_compute(std::string_view token, std::string& why) {
 }
 
 // The "<compute>-<cpu>-<os>" tail of an arch variant.
-bool parse_arch_tail(const std::vector<std::string>& parts, size_t first, Compute& compute,
-                     std::string& cpu, std::string& os, std::string& why) {
+bool parse_arch_tail(const std::vector<std::string>& parts, size_t first, Compute& compute, std::string& cpu,
+                     std::string& os, std::string& why) {
   if (parts.size() - first != 3) {
-    why = "expected <compute>-<cpu>-<os> after the framework, got " +
-          std::to_string(parts.size() - first) + " dash-separated part(s)";
+    why = "expected <compute>-<cpu>-<os> after the framework, got " + std::to_string(parts.size() - first) +
+          " dash-separated part(s)";
     return false;
   }
   auto parsed = parse_compute(parts[first], why);
@@ -162,8 +160,8 @@ std::string Compute::str() const {
   return std::string(s.token) + std::to_string(major) + std::to_string(minor);
 }
 
-Variant Variant::torch(const Version& torch, std::optional<bool> cxx11_abi, Compute compute,
-                       std::string cpu, std::string os) {
+Variant Variant::torch(const Version& torch, std::optional<bool> cxx11_abi, Compute compute, std::string cpu,
+                       std::string os) {
   require_arch_parts(cpu, os);
   Variant v;
   v.kind_ = Kind::Torch;
@@ -301,8 +299,7 @@ std::string normalize_os(std::string_view system, std::string* warning) {
   if (system == "Windows" || system == "windows") return "windows";
   std::string lowered = to_lower(system);
   if (warning)
-    *warning = "unknown operating system `" + std::string(system) + "`, using `" + lowered +
-               "` in variant names";
+    *warning = "unknown operating system `" + std::string(system) + "`, using `" + lowered + "` in variant names";
   return lowered;
 }
 

@@ -12,9 +12,9 @@
 // or cu/rocm/xpu/cann followed by major.minor flattened with a one-digit minor
 // ("cu130" = 13.0, "xpu20253" = 2025.3). Parsing and formatting round-trip:
 // Variant::parse(name).str() == name for every name parse accepts.
-#include <filesystem>
 #include <compare>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,8 +58,8 @@ class Variant {
  public:
   // Torch arch variant. `cxx11_abi`: true -> "-cxx11", false -> "-cxx98",
   // nullopt -> no tag. Only major.minor of `torch` is kept.
-  static Variant torch(const Version& torch, std::optional<bool> cxx11_abi, Compute compute,
-                       std::string cpu, std::string os);
+  static Variant torch(const Version& torch, std::optional<bool> cxx11_abi, Compute compute, std::string cpu,
+                       std::string os);
   static Variant torch_stable_abi(const Version& abi, Compute compute, std::string cpu, std::string os);
   static Variant tvm_ffi(const Version& tvm_ffi, Compute compute, std::string cpu, std::string os);
   // `backend` is free text ("cuda", "universal", "npu"), non-empty.
@@ -119,6 +119,6 @@ bool os_has_abi_tag(std::string_view os);
 // snapshot, and "build/<variant>" in a hub repository's paths.
 inline constexpr std::string_view kBuildDir = "build";
 std::filesystem::path variant_dir(const std::filesystem::path& root, std::string_view variant);
-std::string hub_variant_path(std::string_view variant);  // "build/<variant>", no trailing '/' 
+std::string hub_variant_path(std::string_view variant);  // "build/<variant>", no trailing '/'
 
 }  // namespace kb::variant

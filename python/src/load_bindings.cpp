@@ -88,8 +88,8 @@ void bind_load(py::module_& m) {
         return load::locate(request, ctx);
       },
       py::kw_only(), py::arg("repo_id"), py::arg("revision"), py::arg("version"), py::arg("env"),
-      py::arg("backend") = py::none(), py::arg("detected_backend"), py::arg("trust_remote_code"), py::arg("local_files_only"),
-      py::arg("user_agent") = "", py::arg("importable") = py::none(),
+      py::arg("backend") = py::none(), py::arg("detected_backend"), py::arg("trust_remote_code"),
+      py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
       "get_kernel's path to a verified variant directory: LOCAL_KERNELS, trust, revision, install, python-depends. "
       "`env` is the detected environment, `backend` an override (not applied to LOCAL_KERNELS ids). "
       "ValueError, FileNotFoundError or ImportError as the existing runtime raises them.");
@@ -102,8 +102,7 @@ void bind_load(py::module_& m) {
         return load::locate_local(path, ctx);
       },
       py::kw_only(), py::arg("path"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
-      py::arg("importable") = py::none(),
-      "The variant directory of a local kernel for `env`, python-depends checked.");
+      py::arg("importable") = py::none(), "The variant directory of a local kernel for `env`, python-depends checked.");
   m.def(
       "locate_locked",
       [](const lock::KernelLock& entry, const resolve::Environment& env, const std::optional<std::string>& backend,

@@ -59,8 +59,8 @@ void bind_lock(py::module_& m) {
       .def(py::self == py::self)
       .def("__repr__", [](const lock::KernelLock& k) {
         return "KernelLock(repo_id=" + py::repr(py::str(k.repo_id)).cast<std::string>() +
-               ", sha=" + py::repr(py::str(k.sha)).cast<std::string>() + ", variants=" +
-               py::repr(variants_dict(k)).cast<std::string>() + ")";
+               ", sha=" + py::repr(py::str(k.sha)).cast<std::string>() +
+               ", variants=" + py::repr(variants_dict(k)).cast<std::string>() + ")";
       });
 
   m.def(

@@ -33,11 +33,16 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     bool has_value = i + 1 < args.size();
-    if (a == "--path" && has_value) path = args[++i];
-    else if (a == "--hub" && has_value) hub = args[++i];
-    else if (a == "--version" && has_value) version = std::stoi(args[++i]);
-    else if (a == "--expect" && has_value) expect = args[++i];
-    else if (a == "--no-gpu") gpu = false;
+    if (a == "--path" && has_value)
+      path = args[++i];
+    else if (a == "--hub" && has_value)
+      hub = args[++i];
+    else if (a == "--version" && has_value)
+      version = std::stoi(args[++i]);
+    else if (a == "--expect" && has_value)
+      expect = args[++i];
+    else if (a == "--no-gpu")
+      gpu = false;
     else {
       std::cerr << "usage: relu_cuda_app (--path DIR | --hub ID --version N) --expect VARIANT [--no-gpu]\n";
       return 2;
@@ -50,7 +55,8 @@ int main(int argc, char** argv) {
       kb::runtime::LoadOptions options;
       options.version = version;
       kernel = &kb::runtime::get_kernel(hub, options);
-      if (kernel->repo_info) std::cout << "from: " << kernel->repo_info->repo_id << " at " << kernel->repo_info->revision << "\n";
+      if (kernel->repo_info)
+        std::cout << "from: " << kernel->repo_info->repo_id << " at " << kernel->repo_info->revision << "\n";
     } else {
       kernel = &kb::runtime::load_local_kernel(path);
     }
@@ -80,7 +86,8 @@ int main(int argc, char** argv) {
         relu.call(out, x);
         torch::cuda::synchronize();
         if (!out.is_cuda() || !torch::equal(out, torch::relu(x)))
-          return fail("relu differs from torch::relu for " + std::to_string(n) + " x " + std::string(c10::toString(dtype)));
+          return fail("relu differs from torch::relu for " + std::to_string(n) + " x " +
+                      std::string(c10::toString(dtype)));
       }
     }
     std::cout << "relu on cuda (float/half/bfloat16, 1024..4M elements) matches torch::relu" << std::endl;

@@ -36,10 +36,10 @@ void write(const fs::path& p, const std::string& content) {
 
 TEST(CardTemplate, OutputsValuesTheWayMinijinjaPrintsThem) {
   templates::Context c = {{"name", std::string("relu")},
-                     {"version", int64_t{3}},
-                     {"flag", true},
-                     {"off", false},
-                     {"items", Strings{"a", "b\"c"}}};
+                          {"version", int64_t{3}},
+                          {"flag", true},
+                          {"off", false},
+                          {"items", Strings{"a", "b\"c"}}};
   EXPECT_EQ(render("x{{ name }}y {{version}} {{ flag }} {{ off }} {{ items }}", c),
             "xreluy 3 true false [\"a\", \"b\\\"c\"]");
   // Undefined names print nothing.
@@ -55,8 +55,7 @@ TEST(CardTemplate, IndexingListsAndStrings) {
 }
 
 TEST(CardTemplate, IfElifElseWithBooleanOperators) {
-  const std::string t =
-      "{% if a and not b %}one{% elif b or c %}two{% else %}three{% endif %}";
+  const std::string t = "{% if a and not b %}one{% elif b or c %}two{% else %}three{% endif %}";
   EXPECT_EQ(render(t, {{"a", true}}), "one");
   EXPECT_EQ(render(t, {{"a", true}, {"b", true}}), "two");
   EXPECT_EQ(render(t, {{"c", std::string("x")}}), "two");
@@ -88,8 +87,9 @@ TEST(CardTemplate, ForLoopsWithLoopVariablesAndElse) {
   EXPECT_EQ(render("{% for i in missing %}x{% else %}none{% endfor %}", c), "none");
   EXPECT_EQ(render("{% for i in empty %}x{% endfor %}.", {{"empty", Strings{}}}), ".");
   // Nested loops see the outer variable.
-  EXPECT_EQ(render("{% for a in items %}{% for b in items %}{% if a == b %}{{ a }}{% endif %}{% endfor %}{% endfor %}", c),
-            "abc");
+  EXPECT_EQ(
+      render("{% for a in items %}{% for b in items %}{% if a == b %}{{ a }}{% endif %}{% endfor %}{% endfor %}", c),
+      "abc");
 }
 
 TEST(CardTemplate, TrimBlocksDropsOnlyTheFirstNewlineAfterBlockAndCommentTags) {
@@ -126,7 +126,8 @@ TEST(CardTemplate, MalformedTemplatesNameTheLine) {
             "CARD.md:3: unexpected `{% endfor %}`: the `{% if %}` on line 2 expects `{% endif %}` first");
   EXPECT_EQ(render_error("{% if a %}{% else %}{% elif b %}{% endif %}"),
             "CARD.md:1: unexpected `{% elif %}`: the `{% if %}` on line 1 expects `{% endif %}` first");
-  EXPECT_TRUE(contains(render_error("\n{% for in l %}{% endfor %}"), "CARD.md:2: expected `{% for <name> in <expression> %}`"));
+  EXPECT_TRUE(
+      contains(render_error("\n{% for in l %}{% endfor %}"), "CARD.md:2: expected `{% for <name> in <expression> %}`"));
   EXPECT_EQ(render_error("{% if %}{% endif %}"), "CARD.md:1: expected an expression");
   EXPECT_TRUE(contains(render_error("\n\n{{ a b }}"), "CARD.md:3: unexpected `b` in expression `a b`"));
   EXPECT_TRUE(contains(render_error("{{ 'open }}x"), "CARD.md:1: unterminated `{{` tag"));
@@ -208,9 +209,10 @@ class CardKernelTest : public ::testing::Test {
 
   void build_toml(const std::string& hub = "[general.hub]\nrepo-id = \"acme/my-relu\"\n",
                   const std::string& extra_general = "", const std::string& framework = "[torch-noarch]\n") {
-    write(kernel_ / "build.toml", "[general]\nname = \"my-relu\"\nlicense = \"Apache-2.0\"\nbackends = [\"cpu\"]\n"
-                                  "version = 2\nedition = 5\n" +
-                                      extra_general + hub + framework);
+    write(kernel_ / "build.toml",
+          "[general]\nname = \"my-relu\"\nlicense = \"Apache-2.0\"\nbackends = [\"cpu\"]\n"
+          "version = 2\nedition = 5\n" +
+              extra_general + hub + framework);
   }
   config::BuildConfig config() { return config::load_build_config(kernel_); }
   templates::Context context() { return card::card_context(kernel_, config()); }
@@ -251,8 +253,10 @@ TEST_F(CardKernelTest, NoUpstreamOrSourceLeavesThemUndefined) {
 
 TEST_F(CardKernelTest, FunctionsAndLayersComeFromTheModule) {
   build_toml();
-  write(module_dir() / "__init__.py", "from . import layers\n__all__ = [\n  \"layers\",\n  \"my_relu\",  # op\n  \"gelu\",\n]\n");
-  write(module_dir() / "layers" / "__init__.py", "import torch\nclass ReLU(torch.nn.Module):\n    pass\nclass GELU:\n    pass\n");
+  write(module_dir() / "__init__.py",
+        "from . import layers\n__all__ = [\n  \"layers\",\n  \"my_relu\",  # op\n  \"gelu\",\n]\n");
+  write(module_dir() / "layers" / "__init__.py",
+        "import torch\nclass ReLU(torch.nn.Module):\n    pass\nclass GELU:\n    pass\n");
   templates::Context c = context();
   EXPECT_EQ(std::get<Strings>(c.at("functions")), (Strings{"my_relu", "gelu"}));
   EXPECT_EQ(std::get<Strings>(c.at("layers")), (Strings{"ReLU", "GELU"}));

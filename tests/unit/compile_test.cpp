@@ -27,10 +27,8 @@ using Json = nlohmann::json;
 
 namespace {
 
-using kb::testing::error_of;
 using kb::testing::contains;
-
-
+using kb::testing::error_of;
 
 // A variant-planned event with every field events.h documents (plus module,
 // which genproject adds and compile needs).
@@ -52,8 +50,8 @@ Json full_arch_event() {
 }
 
 Json noarch_event() {
-  return Json{{"event", "variant-planned"}, {"variant", "torch-cpu"}, {"backend", "cpu"},
-              {"kind", "noarch"},           {"kernel_dir", "/k/relu"}, {"project_dir", "/k/relu"},
+  return Json{{"event", "variant-planned"}, {"variant", "torch-cpu"},         {"backend", "cpu"},
+              {"kind", "noarch"},           {"kernel_dir", "/k/relu"},        {"project_dir", "/k/relu"},
               {"module", "relu"},           {"ops_name", "_relu_cpu_abc1234"}};
 }
 
@@ -73,7 +71,7 @@ struct FileId {
 };
 
 FileId file_id(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + p.string());
   return {st.st_ino, static_cast<long>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec)};
 }
@@ -166,8 +164,8 @@ class CompileNoarch : public ::testing::Test {
   fs::path kernel_, project_;
 };
 
-const std::vector<std::string> kShipped = {"__init__.py",      "_ops.py",           "data/deep/weights.bin",
-                                           "data/table.json", "layers/__init__.py", "metadata.json"};
+const std::vector<std::string> kShipped = {
+    "__init__.py", "_ops.py", "data/deep/weights.bin", "data/table.json", "layers/__init__.py", "metadata.json"};
 
 }  // namespace
 
@@ -199,7 +197,11 @@ TEST(CompileRequestFromEvent, ReadsWhatPlannedEventWrites) {
   t.torch.version_raw = "2.11.0+cu130";
   t.torch.cuda = "13.0";
   t.torch.cmake_dir = "/opt/torch/share/cmake/Torch";
-  PlannedVariant v{"torch211-cxx11-cu130-x86_64-linux", config::Backend::Cuda, false, "_relu_act_cuda_x", t,
+  PlannedVariant v{"torch211-cxx11-cu130-x86_64-linux",
+                   config::Backend::Cuda,
+                   false,
+                   "_relu_act_cuda_x",
+                   t,
                    toolchain::Nvcc{"/usr/local/cuda/bin/nvcc", Version::parse("13.0"), false}};
   CompileRequest r = request_from_event(planned_event(v, config, "/k/relu", "/p/relu"));
   EXPECT_EQ(r.kernel_dir, fs::path("/k/relu"));
@@ -346,8 +348,8 @@ TEST_F(CompileNoarch, ChangedSourceRebuildsWithTheNewContent) {
   EXPECT_EQ(read_file(variant_dir() / "layers/gelu.py"), "class GELU: pass\n");
   // The tree is replaced, not merged: the removed file is gone.
   EXPECT_FALSE(fs::exists(variant_dir() / "layers/__init__.py"));
-  EXPECT_EQ(r.artifacts, (std::vector<std::string>{"__init__.py", "_ops.py", "data/deep/weights.bin",
-                                                   "data/table.json", "layers/gelu.py", "metadata.json"}));
+  EXPECT_EQ(r.artifacts, (std::vector<std::string>{"__init__.py", "_ops.py", "data/deep/weights.bin", "data/table.json",
+                                                   "layers/gelu.py", "metadata.json"}));
   expect_no_temporaries();
   // And the rebuilt tree is then up to date.
   EXPECT_TRUE(compile_variant(request()).up_to_date);

@@ -41,3 +41,28 @@ TEST(EventFields, TypedEventsReadWhatTheToolsUse) {
   EXPECT_EQ(error_of([] { AbiCheckedEvent::from_json(Json::parse(R"({"event": "abi-checked", "variant": "v", "portable": 1})")); }),
             "abi-checked event: field \"portable\" must be a boolean, got number 1");
 }
+
+TEST(EventFields, TypedEventsRoundTrip) {
+  ProjectEvent project{std::string("/k/relu"), true};
+  EXPECT_EQ(ProjectEvent::from_json(project.to_json()), project);
+  EXPECT_EQ(project.to_json()["format"], kFormatVersion);
+  ProjectEvent bare;
+  EXPECT_EQ(ProjectEvent::from_json(bare.to_json()), bare);
+  VariantBuiltEvent built{"torch-cpu", "/k/build/torch-cpu", std::string("/k"), std::string("noarch")};
+  EXPECT_EQ(VariantBuiltEvent::from_json(built.to_json()), built);
+  VariantBuiltEvent minimal{"v", "/d", std::nullopt, std::nullopt};
+  EXPECT_EQ(VariantBuiltEvent::from_json(minimal.to_json()), minimal);
+  AbiCheckedEvent checked{"v", true};
+  EXPECT_EQ(AbiCheckedEvent::from_json(checked.to_json()), checked);
+  // Through the text of a stream line too.
+  EXPECT_EQ(VariantBuiltEvent::from_json(Json::parse(built.to_json().dump())), built);
+}
+
+TEST(EventFields, ANewerFormatIsRefusedAnAbsentOneIsTheCurrent) {
+  EXPECT_NO_THROW(ProjectEvent::from_json(Json::parse(R"({"event": "project"})")));
+  EXPECT_NO_THROW(ProjectEvent::from_json(Json::parse(R"({"event": "project", "format": 1})")));
+  EXPECT_EQ(error_of([] { ProjectEvent::from_json(Json::parse(R"({"event": "project", "format": 2})")); }),
+            "project event: format 2 is newer than this tool reads (1); use tools of the same kb release");
+  EXPECT_EQ(error_of([] { ProjectEvent::from_json(Json::parse(R"({"event": "project", "format": "1"})")); }),
+            "project event: field \"format\" must be a number, got string \"1\"");
+}

@@ -31,8 +31,9 @@ TEST(ScaffoldPlaceholders, SubstituteAndLeaveJinjaAlone) {
             "no placeholders {% if x %}");
   EXPECT_EQ(error_of([&] { substitute_placeholders("@@modul@@", vars, kScaffoldPlaceholders, "t.in"); }),
             "template t.in: unknown placeholder @@modul@@");
-  EXPECT_NE(error_of([&] { substitute_placeholders("x @@module", vars, kScaffoldPlaceholders, "t.in"); })
-                .find("template t.in: unterminated placeholder at offset 2"),
+  EXPECT_NE(error_of([&] {
+              substitute_placeholders("x @@module", vars, kScaffoldPlaceholders, "t.in");
+            }).find("template t.in: unterminated placeholder at offset 2"),
             std::string::npos);
 }
 

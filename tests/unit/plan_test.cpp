@@ -64,9 +64,8 @@ const toolchain::Nvcc kNvcc13{"/usr/local/cuda/bin/nvcc", Version::parse("13.0")
 
 TEST(Plan, EveryToolchainBuildsCpuAndItsOwnGpuBackend) {
   auto plan = pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "abc1234",
-                                   {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13);
-  EXPECT_EQ(names(plan), (std::vector<std::string>{"torch113-cxx11-cpu-x86_64-linux",
-                                                   "torch211-cxx11-cpu-x86_64-linux",
+                                      {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13);
+  EXPECT_EQ(names(plan), (std::vector<std::string>{"torch113-cxx11-cpu-x86_64-linux", "torch211-cxx11-cpu-x86_64-linux",
                                                    "torch211-cxx11-cu130-x86_64-linux"}));
   EXPECT_TRUE(plan.skipped.empty());
   EXPECT_EQ(plan.planned[2].ops_name, "_relu_cuda_abc1234");
@@ -77,7 +76,7 @@ TEST(Plan, EveryToolchainBuildsCpuAndItsOwnGpuBackend) {
 
 TEST(Plan, BackendWithoutToolchainIsSkippedWithReason) {
   auto plan = pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda, Backend::Rocm}), "id",
-                                   {torch_toolchain("1.13.0a0")}, kNvcc13);
+                                      {torch_toolchain("1.13.0a0")}, kNvcc13);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch113-cxx11-cpu-x86_64-linux"});
   ASSERT_TRUE(skipped(plan, Backend::Cuda));
   EXPECT_NE(skipped(plan, Backend::Cuda)->reason.find("no CUDA build of torch"), std::string::npos);
@@ -127,13 +126,13 @@ TEST(Plan, TorchNoarchNeedsNoToolchain) {
 TEST(Plan, TorchBoundsFilterToolchains) {
   auto config = relu_config({Backend::Cpu});
   config.torch.minver = Version::parse("2.0");
-  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
-                                   std::nullopt);
+  auto plan =
+      pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")}, std::nullopt);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch211-cxx11-cpu-x86_64-linux"});
 
   config.torch.maxver = Version::parse("2.10");
-  auto none = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
-                                   std::nullopt);
+  auto none =
+      pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")}, std::nullopt);
   EXPECT_TRUE(none.planned.empty());
   ASSERT_TRUE(skipped(none, Backend::Cpu));
   EXPECT_NE(skipped(none, Backend::Cpu)->reason.find("outside build.toml's bounds"), std::string::npos);
@@ -150,8 +149,8 @@ TEST(Plan, CudaBoundsFilterToolkits) {
 TEST(Plan, StableAbiNamesAndBounds) {
   auto config = relu_config({Backend::Cpu});
   config.torch.stable_abi_all = Version::parse("2.11");
-  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")},
-                                   std::nullopt);
+  auto plan =
+      pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0")}, std::nullopt);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch-stable-abi211-cpu-x86_64-linux"});
 }
 
@@ -183,8 +182,9 @@ TEST(Plan, EventsCarryWhatCompileNeeds) {
 TEST(Plan, VariantFilterSelectsAndExplainsWhatItLeftOut) {
   pipeline::PlanFilter filter;
   filter.variants = {"torch211-cxx11-cu130-x86_64-linux"};
-  auto plan = pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "id",
-                                   {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13, filter);
+  auto plan =
+      pipeline::plan_variants(relu_config({Backend::Cpu, Backend::Cuda}), "id",
+                              {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")}, kNvcc13, filter);
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch211-cxx11-cu130-x86_64-linux"});
   ASSERT_TRUE(skipped(plan, Backend::Cpu));
   EXPECT_NE(skipped(plan, Backend::Cpu)->reason.find("torch113-cxx11-cpu-x86_64-linux: not selected by --variant"),

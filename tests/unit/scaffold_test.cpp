@@ -1,11 +1,11 @@
 #include <git2.h>
 #include <gtest/gtest.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <functional>
 #include <set>
 #include <string>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "libkb/config/config.h"
@@ -36,12 +36,19 @@ const ScaffoldFile& file_named(const std::vector<ScaffoldFile>& files, const std
   return *it;
 }
 
-
 const std::set<std::string> kCommonFiles = {
-    ".gitattributes",           ".gitignore",     "CARD.md",
-    "Makefile",                 "benchmarks/benchmark.py", "build.toml",
-    "example.py",               "tests/__init__.py",       "tests/test_relu.py",
-    "torch-ext/relu/__init__.py", "torch-ext/torch_binding.cpp", "torch-ext/torch_binding.h",
+    ".gitattributes",
+    ".gitignore",
+    "CARD.md",
+    "Makefile",
+    "benchmarks/benchmark.py",
+    "build.toml",
+    "example.py",
+    "tests/__init__.py",
+    "tests/test_relu.py",
+    "torch-ext/relu/__init__.py",
+    "torch-ext/torch_binding.cpp",
+    "torch-ext/torch_binding.h",
 };
 
 std::set<std::string> with_common(std::initializer_list<std::string> extra) {
@@ -132,7 +139,6 @@ TEST(ScaffoldBackends, UnknownBackendIsAnError) {
   EXPECT_FALSE(error_of([] { parse_backends({""}); }).empty());
 }
 
-
 TEST(ScaffoldRender, FileSetFollowsBackendSelection) {
   auto names = parse_repo_names("kb-test/relu");
   EXPECT_EQ(paths_of(render_scaffold(names, "MIT", {"cuda"})), with_common({"relu_cuda/relu.cu"}));
@@ -144,8 +150,8 @@ TEST(ScaffoldRender, FileSetFollowsBackendSelection) {
   EXPECT_EQ(paths_of(render_scaffold(names, "MIT", {"xpu"})), with_common({"relu_xpu/relu.cpp"}));
   EXPECT_EQ(paths_of(render_scaffold(names, "MIT", {"tpu", "neuron", "cann"})), kCommonFiles);
   EXPECT_EQ(paths_of(render_scaffold(names, "MIT", all_backend_names())),
-            with_common({"relu_cuda/relu.cu", "relu_cpu/relu_cpu.cpp", "relu_metal/relu.metal",
-                         "relu_metal/relu.mm", "relu_xpu/relu.cpp"}));
+            with_common({"relu_cuda/relu.cu", "relu_cpu/relu_cpu.cpp", "relu_metal/relu.metal", "relu_metal/relu.mm",
+                         "relu_xpu/relu.cpp"}));
 }
 
 TEST(ScaffoldRender, PlaceholdersFilledExceptTheRawCard) {
@@ -166,8 +172,9 @@ TEST(ScaffoldRender, PlaceholdersFilledExceptTheRawCard) {
             std::string::npos);
   EXPECT_NE(file_named(files, "benchmarks/benchmark.py").content.find("class FastAddBenchmark(Benchmark)"),
             std::string::npos);
-  EXPECT_NE(file_named(files, "torch-ext/torch_binding.cpp").content.find("\"fast_add(Tensor! out, Tensor input) -> ()\""),
-            std::string::npos);
+  EXPECT_NE(
+      file_named(files, "torch-ext/torch_binding.cpp").content.find("\"fast_add(Tensor! out, Tensor input) -> ()\""),
+      std::string::npos);
   EXPECT_NE(file_named(files, "torch-ext/torch_binding.h").content.find("void fast_add(torch::Tensor &out"),
             std::string::npos);
   EXPECT_NE(file_named(files, ".gitignore").content.find("/torch-ext/fast_add/_ops.py"), std::string::npos);
@@ -219,8 +226,8 @@ TEST(ScaffoldBuildToml, QuotesUnusualValues) {
 
 TEST(ScaffoldBuildToml, ParsesWithTheBuildConfigLoader) {
   auto names = parse_repo_names("kb-test/relu_kernel");
-  auto config = config::parse_build_config(render_build_toml(names, "Apache-2.0", parse_backends({"all"})),
-                                           "build.toml");
+  auto config =
+      config::parse_build_config(render_build_toml(names, "Apache-2.0", parse_backends({"all"})), "build.toml");
   EXPECT_EQ(config.edition, 5);
   EXPECT_EQ(config.general.name, "relu-kernel");
   EXPECT_EQ(config.general.version, 1u);
@@ -371,13 +378,26 @@ TEST_F(ScaffoldDir, CpuScaffoldCompilesAndAddsOneWithDebianTorch) {
   }
 )");
   const fs::path so = dir / "_add_one_cpu_test.so";
-  std::vector<std::string> cmd = {"g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-DCPU_KERNEL",
-                                  "-DTORCH_EXTENSION_NAME=_add_one_cpu_test", "-I" + dir.string(),
-                                  "-I" + (dir / "torch-ext").string(), "-isystem", "/usr/include/torch/csrc/api/include",
-                                  "-isystem", python_include,
+  std::vector<std::string> cmd = {"g++",
+                                  "-std=c++17",
+                                  "-O1",
+                                  "-shared",
+                                  "-fPIC",
+                                  "-DCPU_KERNEL",
+                                  "-DTORCH_EXTENSION_NAME=_add_one_cpu_test",
+                                  "-I" + dir.string(),
+                                  "-I" + (dir / "torch-ext").string(),
+                                  "-isystem",
+                                  "/usr/include/torch/csrc/api/include",
+                                  "-isystem",
+                                  python_include,
                                   (dir / "torch-ext/torch_binding.cpp").string(),
-                                  (dir / "add_one_cpu/add_one_cpu.cpp").string(), "-o", so.string(), "-ltorch",
-                                  "-ltorch_cpu", "-lc10"};
+                                  (dir / "add_one_cpu/add_one_cpu.cpp").string(),
+                                  "-o",
+                                  so.string(),
+                                  "-ltorch",
+                                  "-ltorch_cpu",
+                                  "-lc10"};
   auto compiled = run_process({cmd});
   ASSERT_TRUE(compiled.ok()) << compiled.err;
 

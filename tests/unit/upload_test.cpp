@@ -25,14 +25,13 @@ std::string metadata_json(int version, bool dirty) {
   std::string commit(40, 'a');
   return R"({"name": "relu", "id": "_relu_cpu_abc", "version": )" + std::to_string(version) +
          R"(, "license": "MIT", "python-depends": [], "backend": {"type": "cpu"},
-            "provenance": {"kernel-builder": {"version": "kb 0.1.0", "commit": ")" + commit +
-         R"(", "dirty": )" + (dirty ? "true" : "false") + "}}}";
+            "provenance": {"kernel-builder": {"version": "kb 0.1.0", "commit": ")" +
+         commit + R"(", "dirty": )" + (dirty ? "true" : "false") + "}}}";
 }
 
 class UploadTest : public ::testing::Test {
  protected:
-  UploadTest() : tmp_(make_temp_dir(fs::temp_directory_path(), "kb-upload")), kernel_(tmp_.path() / "relu") {
-  }
+  UploadTest() : tmp_(make_temp_dir(fs::temp_directory_path(), "kb-upload")), kernel_(tmp_.path() / "relu") {}
 
   void variant(const std::string& name, int version = 1, bool dirty = false) {
     write(kernel_ / "build" / name / "__init__.py", "from ._ops import ops\n");
@@ -49,7 +48,8 @@ class UploadTest : public ::testing::Test {
 
   std::vector<std::string> remote_files(hub::Hub& h, const std::string& branch) {
     std::vector<std::string> out;
-    for (const auto& e : h.list_tree("acme/relu", h.resolve_revision("acme/relu", branch), "", true)) out.push_back(e.path);
+    for (const auto& e : h.list_tree("acme/relu", h.resolve_revision("acme/relu", branch), "", true))
+      out.push_back(e.path);
     return out;
   }
 
@@ -76,7 +76,9 @@ TEST_F(UploadTest, PlanUploadsEveryVariantFileButBytecodeToTheVersionBranch) {
 
 TEST_F(UploadTest, RepoIdAndBranchComeFromBuildTomlAndVersionsMustAgree) {
   variant("torch-cpu", 2, /*dirty=*/true);
-  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::nullopt, std::nullopt, false}); }),
+  EXPECT_TRUE(contains(error_of([&] {
+                         publish::plan_upload({kernel_, std::nullopt, std::nullopt, false});
+                       }),
                        "--repo-id is not provided"));
   write(kernel_ / "build.toml",
         "[general]\nname = \"relu\"\nlicense = \"MIT\"\nbackends = [\"cpu\"]\nversion = 2\nedition = 5\n"
@@ -87,14 +89,18 @@ TEST_F(UploadTest, RepoIdAndBranchComeFromBuildTomlAndVersionsMustAgree) {
   ASSERT_EQ(plan.warnings.size(), 1u);
   EXPECT_TRUE(contains(plan.warnings[0], "1 build variant(s) built from a dirty git tree: torch-cpu"));
   variant("torch-cuda", 3);
-  EXPECT_EQ(error_of([&] { publish::plan_upload({kernel_, std::nullopt, std::nullopt, false}); }),
+  EXPECT_EQ(error_of([&] {
+              publish::plan_upload({kernel_, std::nullopt, std::nullopt, false});
+            }),
             "Found multiple versions in build variants: 2, 3");
   EXPECT_EQ(publish::plan_upload({kernel_, std::nullopt, std::string("dev"), false}).branch, "dev");
 }
 
 TEST_F(UploadTest, NoVariantsIsAnError) {
   fs::create_directories(kernel_);
-  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); }),
+  EXPECT_TRUE(contains(error_of([&] {
+                         publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+                       }),
                        "No build variants found"));
 }
 
@@ -124,14 +130,15 @@ TEST_F(UploadTest, UploadToTheLocalHubThenRepublishIsANoOpAndRemovedFilesArePrun
   auto first = publish::upload(*local, plan, "m");
   EXPECT_TRUE(first.changed);
   EXPECT_TRUE(first.new_branch);
-  EXPECT_EQ(remote_files(*local, "v1"), (std::vector<std::string>{"build/torch-cpu/__init__.py",
-                                                                  "build/torch-cpu/extra.txt",
-                                                                  "build/torch-cpu/metadata.json"}));
+  EXPECT_EQ(remote_files(*local, "v1"),
+            (std::vector<std::string>{"build/torch-cpu/__init__.py", "build/torch-cpu/extra.txt",
+                                      "build/torch-cpu/metadata.json"}));
   auto again = publish::upload(*local, plan, "m");
   EXPECT_FALSE(again.changed);
   EXPECT_FALSE(again.new_branch);
   fs::remove(kernel_ / "build" / "torch-cpu" / "extra.txt");
-  auto pruned = publish::upload(*local, publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}), "m");
+  auto pruned =
+      publish::upload(*local, publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}), "m");
   EXPECT_TRUE(pruned.changed);
   EXPECT_EQ(remote_files(*local, "v1"),
             (std::vector<std::string>{"build/torch-cpu/__init__.py", "build/torch-cpu/metadata.json"}));
@@ -166,8 +173,8 @@ TEST_F(UploadTest, TheRenderedCardNextToTheVariantsBecomesReadmeOnMain) {
   local->fetch_file("acme/relu", first.readme_commit, entries[0],
                     [&](const char* data, size_t n) { readme.append(data, n); });
   EXPECT_EQ(readme, "# acme/relu\n");
-  EXPECT_EQ(remote_files(*local, "v1"), (std::vector<std::string>{"build/torch-cpu/__init__.py",
-                                                                  "build/torch-cpu/metadata.json"}));
+  EXPECT_EQ(remote_files(*local, "v1"),
+            (std::vector<std::string>{"build/torch-cpu/__init__.py", "build/torch-cpu/metadata.json"}));
 
   // Unchanged card: no new commit on main, nothing changed at all.
   auto again = publish::upload(*local, plan, "m");
@@ -177,7 +184,8 @@ TEST_F(UploadTest, TheRenderedCardNextToTheVariantsBecomesReadmeOnMain) {
 
   // An edited card alone is a change.
   write(kernel_ / "build" / "CARD.md", "# acme/relu, edited\n");
-  auto edited = publish::upload(*local, publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}), "m");
+  auto edited =
+      publish::upload(*local, publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}), "m");
   EXPECT_TRUE(edited.readme_published);
   EXPECT_TRUE(edited.changed);
   EXPECT_NE(edited.readme_commit, first.readme_commit);
@@ -199,9 +207,12 @@ fs::path glibc_2_34_variant(const fs::path& kernel, const fs::path& scratch) {
 TEST_F(UploadTest, NonPortableVariantsAreRefusedUnlessAllowed) {
   variant("torch210-cxx11-cpu-x86_64-linux");
   glibc_2_34_variant(kernel_, tmp_.path());
-  std::string refused = error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); });
-  EXPECT_TRUE(contains(refused, "refusing to publish non-portable variant(s):\n  torch210-cxx11-cpu-x86_64-linux (1 "
-                                "symbol(s) beyond manylinux_2_28; checked against manylinux_2_28, abi3 3.9, macOS 15.0)"))
+  std::string refused = error_of([&] {
+    publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+  });
+  EXPECT_TRUE(contains(refused,
+                       "refusing to publish non-portable variant(s):\n  torch210-cxx11-cpu-x86_64-linux (1 "
+                       "symbol(s) beyond manylinux_2_28; checked against manylinux_2_28, abi3 3.9, macOS 15.0)"))
       << refused;
   EXPECT_TRUE(contains(refused, "--allow-nonportable"));
   auto plan = publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, true});
@@ -222,12 +233,15 @@ TEST_F(UploadTest, KbCheckabisVerdictDecidesWhileTheSharedObjectsAreUnchanged) {
   ASSERT_EQ(plan.variants.size(), 1u);
   EXPECT_TRUE(plan.variants[0].portable);
   EXPECT_EQ(plan.variants[0].abi_policy, "manylinux_2_34, abi3 3.9, macOS 15.0");
-  for (const auto& op : plan.additions) EXPECT_EQ(op.path_in_repo.find(".kb-abi"), std::string::npos) << op.path_in_repo;
+  for (const auto& op : plan.additions)
+    EXPECT_EQ(op.path_in_repo.find(".kb-abi"), std::string::npos) << op.path_in_repo;
 
   // A verdict against the default policy refuses the same objects.
   kb::abi::CheckOptions standard;
   kb::abi::record_verdict(kb::abi::check_variant(dir, standard), standard);
-  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); }),
+  EXPECT_TRUE(contains(error_of([&] {
+                         publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+                       }),
                        "checked against manylinux_2_28"));
 
   // Objects changed since the verdict: it no longer counts, the variant is
@@ -236,7 +250,9 @@ TEST_F(UploadTest, KbCheckabisVerdictDecidesWhileTheSharedObjectsAreUnchanged) {
   ASSERT_TRUE(kb::abi::current_verdict(dir));
   std::ofstream(dir / "_relu_cpu_abc.abi3.so", std::ios::app | std::ios::binary) << "trailing bytes";
   EXPECT_FALSE(kb::abi::current_verdict(dir));
-  EXPECT_TRUE(contains(error_of([&] { publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false}); }),
+  EXPECT_TRUE(contains(error_of([&] {
+                         publish::plan_upload({kernel_, std::string("acme/relu"), std::nullopt, false});
+                       }),
                        "checked against manylinux_2_28"));
   // An unreadable verdict is no verdict.
   write(kb::abi::verdict_path(dir), "{not json");

@@ -91,8 +91,7 @@ int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const
       }
     }
   }
-  if (failed)
-    report << "⛔ ABI compatibility issues found in " << failed << " of " << variants << " variant(s)\n";
+  if (failed) report << "⛔ ABI compatibility issues found in " << failed << " of " << variants << " variant(s)\n";
   bool success = arguments_ok && (failed == 0 || s.warn_only);
   if (s.json) out.finished(success, {{"variants", variants}});
   return success ? 0 : 1;
@@ -118,8 +117,7 @@ int run_stream(ev::Writer& out, const Settings& s) {
         out.emit(checked);
         ++variants;
         if (!r.ok()) {
-          std::string message =
-              "variant " + r.variant + " is not portable: " + abi::summarize_problems(r, s.options);
+          std::string message = "variant " + r.variant + " is not portable: " + abi::summarize_problems(r, s.options);
           if (strict && !s.warn_only) {
             out.error(message, variant);
             failed = true;
@@ -144,8 +142,7 @@ int main(int argc, char** argv) {
   Settings s;
   std::vector<std::string> paths;
   std::string python_abi = "3.9", macos = "15.0";
-  app.add_option("PATH", paths, "Kernel directory, variant directory or shared object")
-      ->check(CLI::ExistingPath);
+  app.add_option("PATH", paths, "Kernel directory, variant directory or shared object")->check(CLI::ExistingPath);
   app.add_option("-m,--manylinux", s.options.manylinux, "manylinux policy for ELF files")
       ->check(CLI::Validator(
           [](std::string& name) -> std::string {

@@ -8,9 +8,9 @@
 #include <sstream>
 #include <thread>
 
-#include "libkb/pipeline/compile.h"
 #include "libkb/events/events.h"
 #include "libkb/events/fields.h"
+#include "libkb/pipeline/compile.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
 #include "libkb/util/work_queue.h"
@@ -25,8 +25,8 @@ int compile(ev::Writer& out, const std::string& kernel_dir, unsigned jobs) {
   std::istream* in = &std::cin;
   if (!kernel_dir.empty() || !ev::stdin_is_stream()) {
     // Standalone: let kb-genproject plan, then build what it planned.
-    auto plan = kb::run_process({.argv = {kb::tool_path("kb-genproject").string(),
-                                          kernel_dir.empty() ? "." : kernel_dir}});
+    auto plan =
+        kb::run_process({.argv = {kb::tool_path("kb-genproject").string(), kernel_dir.empty() ? "." : kernel_dir}});
     std::cerr << plan.err;
     planned_stream.str(plan.out);
     in = &planned_stream;
@@ -57,8 +57,7 @@ int compile(ev::Writer& out, const std::string& kernel_dir, unsigned jobs) {
           done["seconds"] = result.seconds;
           done["up_to_date"] = result.up_to_date;
           out.emit(done);
-          std::cerr << "kb-compile: " << variant << ": "
-                    << (result.up_to_date ? "up to date" : "built") << " ("
+          std::cerr << "kb-compile: " << variant << ": " << (result.up_to_date ? "up to date" : "built") << " ("
                     << static_cast<int>(result.seconds * 10) / 10.0 << " s)\n";
           ++built;
         } catch (const std::exception& err) {
@@ -82,8 +81,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Build planned kernel variants (reads and writes the kb event stream)", "kb-compile"};
   std::string kernel_dir;
   unsigned jobs = 1;
-  app.add_option("KERNEL_DIR", kernel_dir,
-                 "Plan and build this kernel directly instead of reading events from stdin");
+  app.add_option("KERNEL_DIR", kernel_dir, "Plan and build this kernel directly instead of reading events from stdin");
   app.add_option("-j,--jobs", jobs, "Variants built in parallel")->check(CLI::Range(1u, 64u));
   kb::tools::ToolRun run("kb-compile");
   return kb::tools::tool_main(run, app, argc, argv, [&] { return compile(run.begin_stream(), kernel_dir, jobs); });

@@ -6,9 +6,9 @@
 
 #include <iostream>
 
-#include "libkb/pipeline/genproject.h"
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
+#include "libkb/pipeline/genproject.h"
 #include "libkb/project/project.h"
 #include "libkb/util/error.h"
 #include "tools/support/tool_main.h"
@@ -40,8 +40,10 @@ int clean_pyproject(const std::filesystem::path& kernel_dir, const std::filesyst
   bool ok = true;
   for (const auto& rel : existing) {
     std::error_code ec;
-    if (std::filesystem::remove(target / rel, ec)) std::cout << "Deleted: " << rel.generic_string() << "\n";
-    else ok = false;
+    if (std::filesystem::remove(target / rel, ec))
+      std::cout << "Deleted: " << rel.generic_string() << "\n";
+    else
+      ok = false;
   }
   std::error_code ec;
   if (std::filesystem::is_empty(target / "cmake", ec) && std::filesystem::remove(target / "cmake", ec))
@@ -63,12 +65,12 @@ int main(int argc, char** argv) {
   bool dry_run = false, kernel_dirty = false;
   app.add_option("KERNEL_DIR", kernel_dir, "Kernel directory with build.toml (default: .)");
   app.add_option("TARGET_DIR", target_dir, "Where generated files go (default: KERNEL_DIR)");
-  app.add_option("--python", options.pythons, "Build only for this interpreter with torch (repeatable; default: KB_PYTHON, else every one discovered)")
+  app.add_option(
+         "--python", options.pythons,
+         "Build only for this interpreter with torch (repeatable; default: KB_PYTHON, else every one discovered)")
       ->allow_extra_args(false);
-  app.add_option("--variant", options.filter.variants, "Plan only this variant (repeatable)")
-      ->allow_extra_args(false);
-  app.add_option("--backend", backends, "Plan only this backend (repeatable)")
-      ->allow_extra_args(false);
+  app.add_option("--variant", options.filter.variants, "Plan only this variant (repeatable)")->allow_extra_args(false);
+  app.add_option("--backend", backends, "Plan only this backend (repeatable)")->allow_extra_args(false);
   app.add_option("--unique-id", options.unique_id, "Op namespace suffix instead of the git tree id");
   app.add_flag("--strict", options.strict, "Ask downstream tools to fail on ABI violations");
   app.add_flag("-f,--force", options.force, "Overwrite files that kb did not generate");

@@ -87,23 +87,24 @@ int main(int argc, char** argv) {
     kb::publish::UploadPlan plan = kb::publish::plan_upload(options);
     for (const auto& w : plan.warnings) std::cerr << "warning: " << w << "\n";
     if (!quiet)
-      std::cerr << "Uploading " << plan.variants.size() << " variant(s) of " << plan.repo_id << " to " << hub->describe()
-                << "\n";
+      std::cerr << "Uploading " << plan.variants.size() << " variant(s) of " << plan.repo_id << " to "
+                << hub->describe() << "\n";
     ProgressLine bar(!quiet && isatty(STDERR_FILENO));
-    kb::publish::UploadResult result = kb::publish::upload(
-        *hub, plan, "Uploaded using `kb`.",
-        [&](const std::string& to, uint64_t done, uint64_t total) { bar.show(to, done, total); });
+    kb::publish::UploadResult result =
+        kb::publish::upload(*hub, plan, "Uploaded using `kb`.",
+                            [&](const std::string& to, uint64_t done, uint64_t total) { bar.show(to, done, total); });
     bar.finish();
     if (!quiet && result.new_branch) std::cerr << "Using branch `" << plan.branch << "` (new)\n";
     std::string url = hub->branch_url(plan.repo_id, plan.branch).value_or(plan.repo_id + "@" + plan.branch);
     std::string status = !result.pull_requests.empty() ? "pull_request_created"
-                         : result.changed             ? "uploaded"
-                                                      : "no_changes";
+                         : result.changed              ? "uploaded"
+                                                       : "no_changes";
     if (!result.changed) {
       std::cerr << "No changes to upload.\n";
     } else if (!quiet) {
       for (const auto& [target, pr] : result.pull_requests) std::cerr << "Pull request created: " << pr << "\n";
-      if (result.pull_requests.empty()) std::cerr << "Kernel uploaded: " << url << " (commit " << result.commit << ")\n";
+      if (result.pull_requests.empty())
+        std::cerr << "Kernel uploaded: " << url << " (commit " << result.commit << ")\n";
     }
     if (result.readme_published && !quiet && !create_pr)
       std::cerr << "Card uploaded: " << plan.repo_id << "@" << kb::publish::kReadmeBranch << " "
@@ -111,9 +112,8 @@ int main(int argc, char** argv) {
     if (output_json) {
       nlohmann::ordered_json prs = nlohmann::ordered_json::array();
       for (const auto& [target, pr] : result.pull_requests) prs.push_back({{"branch", target}, {"url", pr}});
-      nlohmann::ordered_json j = {{"status", status},     {"repo_id", plan.repo_id},
-                                  {"branch", plan.branch}, {"url", url},
-                                  {"commit", result.commit}, {"pull_requests", prs}};
+      nlohmann::ordered_json j = {{"status", status}, {"repo_id", plan.repo_id}, {"branch", plan.branch},
+                                  {"url", url},       {"commit", result.commit}, {"pull_requests", prs}};
       if (plan.card)
         j["readme"] = {{"branch", kb::publish::kReadmeBranch},
                        {"path", kb::publish::kReadmePath},

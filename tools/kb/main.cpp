@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "libkb/pipeline/summary.h"
 #include "libkb/card/card.h"
 #include "libkb/events/events.h"
+#include "libkb/pipeline/summary.h"
 #include "libkb/util/error.h"
 #include "libkb/util/process.h"
 #include "tools/support/tool_main.h"
@@ -162,8 +162,10 @@ int build(const std::vector<std::string>& args) {
 // the upload or both; the upload runs only after a successful build.
 int build_and_upload(int argc, char** argv) {
   static const std::set<std::string> upload_values = {"--repo-id", "--branch", "--output-json", "--hub", "--repo-type"};
-  static const std::set<std::string> upload_flags = {"--private", "--create-pr", "--allow-nonportable", "-q", "--quiet"};
-  static const std::set<std::string> build_values = {"-j", "--jobs", "--python", "--variant", "--backend", "--unique-id"};
+  static const std::set<std::string> upload_flags = {"--private", "--create-pr", "--allow-nonportable", "-q",
+                                                     "--quiet"};
+  static const std::set<std::string> build_values = {"-j",        "--jobs",    "--python",
+                                                     "--variant", "--backend", "--unique-id"};
   std::vector<std::string> build_args, upload_args;
   std::vector<std::string> dirs;
   bool allow_nonportable = false;
@@ -192,7 +194,8 @@ int build_and_upload(int argc, char** argv) {
       dirs.push_back(a);
     }
   }
-  if (dirs.size() > 1) throw kb::tools::UsageError("kb build-and-upload takes one kernel directory, got " + std::to_string(dirs.size()));
+  if (dirs.size() > 1)
+    throw kb::tools::UsageError("kb build-and-upload takes one kernel directory, got " + std::to_string(dirs.size()));
   // Publishing refuses non-portable variants, so the build fails on them first.
   if (!allow_nonportable) build_args.push_back("--strict");
   build_args.insert(build_args.end(), dirs.begin(), dirs.end());
