@@ -116,6 +116,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kernel_dir", nargs="?", default=str(REPO / "examples" / "relu"))
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--cpp-only", action="store_true", help="only the C++ section")
     # Internal: the timed child processes.
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--in-process", nargs=4, help=argparse.SUPPRESS)
@@ -127,6 +128,9 @@ def main():
     if args.in_process:
         runs, kernel_dir, variant_dir, name = args.in_process
         in_process_runs(Path(kernel_dir), Path(variant_dir), name, int(runs))
+        return
+    if args.cpp_only:
+        cpp_runs(Path(args.kernel_dir), args.runs)
         return
 
     env = dict(os.environ)

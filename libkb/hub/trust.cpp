@@ -15,7 +15,7 @@ std::optional<bool> publisher_trusted_cached(Hub& hub, std::string_view org, con
                                              std::chrono::seconds ttl) {
   // An organisation name is a repo id's first part: check it as one.
   cache::check_repo_id(std::string(org) + "/x");
-  fs::path record = cache_root / ".kb-trust" / to_hex(sha256_bytes(hub.describe())).substr(0, 16) / std::string(org);
+  fs::path record = cache_root / ".kb-trust" / fnv1a64_hex(hub.describe()) / std::string(org);
   std::error_code ec;
   if (fs::is_regular_file(record, ec)) {
     try {

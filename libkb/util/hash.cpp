@@ -122,4 +122,16 @@ std::string base64_encode(std::string_view raw) {
   return out;
 }
 
+std::string fnv1a64_hex(std::string_view data) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[i] = digits[h & 0xf];
+  return out;
+}
+
 }  // namespace kb

@@ -37,6 +37,10 @@ std::string git_blob_sha1_hex(std::string_view content);
 std::string sha256_bytes(std::string_view data);                   // raw 32 bytes
 std::string sha256_file_bytes(const std::filesystem::path& path);  // raw 32 bytes, streamed
 std::string to_hex(std::string_view raw);
+// FNV-1a, 64 bits, as 16 hex digits: a name for a cache entry keyed by a
+// short string where no adversary picks the input. Not cryptographic; it
+// spares a loader OpenSSL's first-use initialisation (~1.5 ms).
+std::string fnv1a64_hex(std::string_view data);
 // The bytes `hex` spells (either case); nullopt for an odd length or a non-hex digit.
 std::optional<std::string> from_hex(std::string_view hex);
 std::string base64_encode(std::string_view raw);  // standard alphabet, padded

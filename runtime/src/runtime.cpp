@@ -38,7 +38,8 @@ Registry& registry() {
   return r;
 }
 
-// Op names (without namespace) the dispatcher knows in `ns`, sorted.
+// Op names (without namespace) the dispatcher knows in `ns`, sorted: a scan
+// of every op, for messages only.
 std::vector<std::string> ops_in_namespace(const std::string& ns) {
   const std::string prefix = ns + "::";
   std::vector<std::string> out;
@@ -47,6 +48,78 @@ std::vector<std::string> ops_in_namespace(const std::string& ns) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+// Records the op names a library registers in one namespace while it loads
+// (TORCH_LIBRARY runs in its static initialisers, inside dlopen). Adding
+// the listener walks the dispatcher's ops once; outside a recording they
+// are ignored at once. Listing every op before and after each dlopen cost
+// more than the dlopen itself.
+class OpRecorder : public c10::OpRegistrationListener {
+ public:
+  void onOperatorRegistered(const c10::OperatorHandle& op) override {
+    std::lock_guard lock(mutex_);
+    if (!recording_) return;
+    const std::string& name = op.operator_name().name;
+    if (name.size() > recording_->size() + 2 && name.compare(0, recording_->size(), *recording_) == 0 &&
+        name.compare(recording_->size(), 2, "::") == 0)
+      recorded_.push_back(name.substr(recording_->size() + 2));
+  }
+  void onOperatorDeregistered(const c10::OperatorHandle&) override {}
+
+  // Runs `load` and returns the op names it registered in `ns`, sorted.
+  // Loads are serialised by the runtime's registry lock.
+  template <typename F>
+  std::vector<std::string> registered_by(const std::string& ns, F&& load) {
+    {
+      std::lock_guard lock(mutex_);
+      recording_ = ns;
+      recorded_.clear();
+    }
+    struct StopRecording {
+      OpRecorder& recorder;
+      ~StopRecording() {
+        std::lock_guard lock(recorder.mutex_);
+        recorder.recording_.reset();
+      }
+    } stop{*this};
+    load();
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out = std::move(recorded_);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;  // the dispatcher calls in with its own lock held: no calls back into it
+  std::optional<std::string> recording_;
+  std::vector<std::string> recorded_;
+};
+
+OpRecorder& op_recorder() {
+  // Never destroyed: the dispatcher keeps the listener until the process
+  // ends, and the recorder must outlive it.
+  static OpRecorder* recorder = [] {
+    auto* owned_by_dispatcher = new OpRecorder;
+    new c10::RegistrationHandleRAII(c10::Dispatcher::singleton().addRegistrationListener(
+        std::unique_ptr<c10::OpRegistrationListener>(owned_by_dispatcher)));
+    return owned_by_dispatcher;
+  }();
+  return *recorder;
+}
+
+// Whether a TORCH_LIBRARY block already owns `ns` in this process (a second
+// one would throw from a static initialiser inside dlopen, which cannot be
+// recovered from): the dispatcher is asked to register the namespace, and
+// the registration is dropped again at once.
+bool namespace_taken(const std::string& ns) {
+  try {
+    c10::RegistrationHandleRAII probe = c10::Dispatcher::singleton().registerLibrary(ns, "kb::runtime probe");
+    return false;
+  } catch (const c10::Error&) {
+    return true;
+  }
 }
 
 void* open_library(const fs::path& library) {
@@ -91,12 +164,12 @@ const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<va
     if (other->ops_namespace == kernel->ops_namespace)
       throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
                   " is already registered by " + other->variant_dir.string());
-  if (!ops_in_namespace(kernel->ops_namespace).empty())
-    throw Error("Cannot load kernel from " + canonical.string() + ": ops in namespace " + kernel->ops_namespace +
-                " are already registered in this process");
+  if (namespace_taken(kernel->ops_namespace))
+    throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
+                " is already registered in this process (by a library loaded without kb::runtime)");
 
-  kernel->handle = open_library(kernel->library);
-  kernel->ops = ops_in_namespace(kernel->ops_namespace);
+  kernel->ops = op_recorder().registered_by(kernel->ops_namespace,
+                                         [&] { kernel->handle = open_library(kernel->library); });
   if (located) {
     if (located->repo_info) kernel->repo_info = RepoInfo{located->repo_info->first, located->repo_info->second};
     for (const auto& w : located->warnings) kernel->warnings.push_back(w.message);

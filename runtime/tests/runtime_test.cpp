@@ -259,6 +259,20 @@ TEST_F(ExampleRelu, UnknownOpListsTheKernelsOps) {
   EXPECT_TRUE(contains(error, "has no op `gelu` in namespace " + relu.ops_namespace + "; its ops: relu")) << error;
 }
 
+TEST_F(ExampleRelu, ANamespaceAlreadyRegisteredOutsideTheRuntimeIsAnErrorNotAnAbort) {
+  // The same library opened behind the runtime's back registers its
+  // namespace first (as a Python import of the kernel would).
+  fs::path variant = kernel / "build" / matching_variant();
+  kb::metadata::Metadata meta = kb::metadata::read_metadata(variant / "metadata.json");
+  ASSERT_NE(::dlopen((variant / (meta.id + ".abi3.so")).c_str(), RTLD_LAZY | RTLD_LOCAL), nullptr) << dlerror();
+  std::string error = error_of([&] { rt::load_local_kernel(kernel); });
+  EXPECT_TRUE(contains(error, "its op namespace " + meta.id +
+                                  " is already registered in this process (by a library loaded without "
+                                  "kb::runtime)"))
+      << error;
+  EXPECT_TRUE(rt::loaded_kernels().empty());
+}
+
 // examples/relu published with `kb upload` to the loopback Hugging Face Hub
 // (tests/fixtures/hub-server), then loaded by a libtorch program.
 class ExampleReluHub : public ExampleRelu {

@@ -54,6 +54,12 @@ TEST(Hash, Sha256AndBase64MatchKnownVectors) {
   EXPECT_EQ(base64_encode("foo"), "Zm9v");
 }
 
+TEST(Hash, Fnv1a64MatchesTheReferenceVectors) {
+  EXPECT_EQ(fnv1a64_hex(""), "cbf29ce484222325");
+  EXPECT_EQ(fnv1a64_hex("a"), "af63dc4c8601ec8c");
+  EXPECT_EQ(fnv1a64_hex("foobar"), "85944171f73967e8");
+}
+
 TEST(Fs, AtomicWriteAndDirectoryExchange) {
   fs::path root = make_temp_dir(fs::temp_directory_path(), "kb-util-test");
   TempDirGuard guard(root);
