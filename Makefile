@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps cuda-torch test-tools configure build install test test-unit test-cli test-examples demo clean
+.PHONY: all deps cuda-torch test-tools configure build install test test-unit test-cli test-examples test-asan demo clean
 
 all: build
 
@@ -50,6 +50,21 @@ test-cli: build
 
 test-examples: build cuda-torch
 	cd $(BUILD_DIR) && ctest --output-on-failure -L example
+
+# The unit, CLI and runtime suites again, every kb target built with
+# AddressSanitizer and UndefinedBehaviorSanitizer in its own tree (no Python
+# extension: an uninstrumented interpreter cannot load it). A finding fails
+# its test. The runtime tests on examples/relu use the build `make test` made
+# (skipped without it); the installed-package test links an uninstrumented
+# program and is left out.
+ASAN_BUILD_DIR ?= build-asan
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DKB_WERROR=ON -DKB_SANITIZE=ON -DKB_BUILD_PYTHON=OFF >/dev/null
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	cd $(ASAN_BUILD_DIR) && \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli|runtime' -E '^example/|installed-package' \
+	    -FS 'example_.*' $(CTEST_FLAGS)
 
 demo: build cuda-torch
 	scripts/demo.sh

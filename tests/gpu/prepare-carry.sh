@@ -11,8 +11,8 @@
 #
 #   tests/gpu/prepare-carry.sh [BUILD_DIR]     (default: build)
 #
-# Run it here, after a full `cmake --build build`, right before the device
-# call: the carried libkb.a must match the sources that travel. Needs
+# Run it here, after a full `cmake --build build`, right before copying
+# the checkout to the GPU machine: the copied libkb.a must match the copied sources. Needs
 # patchelf (fetched with `apt-get download` into a temporary directory when
 # it is not installed).
 set -euo pipefail
@@ -35,7 +35,7 @@ git -C "$REPO" check-ignore -q .devcarry/x || die ".devcarry/ is not ignored by 
 [ -f "$BUILD/libkb.a" ] || die "$BUILD/libkb.a missing: build kb first"
 for t in "${TOOLS[@]}"; do [ -x "$BUILD/bin/$t" ] || die "$BUILD/bin/$t missing"; done
 
-# The carried archive must not be older than the library sources that travel.
+# The copied archive must not be older than the library sources copied with it.
 stale=$(find "$REPO/libkb" "$REPO/python/src" "$REPO/runtime/src" "$REPO/tools" -type f -newer "$BUILD/libkb.a" | head -5)
 [ -z "$stale" ] || echo "prepare-carry: WARNING: newer than $BUILD/libkb.a (rebuild first?):" $stale >&2
 

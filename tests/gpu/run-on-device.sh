@@ -3,8 +3,9 @@
 # build of torch, but none of kb's build dependencies (not part of
 # `make test`, not registered with ctest).
 #
-#   here:    tests/gpu/prepare-carry.sh          # kb tools, libkb.a, .so's, headers -> .devcarry/
-#   device:  bash tests/gpu/run-on-device.sh     # carry: [".devcarry"]
+#   on the build machine:  tests/gpu/prepare-carry.sh   # kb tools, libkb.a, .so's, headers -> .devcarry/
+#   on the GPU machine:    bash tests/gpu/run-on-device.sh
+#                          (in a copy of the checkout that includes .devcarry/)
 #
 # Checks, in order (each prints PASS/FAIL/SKIP/BLOCKED; a failure does not
 # stop the others; summary at the end):
@@ -231,7 +232,7 @@ EOF
   # -------------------------------------------------------------- kb-build
   section kb-build
   local W=$WORK/relu
-  # The tracked files of examples/relu (what travels to a device machine).
+  # The tracked files of examples/relu (what a copy of the checkout holds).
   cp -r "$REPO/examples/relu" "$W"
   (cd "$W" && rm -rf build _cmake_build CMakeLists.txt setup.py pyproject.toml cmake metadata-*.json \
     torch-ext/registration.h torch-ext/relu/_ops.py && find . -name __pycache__ -prune -exec rm -rf {} +)
