@@ -71,7 +71,7 @@ bool reports_failure(const Json& e) {
   return success != e.end() && success->is_boolean() && !success->get<bool>();
 }
 
-PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle) {
+PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle, Forward forward) {
   Reader reader(in);
   PumpResult result;
   while (true) {
@@ -84,9 +84,14 @@ PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Js
       return result;
     }
     if (!e) return result;
-    bool consumed = false;
+    auto pass_on = [&] {
+      if (reports_failure(*e)) result.upstream_failed = true;
+      out.emit(*e);
+    };
+    if (forward == Forward::BeforeHandling) pass_on();
+    bool consumed = forward == Forward::BeforeHandling;
     try {
-      consumed = handle(*e);
+      consumed = handle(*e) || consumed;
     } catch (const EventError& err) {
       // An event with a wrong-typed or missing field: reported like a
       // malformed line, and the stream ends there.
@@ -94,10 +99,7 @@ PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Js
       result.malformed = true;
       return result;
     }
-    if (!consumed) {
-      if (reports_failure(*e)) result.upstream_failed = true;
-      out.emit(*e);
-    }
+    if (!consumed) pass_on();
   }
 }
 

@@ -115,15 +115,22 @@ class Writer {
 // True for a "finished" event with "success": false (an upstream tool failed).
 bool reports_failure(const Json& e);
 
-// Reads events from `in` until end of input, calling `handle` for each; an
-// event for which `handle` returns false is forwarded unchanged through `out`.
-// A malformed line, or an event whose fields `handle` finds invalid (an
-// EventError, see fields.h), becomes an "error" event and ends the stream.
+// Reads events from `in` until end of input, calling `handle` for each. By
+// default an event for which `handle` returns false is forwarded unchanged
+// through `out`, after `handle` ran (so a tool can emit its own events first,
+// as kb-checkabi puts abi-checked before the variant-built it checked). With
+// Forward::BeforeHandling every event is forwarded as it arrives and then
+// handed to `handle`, whose return value is ignored (kb-metadata puts
+// variant-packaged after the variant-built). A malformed line, or an event
+// whose fields `handle` finds invalid (an EventError, see fields.h), becomes
+// an "error" event and ends the stream.
 struct PumpResult {
   bool malformed = false;        // a line was not an event; reading stopped there
   bool upstream_failed = false;  // a forwarded event reports_failure()
 };
-PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle);
+enum class Forward { UnlessConsumed, BeforeHandling };
+PumpResult pump(std::istream& in, Writer& out, const std::function<bool(const Json&)>& handle,
+                Forward forward = Forward::UnlessConsumed);
 
 // True when standard input is a pipe or file carrying an event stream rather
 // than a terminal (tools then run in stream mode).

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <sstream>
+
 #include "tests/unit/support.h"
 
 using kb::testing::error_of;
@@ -65,4 +68,52 @@ TEST(EventFields, ANewerFormatIsRefusedAnAbsentOneIsTheCurrent) {
             "project event: format 2 is newer than this tool reads (1); use tools of the same kb release");
   EXPECT_EQ(error_of([] { ProjectEvent::from_json(Json::parse(R"({"event": "project", "format": "1"})")); }),
             "project event: field \"format\" must be a number, got string \"1\"");
+}
+
+namespace {
+
+// The lines a pump over `input` writes, with `handle` emitting "seen-<event>"
+// for each event it acts on and consuming "x" events.
+std::vector<std::string> pumped(const std::string& input, Forward forward, PumpResult* result = nullptr) {
+  std::istringstream in(input);
+  char* buffer = nullptr;
+  size_t size = 0;
+  FILE* out_file = open_memstream(&buffer, &size);
+  PumpResult r;
+  {
+    Writer out(out_file);
+    r = pump(
+        in, out,
+        [&](const Json& e) {
+          out.emit({{"event", "seen-" + event_name(e)}});
+          return event_name(e) == "x";
+        },
+        forward);
+  }
+  fclose(out_file);
+  std::string text(buffer, size);
+  free(buffer);
+  if (result) *result = r;
+  std::vector<std::string> names;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) names.push_back(event_name(Json::parse(line)));
+  return names;
+}
+
+}  // namespace
+
+TEST(EventPump, ForwardsAfterHandlingUnlessConsumedOrBeforeHandlingAlways) {
+  const std::string input = "{\"event\":\"a\"}\n{\"event\":\"x\"}\n{\"event\":\"finished\",\"success\":false}\n";
+  PumpResult result;
+  EXPECT_EQ(pumped(input, Forward::UnlessConsumed, &result),
+            (std::vector<std::string>{"seen-a", "a", "seen-x", "seen-finished", "finished"}));
+  EXPECT_TRUE(result.upstream_failed);
+  EXPECT_FALSE(result.malformed);
+  EXPECT_EQ(pumped(input, Forward::BeforeHandling, &result),
+            (std::vector<std::string>{"a", "seen-a", "x", "seen-x", "finished", "seen-finished"}));
+  EXPECT_TRUE(result.upstream_failed);
+  // A truncated line ends the stream with an error event.
+  EXPECT_EQ(pumped("{\"event\":\"a\"}\n{\"event\":\"b", Forward::BeforeHandling, &result),
+            (std::vector<std::string>{"a", "seen-a", "error"}));
+  EXPECT_TRUE(result.malformed);
 }

@@ -29,46 +29,47 @@ int run_stream(ev::Writer& out, md::FinalizeOptions options) {
   std::map<std::string, bool> portable;  // variant -> abi-checked portable
   int packaged = 0, failed = 0;
   // Every event is forwarded; a variant's variant-packaged follows its variant-built.
-  ev::PumpResult stream = ev::pump(std::cin, out, [&](const ev::Json& e) {
-    if (ev::reports_failure(e)) return false;  // pump records and forwards it
-    out.emit(e);
-    std::string name = ev::event_name(e);
-    if (name == ev::kProject) {
-      if (auto kernel_dir = ev::ProjectEvent::from_json(e).kernel_dir) options.kernel_dir = *kernel_dir;
-      return true;
-    }
-    if (name == ev::kAbiChecked) {
-      ev::AbiCheckedEvent checked = ev::AbiCheckedEvent::from_json(e);
-      portable[checked.variant] = checked.portable;
-      return true;
-    }
-    if (name == ev::kVariantBuilt) {
-      ev::VariantBuiltEvent built = ev::VariantBuiltEvent::from_json(e);
-      const std::string& variant = built.variant;
-      md::FinalizeOptions variant_options = options;
-      if (built.kernel_dir) variant_options.kernel_dir = *built.kernel_dir;
-      fs::path dir = built.dir;
-      std::cerr << "kb-metadata: " << variant << ": packaging\n";
-      md::FinalizeResult result = md::finalize_variant(dir, variant_options);
-      if (!result.ok) {
-        std::string message = kb::join(result.problems, "\n");
-        std::cerr << "kb-metadata: " << variant << ": FAILED\n" << message << "\n";
-        out.error(message, variant);
-        ++failed;
+  ev::PumpResult stream = ev::pump(
+      std::cin, out,
+      [&](const ev::Json& e) {
+        std::string name = ev::event_name(e);
+        if (name == ev::kProject) {
+          if (auto kernel_dir = ev::ProjectEvent::from_json(e).kernel_dir) options.kernel_dir = *kernel_dir;
+          return true;
+        }
+        if (name == ev::kAbiChecked) {
+          ev::AbiCheckedEvent checked = ev::AbiCheckedEvent::from_json(e);
+          portable[checked.variant] = checked.portable;
+          return true;
+        }
+        if (name == ev::kVariantBuilt) {
+          ev::VariantBuiltEvent built = ev::VariantBuiltEvent::from_json(e);
+          const std::string& variant = built.variant;
+          md::FinalizeOptions variant_options = options;
+          if (built.kernel_dir) variant_options.kernel_dir = *built.kernel_dir;
+          fs::path dir = built.dir;
+          std::cerr << "kb-metadata: " << variant << ": packaging\n";
+          md::FinalizeResult result = md::finalize_variant(dir, variant_options);
+          if (!result.ok) {
+            std::string message = kb::join(result.problems, "\n");
+            std::cerr << "kb-metadata: " << variant << ": FAILED\n" << message << "\n";
+            out.error(message, variant);
+            ++failed;
+            return true;
+          }
+          ev::Json done = out.make(ev::kVariantPackaged);
+          done["variant"] = variant;
+          done["dir"] = dir.string();
+          // Without an ABI check only pure-Python (noarch) variants are portable.
+          auto checked = portable.find(variant);
+          done["portable"] = checked != portable.end() ? checked->second : built.kind == "noarch";
+          done["metadata"] = ev::Json::parse(result.metadata_json().dump());
+          out.emit(done);
+          ++packaged;
+        }
         return true;
-      }
-      ev::Json done = out.make(ev::kVariantPackaged);
-      done["variant"] = variant;
-      done["dir"] = dir.string();
-      // Without an ABI check only pure-Python (noarch) variants are portable.
-      auto checked = portable.find(variant);
-      done["portable"] = checked != portable.end() ? checked->second : built.kind == "noarch";
-      done["metadata"] = ev::Json::parse(result.metadata_json().dump());
-      out.emit(done);
-      ++packaged;
-    }
-    return true;
-  });
+      },
+      ev::Forward::BeforeHandling);
   bool success = !stream.malformed && failed == 0;
   out.finished(success, {{"variants", packaged}, {"failed", failed}});
   return success && !stream.upstream_failed ? 0 : 1;
