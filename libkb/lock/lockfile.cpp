@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "libkb/util/error.h"
@@ -98,7 +100,7 @@ class EntryReader {
       : source_(source), index_(index), entry_(entry) {}
 
   [[noreturn]] void fail(const std::string& message) const {
-    throw Error(source_ + ": entry " + std::to_string(index_) + where() + ": " + message);
+    throw Error(source_ + ": entry " + std::to_string(index_) + where() + ": " + prefix_ + message);
   }
 
   const Json& require(const char* key, Json::value_t type, const char* type_name) const {
@@ -111,15 +113,102 @@ class EntryReader {
 
   void set_repo(std::string repo) { repo_ = std::move(repo); }
 
+  // A reader of an object inside this entry, its messages prefixed with `key`.
+  EntryReader child(const char* key, const Json& object) const {
+    EntryReader r(source_, index_, object);
+    r.repo_ = repo_;
+    r.prefix_ = prefix_ + key + ": ";
+    return r;
+  }
+
  private:
   std::string where() const { return repo_.empty() ? "" : " (" + repo_ + ")"; }
   const std::string& source_;
   size_t index_;
   const Json& entry_;
   std::string repo_;
+  std::string prefix_;
 };
 
+std::string describe(const Pin& pin) {
+  return pin.version ? "version " + std::to_string(*pin.version) : "revision " + pin.revision.value_or("");
+}
+
+// Only `allowed` keys in `object` (the structured format denies unknown ones).
+void only_keys(const EntryReader& r, const Json& object, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, _] : object.items()) {
+    bool known = false;
+    for (std::string_view a : allowed) known = known || key == a;
+    if (!known) {
+      std::string expected;
+      for (std::string_view a : allowed) expected += (expected.empty() ? "\"" : ", \"") + std::string(a) + "\"";
+      r.fail("unknown key \"" + key + "\" (expected " + expected + ")");
+    }
+  }
+}
+
+KernelLock parse_structured_entry(EntryReader& r, const Json& entry) {
+  // Messages name the repository as soon as there is one to name.
+  if (auto d = entry.find("dependency"); d != entry.end() && d->is_object())
+    if (auto id = d->find("repo-id"); id != d->end() && id->is_string()) r.set_repo(id->get<std::string>());
+  only_keys(r, entry, {"dependency", "lock"});
+  const Json& dependency = r.require("dependency", Json::value_t::object, "an object");
+  const Json& lock_object = r.require("lock", Json::value_t::object, "an object");
+  EntryReader dep(r.child("dependency", dependency));
+  only_keys(dep, dependency, {"repo-id", "version", "revision"});
+  KernelLock lock;
+  lock.repo_id = dep.require("repo-id", Json::value_t::string, "a string").get<std::string>();
+  r.set_repo(lock.repo_id);
+  dep.set_repo(lock.repo_id);
+  Pin pin;
+  if (auto v = dependency.find("version"); v != dependency.end()) {
+    if (!v->is_number_unsigned()) dep.fail("key \"version\" must be a non-negative integer, not " + json_type(*v));
+    pin.version = v->get<uint64_t>();
+  }
+  if (auto v = dependency.find("revision"); v != dependency.end()) {
+    if (!v->is_string()) dep.fail("key \"revision\" must be a string, not " + json_type(*v));
+    pin.revision = v->get<std::string>();
+  }
+  if (pin.version && pin.revision) dep.fail("`version` and `revision` are mutually exclusive");
+  if (!pin.version && !pin.revision) dep.fail("either `version` or `revision` must be specified");
+  lock.pin = std::move(pin);
+  EntryReader locked(r.child("lock", lock_object));
+  locked.set_repo(lock.repo_id);
+  only_keys(locked, lock_object, {"commit"});
+  std::string commit = locked.require("commit", Json::value_t::string, "a string").get<std::string>();
+  bool hex = !commit.empty();
+  for (char ch : commit) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
+  if (!hex || (commit.size() != 40 && commit.size() != 64))
+    locked.fail("Invalid git object id, expected 40 or 64 hexadecimal digits: " + commit);
+  for (char& ch : commit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  lock.sha = std::move(commit);
+  return lock;
+}
+
 }  // namespace
+
+std::string format_structured_lock_file(std::vector<KernelLock> locks) {
+  for (const KernelLock& k : locks)
+    if (!k.pin) throw Error("cannot write " + k.repo_id + " in the structured lock format: it has no version or revision");
+  // As the existing tool orders its dependencies: repo id, then versions
+  // (numerically) before revisions.
+  std::sort(locks.begin(), locks.end(), [](const KernelLock& a, const KernelLock& b) {
+    if (a.repo_id != b.repo_id) return a.repo_id < b.repo_id;
+    if (a.pin->version.has_value() != b.pin->version.has_value()) return a.pin->version.has_value();
+    if (a.pin->version) return *a.pin->version < *b.pin->version;
+    return *a.pin->revision < *b.pin->revision;
+  });
+  nlohmann::json out = nlohmann::json::array();
+  for (const KernelLock& k : locks) {
+    nlohmann::json dependency = {{"repo-id", k.repo_id}};
+    if (k.pin->version)
+      dependency["version"] = *k.pin->version;
+    else
+      dependency["revision"] = *k.pin->revision;
+    out.push_back({{"dependency", std::move(dependency)}, {"lock", {{"commit", k.sha}}}});
+  }
+  return out.dump(2);
+}
 
 const VariantLock* KernelLock::find(std::string_view variant) const {
   for (const auto& [name, lock] : variants)
@@ -168,15 +257,25 @@ std::vector<KernelLock> parse_lock_file(std::string_view text, const std::string
   }
   if (!root.is_array()) throw Error(source + ": expected a JSON array of locked kernels, found " + json_type(root));
   std::vector<KernelLock> out;
+  bool structured_file = false;
   for (size_t i = 0; i < root.size(); ++i) {
     const Json& entry = root[i];
     EntryReader r(source, i, entry);
     if (!entry.is_object()) r.fail("expected an object, found " + json_type(entry));
-    // kernels >= 0.17 writes {"dependency": ..., "lock": {"commit": ...}} entries,
-    // which carry no variant hashes to verify downloads against.
-    if (entry.contains("dependency") && entry.contains("lock") && !entry.contains("repo_id"))
-      r.fail("this is the structured lock format of kernels >= 0.17 (dependency/lock entries, no variant hashes), "
-             "which kb does not read; write a kernels.lock kb can verify with `kb lock` or `kernels lock`");
+    // kernels >= 0.17 writes {"dependency": ..., "lock": {"commit": ...}} entries.
+    bool structured = entry.contains("dependency") || entry.contains("lock");
+    if (i == 0) structured_file = structured;
+    if (structured != structured_file)
+      r.fail(std::string("mixes the formats: this entry is ") + (structured ? "structured" : "legacy") +
+             ", the first one is not");
+    if (structured) {
+      KernelLock lock = parse_structured_entry(r, entry);
+      for (const KernelLock& earlier : out)
+        if (earlier.repo_id == lock.repo_id && earlier.pin == lock.pin)
+          r.fail("duplicate dependency: " + lock.repo_id + " " + describe(*lock.pin) + " is locked twice");
+      out.push_back(std::move(lock));
+      continue;
+    }
     KernelLock lock;
     lock.repo_id = r.require("repo_id", Json::value_t::string, "a string").get<std::string>();
     r.set_repo(lock.repo_id);

@@ -19,6 +19,19 @@
 // indent=2: two-space indent, "," at line ends, ": " after keys, empty
 // containers as [] and {}, non-ASCII escaped as \uXXXX, no trailing
 // newline), so both tools produce the same bytes.
+//
+// kernels >= 0.17 writes a structured format instead, which kb reads too:
+//
+//   [
+//     {
+//       "dependency": {"repo-id": "org/name", "version": 1},   (or "revision": "<ref>")
+//       "lock": {"commit": "<40 or 64 hex>"}
+//     }
+//   ]
+//
+// It pins each dependency to a commit and carries no variant hashes: a
+// variant loaded through it is verified against the hub's file hashes as
+// any download is, not against the lock.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -40,12 +53,21 @@ struct VariantLock {
   bool operator==(const VariantLock&) const = default;
 };
 
+// What a structured entry locked: a version (branch v<N>) or a revision.
+struct Pin {
+  std::optional<uint64_t> version;
+  std::optional<std::string> revision;
+  bool operator==(const Pin&) const = default;
+};
+
 struct KernelLock {
   std::string repo_id;
   std::string sha;
   // Variant name -> lock, in the order the hub's tree listing first showed
   // each variant (the order the file keeps).
   std::vector<std::pair<std::string, VariantLock>> variants;
+  // Set for entries of the structured format (which have no variants).
+  std::optional<Pin> pin;
 
   // The lock of `variant`, or nullptr when this entry does not lock it.
   const VariantLock* find(std::string_view variant) const;
@@ -55,7 +77,15 @@ struct KernelLock {
 // The file's bytes for `locks` (entries and variants in the order given).
 std::string format_lock_file(const std::vector<KernelLock>& locks);
 
-// Parses lock file text. `source` names the file in messages. Throws
+// The structured format's bytes for `locks` (each with a pin), as kernels
+// 0.19 writes them: sorted by repo id, then versions (numerically) before
+// revisions; two-space indent, no trailing newline.
+std::string format_structured_lock_file(std::vector<KernelLock> locks);
+
+// Parses lock file text of either format (one format per file). `source`
+// names the file in messages. Structured entries must have exactly the keys
+// above ("version" or "revision", never both), a commit of 40 or 64 hex
+// digits (stored lowercase), and no dependency twice. Throws
 // kb::Error for text that is not JSON ("kernels.lock:3:5: not valid JSON:
 // ..."), a top level that is not an array, an entry without `repo_id`, `sha`
 // or `variants`, a value of the wrong type, or a variant object with a key

@@ -56,6 +56,19 @@ void bind_lock(py::module_& m) {
       .def_readonly("repo_id", &lock::KernelLock::repo_id)
       .def_readonly("sha", &lock::KernelLock::sha)
       .def_property_readonly("variants", &variants_dict, "dict variant name -> VariantLock, in file order")
+      .def_property_readonly(
+          "dependency",
+          [](const lock::KernelLock& k) -> py::object {
+            if (!k.pin) return py::none();
+            py::dict d;
+            d["repo-id"] = k.repo_id;
+            if (k.pin->version)
+              d["version"] = *k.pin->version;
+            else
+              d["revision"] = *k.pin->revision;
+            return d;
+          },
+          "What a structured (kernels >= 0.17) entry locked: {repo-id, version|revision}; None for a legacy entry")
       .def(py::self == py::self)
       .def("__repr__", [](const lock::KernelLock& k) {
         return "KernelLock(repo_id=" + py::repr(py::str(k.repo_id)).cast<std::string>() +

@@ -209,6 +209,40 @@ def test_lock_download_and_load_over_a_local_hub(local_hub, tmp_path, cpu_linux_
     assert Path(json.loads(loaded.stdout.splitlines()[-1])["file"]).parent == build / cpu_linux_torch
 
 
+def test_a_lock_in_the_structured_format_of_kernels_0_19_is_downloaded_and_loaded(hf, tmp_path, cpu_linux_torch):
+    # As PyPI kernels 0.19 writes it: dependencies pinned to commits, no variant hashes.
+    proj = project(tmp_path, f'"{RELU_ID}" = 1')
+    sha = hf.head(RELU_ID, "v1")
+    (proj / "kernels.lock").write_text(json.dumps(
+        [{"dependency": {"repo-id": RELU_ID, "version": 1}, "lock": {"commit": sha.upper()}}], indent=2))
+    env = hf.env(KERNELS_CACHE=str(tmp_path / "cache"))
+
+    (entry,) = _parse_lock((proj / "kernels.lock").read_text())
+    assert (entry.repo_id, entry.sha, entry.variants) == (RELU_ID, sha, {})
+    assert entry.dependency == {"repo-id": RELU_ID, "version": 1}
+
+    out = kernels_cli(env, "download", proj)
+    assert out.returncode == 0, out.stderr
+    build = tmp_path / "cache" / "kernels--kb-examples--relu" / "snapshots" / sha / "build"
+    assert f"{cpu_linux_torch}: verified, {build / cpu_linux_torch}" in out.stderr
+    loaded = load_locked({**env, "HF_HUB_OFFLINE": "1"}, proj / "kernels.lock")
+    assert loaded.returncode == 0, loaded.stderr
+    assert Path(json.loads(loaded.stdout.splitlines()[-1])["file"]).parent == build / cpu_linux_torch
+
+    # Unknown keys and short commit ids name the entry.
+    (proj / "kernels.lock").write_text(json.dumps(
+        [{"dependency": {"repo-id": RELU_ID, "version": 1}, "lock": {"commit": sha[:7]}}]))
+    out = kernels_cli(env, "download", proj)
+    assert out.returncode == 1
+    assert f"entry 0 ({RELU_ID}): lock: Invalid git object id, expected 40 or 64 hexadecimal digits: {sha[:7]}" \
+        in out.stderr
+
+
+def _parse_lock(text: str):
+    from kernels import _core
+    return _core.parse_lock_file(text)
+
+
 def test_lock_follows_a_redirect_and_pins_the_destination(hf, tmp_path):
     proj = project(tmp_path, '"kb-examples/old-relu" = 1')
     out = kernels_cli(hf.env(KERNELS_CACHE=str(tmp_path / "cache")), "lock", proj)

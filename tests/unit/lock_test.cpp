@@ -543,6 +543,34 @@ TEST_F(LockHubTest, AllVariantsFetchesExactlyTheLockedOnes) {
   EXPECT_EQ(lock::download_locked(*nohub, locked, offline).size(), 2u);
 }
 
+TEST_F(LockHubTest, AStructuredEntryDownloadsTheCommitsVariantsVerifiedByTheHubsHashes) {
+  publish_relu(*hub_);
+  lock::KernelLock pinned = lock::parse_lock_file(R"([{"dependency": {"repo-id": "acme/relu", "version": 1},
+                                                       "lock": {"commit": ")" + v1_ + R"("}}])")[0];
+  auto got = lock::download_locked(*hub_, pinned, options());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].variant, "torch-cpu");
+  EXPECT_EQ(got[0].dir, snapshot(v1_) / "build/torch-cpu");
+  EXPECT_EQ(read(got[0].dir / "sub/data.txt"), "data of cpu");
+
+  // Every variant of the commit, then offline from the cache alone.
+  auto all = lock::download_locked(*hub_, pinned, options(true));
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].variant, "torch-cpu");
+  EXPECT_EQ(all[1].variant, "torch-universal");
+  EXPECT_EQ(all[2].variant, "tvm-ffi01-cpu-x86_64-linux");
+  auto nohub = hub::open_local_hub(tmp_.path() / "nowhere");
+  EXPECT_EQ(lock::download_locked(*nohub, pinned, options(true, true)).size(), 3u);
+  EXPECT_EQ(lock::download_locked(*nohub, pinned, options(false, true))[0].variant, "torch-cpu");
+
+  // A commit that is not in the cache, offline: named.
+  lock::KernelLock elsewhere = pinned;
+  elsewhere.sha = std::string(40, 'e');
+  EXPECT_TRUE(kb::testing::contains(
+      kb::testing::error_of([&] { lock::download_locked(*nohub, elsewhere, options(true, true)); }),
+      "Cannot find a local snapshot for acme/relu (revision: " + elsewhere.sha + ")"));
+}
+
 TEST_F(LockHubTest, ALockedVariantTheHubNoLongerHasFailsBeforeDownloading) {
   publish_relu(*hub_);
   lock::KernelLock locked = lock::lock_dependency(*hub_, {"acme/relu", 1});
@@ -589,10 +617,115 @@ TEST_F(LockHubTest, LocksAndDownloadsThroughAGitHubOverFileUrls) {
   EXPECT_EQ(read(got[0].dir / "metadata.json"), "{\"name\": \"relu\"}\n");
 }
 
-TEST(LockFile, TheStructuredFormatOfNewerKernelsIsNamed) {
+TEST(LockFile, TheStructuredFormatOfNewerKernelsIsRead) {
+  std::string commit(40, 'a');
   std::string text = R"([{"dependency": {"repo-id": "acme/relu", "version": 1},
-                         "lock": {"commit": "0123456789abcdef0123456789abcdef01234567"}}])";
-  std::string m = kb::testing::error_of([&] { lock::parse_lock_file(text, "kernels.lock"); });
-  EXPECT_TRUE(kb::testing::contains(m, "kernels.lock: entry 0")) << m;
-  EXPECT_TRUE(kb::testing::contains(m, "structured lock format of kernels >= 0.17")) << m;
+                         "lock": {"commit": "0123456789ABCDEF0123456789abcdef01234567"}},
+                        {"dependency": {"repo-id": "acme/relu", "revision": "main"},
+                         "lock": {"commit": ")" + std::string(64, 'b') + R"("}}])";
+  std::vector<lock::KernelLock> locks = lock::parse_lock_file(text);
+  ASSERT_EQ(locks.size(), 2u);
+  EXPECT_EQ(locks[0].repo_id, "acme/relu");
+  EXPECT_EQ(locks[0].sha, "0123456789abcdef0123456789abcdef01234567");  // stored lowercase
+  EXPECT_EQ(locks[0].pin, (lock::Pin{1, std::nullopt}));
+  EXPECT_TRUE(locks[0].variants.empty());
+  EXPECT_EQ(locks[1].pin, (lock::Pin{std::nullopt, std::string("main")}));
+  EXPECT_EQ(locks[1].sha, std::string(64, 'b'));
+  EXPECT_EQ(lock::locked_revision(locks, "acme/relu"), locks[0].sha);  // the first entry of the repo
+  EXPECT_TRUE(lock::parse_lock_file("[]").empty());
+}
+
+TEST(LockFile, StructuredEntriesAreCheckedKeyByKey) {
+  auto error = [](const std::string& entry) {
+    return kb::testing::error_of([&] { lock::parse_lock_file("[" + entry + "]", "kernels.lock"); });
+  };
+  const std::string commit = "\"commit\": \"" + std::string(40, 'c') + "\"";
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": 1}, "lock": {)" + commit + R"(}, "extra": 1})"),
+            "kernels.lock: entry 0 (a/b): unknown key \"extra\" (expected \"dependency\", \"lock\")");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": 1, "branch": "x"}, "lock": {)" + commit + "}}"),
+            "kernels.lock: entry 0 (a/b): dependency: unknown key \"branch\" (expected \"repo-id\", \"version\", "
+            "\"revision\")");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": 1}, "lock": {)" + commit + R"(, "hash": "x"}})"),
+            "kernels.lock: entry 0 (a/b): lock: unknown key \"hash\" (expected \"commit\")");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": 1, "revision": "r"}, "lock": {)" + commit + "}}"),
+            "kernels.lock: entry 0 (a/b): dependency: `version` and `revision` are mutually exclusive");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b"}, "lock": {)" + commit + "}}"),
+            "kernels.lock: entry 0 (a/b): dependency: either `version` or `revision` must be specified");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": -1}, "lock": {)" + commit + "}}"),
+            "kernels.lock: entry 0 (a/b): dependency: key \"version\" must be a non-negative integer, not number");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": 1}, "lock": {"commit": "abc123"}})"),
+            "kernels.lock: entry 0 (a/b): lock: Invalid git object id, expected 40 or 64 hexadecimal digits: abc123");
+  EXPECT_EQ(error(R"({"dependency": {"repo-id": "a/b", "version": 1}, "lock": {"commit": ")" + std::string(40, 'g') +
+                  "\"}}"),
+            "kernels.lock: entry 0 (a/b): lock: Invalid git object id, expected 40 or 64 hexadecimal digits: " +
+                std::string(40, 'g'));
+  EXPECT_EQ(error(R"({"dependency": {"version": 1}, "lock": {)" + commit + "}}"),
+            "kernels.lock: entry 0: dependency: missing key \"repo-id\"");
+  EXPECT_EQ(error(R"({"dependency": "a/b", "lock": {)" + commit + "}}"),
+            "kernels.lock: entry 0: key \"dependency\" must be an object, not string");
+  const std::string entry = R"({"dependency": {"repo-id": "a/b", "version": 1}, "lock": {)" + commit + "}}";
+  EXPECT_EQ(error(entry + "," + entry), "kernels.lock: entry 1 (a/b): duplicate dependency: a/b version 1 is locked twice");
+  EXPECT_EQ(error(entry + R"(, {"repo_id": "a/c", "sha": "x", "variants": {}})"),
+            "kernels.lock: entry 1: mixes the formats: this entry is legacy, the first one is not");
+}
+
+TEST(LockFile, TheStructuredFormatIsWrittenAsKernels019WritesIt) {
+  const std::string c1(40, '1'), c2(40, '2'), c3(40, '3'), c4(64, '4');
+  std::vector<lock::KernelLock> locks = {
+      {"kernels-test/versions", c1, {}, lock::Pin{std::nullopt, std::string("main")}},
+      {"kernels-test/versions", c2, {}, lock::Pin{10, std::nullopt}},
+      {"kernels-community/relu", c3, {}, lock::Pin{1, std::nullopt}},
+      {"kernels-test/versions", c4, {}, lock::Pin{2, std::nullopt}},
+  };
+  // Sorted by repo id, then versions numerically before revisions; serde_json's
+  // pretty printer: two-space indent, no trailing newline.
+  std::string expected = "[\n"
+                         "  {\n"
+                         "    \"dependency\": {\n"
+                         "      \"repo-id\": \"kernels-community/relu\",\n"
+                         "      \"version\": 1\n"
+                         "    },\n"
+                         "    \"lock\": {\n"
+                         "      \"commit\": \"" + c3 + "\"\n"
+                         "    }\n"
+                         "  },\n"
+                         "  {\n"
+                         "    \"dependency\": {\n"
+                         "      \"repo-id\": \"kernels-test/versions\",\n"
+                         "      \"version\": 2\n"
+                         "    },\n"
+                         "    \"lock\": {\n"
+                         "      \"commit\": \"" + c4 + "\"\n"
+                         "    }\n"
+                         "  },\n"
+                         "  {\n"
+                         "    \"dependency\": {\n"
+                         "      \"repo-id\": \"kernels-test/versions\",\n"
+                         "      \"version\": 10\n"
+                         "    },\n"
+                         "    \"lock\": {\n"
+                         "      \"commit\": \"" + c2 + "\"\n"
+                         "    }\n"
+                         "  },\n"
+                         "  {\n"
+                         "    \"dependency\": {\n"
+                         "      \"repo-id\": \"kernels-test/versions\",\n"
+                         "      \"revision\": \"main\"\n"
+                         "    },\n"
+                         "    \"lock\": {\n"
+                         "      \"commit\": \"" + c1 + "\"\n"
+                         "    }\n"
+                         "  }\n"
+                         "]";
+  std::string text = lock::format_structured_lock_file(locks);
+  EXPECT_EQ(text, expected);
+  EXPECT_EQ(lock::format_structured_lock_file({}), "[]");
+  // And it reads back as written.
+  std::vector<lock::KernelLock> back = lock::parse_lock_file(text);
+  ASSERT_EQ(back.size(), 4u);
+  EXPECT_EQ(back[0], locks[2]);
+  EXPECT_EQ(back[3], locks[0]);
+  lock::KernelLock legacy{"a/b", c1, {}, std::nullopt};
+  EXPECT_TRUE(kb::testing::contains(
+      kb::testing::error_of([&] { lock::format_structured_lock_file({legacy}); }), "a/b"));
 }
