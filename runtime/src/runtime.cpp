@@ -100,13 +100,17 @@ class OpRecorder : public c10::OpRegistrationListener {
 OpRecorder& op_recorder() {
   // Never destroyed: the dispatcher keeps the listener until the process
   // ends, and the recorder must outlive it.
-  static OpRecorder* recorder = [] {
-    auto* owned_by_dispatcher = new OpRecorder;
-    new c10::RegistrationHandleRAII(c10::Dispatcher::singleton().addRegistrationListener(
-        std::unique_ptr<c10::OpRegistrationListener>(owned_by_dispatcher)));
-    return owned_by_dispatcher;
+  struct Registration {
+    OpRecorder* recorder;  // owned by the dispatcher
+    c10::RegistrationHandleRAII* handle;
+  };
+  static const Registration registration = [] {
+    auto* recorder = new OpRecorder;
+    auto* handle = new c10::RegistrationHandleRAII(c10::Dispatcher::singleton().addRegistrationListener(
+        std::unique_ptr<c10::OpRegistrationListener>(recorder)));
+    return Registration{recorder, handle};
   }();
-  return *recorder;
+  return *registration.recorder;
 }
 
 // Whether a TORCH_LIBRARY block already owns `ns` in this process (a second
