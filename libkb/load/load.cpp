@@ -13,6 +13,7 @@
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/python_depends.h"
 #include "libkb/util/strings.h"
+#include "libkb/util/version.h"
 
 namespace kb::load {
 
@@ -55,7 +56,12 @@ TrustedPublishers& trusted_publishers() {
   return t;
 }
 
-void check_metadata_depends(const metadata::Metadata& metadata, const Context& ctx) {
+// What a located variant's metadata asks of the loader: a kernels API at
+// least as new as its kernels-minver, and its Python dependencies.
+void check_loadable(const Located& located, const Context& ctx) {
+  const metadata::Metadata& metadata = located.metadata;
+  std::string variant = located.variant ? located.variant->str() : located.variant_dir.filename().string();
+  check_kernels_minver(metadata, variant);
   if (!ctx.importable) return;
   check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend,
                        ctx.importable);
@@ -72,7 +78,7 @@ Located locate_in(const fs::path& path, const resolve::Environment& env, const C
   out.variant = choice.variant;
   for (const auto& w : choice.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
-  check_metadata_depends(out.metadata, ctx);
+  check_loadable(out, ctx);
   return out;
 }
 
@@ -176,7 +182,7 @@ Located locate(const Request& request, const Context& ctx) {
     out.variant_dir = installed.variant_dir;
     out.variant = variant::Variant::try_parse(installed.variant);
     out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
-    check_metadata_depends(out.metadata, ctx);
+    check_loadable(out, ctx);
     out.repo_info = std::make_pair(request.repo_id, revision);
   } catch (LoadError& e) {
     e.warnings.insert(e.warnings.begin(), out.warnings.begin(), out.warnings.end());
@@ -204,9 +210,21 @@ Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
   out.variant_dir = got.front().dir;
   out.variant = variant::Variant::try_parse(got.front().variant);
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
-  check_metadata_depends(out.metadata, ctx);
+  check_loadable(out, ctx);
   out.repo_info = std::make_pair(entry.repo_id, entry.sha);
   return out;
+}
+
+std::string kernels_api_version() { return KB_KERNELS_API_VERSION; }
+std::string kernels_dist_version() { return KB_KERNELS_DIST_VERSION; }
+
+void check_kernels_minver(const metadata::Metadata& metadata, const std::string& variant) {
+  if (!metadata.kernels_minver) return;
+  if (Version::parse(*metadata.kernels_minver) <= Version::parse(kernels_api_version())) return;
+  throw LoadError(ErrorKind::Incompatible, "Kernel '" + metadata.name + "' variant '" + variant +
+                                               "' requires kernels>=" + *metadata.kernels_minver + ", but version " +
+                                               kernels_dist_version() + " is installed. Upgrade kb: its kernels API is " +
+                                               kernels_api_version());
 }
 
 }  // namespace kb::load

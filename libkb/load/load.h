@@ -24,7 +24,14 @@ namespace kb::load {
 // ValueError, FileNotFoundError, ImportError). The message is complete.
 // LockMismatch: a locked kernel whose files (or variant) the lock does not
 // cover — the kernel was found, but it is not what was locked.
-enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch };
+// Incompatible: the build needs a newer kernels API than this one (Python:
+// RuntimeError).
+enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch, Incompatible };
+
+// The kernels API this kb implements ("0.18.3") and its distribution
+// version ("0.18.3+kb.0.1.0"), as the Python package reports them.
+std::string kernels_api_version();
+std::string kernels_dist_version();
 
 // A warning for the caller to show: as a user warning, or (a newer version
 // exists) as a log message of the versions logger.
@@ -100,6 +107,10 @@ std::string select_revision(const std::string& repo_id, const std::optional<std:
 // (remembered per process and, positively, for an hour in the cache), or
 // the caller trusts it. Offline the check is skipped with a warning.
 void check_trust(const std::string& repo_id, const Trust& trust, const Context& ctx, std::vector<Warning>& warnings);
+
+// A build whose metadata asks for a newer kernels API (kernels-minver) than
+// kernels_api_version() is Incompatible, naming both versions.
+void check_kernels_minver(const metadata::Metadata& metadata, const std::string& variant);
 
 // The python-depends check of a kernel about to load: an unknown dependency
 // name is InvalidArgument, an uninstalled package MissingDependency.

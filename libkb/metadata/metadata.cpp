@@ -205,6 +205,24 @@ bool Provenance::dirty() const {
   return (kernel_builder.git && kernel_builder.git->dirty) || (kernel && kernel->dirty);
 }
 
+// "X.Y.Z": exactly three non-negative integers, as the current release requires.
+std::string three_part_version(const json& v, const std::string& key) {
+  std::string text = as_string(v, key);
+  std::vector<uint64_t> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = text.find('.', start);
+    std::string part = text.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 9)
+      throw KeyError{key, "expected a version with three parts (X.Y.Z), got \"" + text + "\""};
+    parts.push_back(std::stoull(part));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (parts.size() != 3) throw KeyError{key, "expected a version with three parts (X.Y.Z), got \"" + text + "\""};
+  return text;
+}
+
 Metadata metadata_from_json(const json& j, const std::string& source) {
   try {
     expect_object(j, "(top level)");
@@ -217,6 +235,7 @@ Metadata metadata_from_json(const json& j, const std::string& source) {
     }
     m.id = as_string(required_member(j, "id", ""), "id");
     m.version = as_unsigned(required_member(j, "version", ""), "version");
+    if (const json* v = optional_member(j, "kernels-minver")) m.kernels_minver = three_part_version(*v, "kernels-minver");
     m.license = as_string(required_member(j, "license", ""), "license");
     if (const json* v = optional_member(j, "upstream")) m.upstream = git_url(*v, "upstream");
     if (const json* v = optional_member(j, "source")) m.source = git_url(*v, "source");
@@ -260,6 +279,7 @@ ordered_json to_json(const Metadata& m) {
   j["name"] = m.name;
   j["id"] = m.id;
   j["version"] = m.version;
+  if (m.kernels_minver) j["kernels-minver"] = *m.kernels_minver;
   j["license"] = m.license;
   if (m.upstream) j["upstream"] = *m.upstream;
   if (m.source) j["source"] = *m.source;

@@ -2,7 +2,7 @@
 // metadata.json: the description every built variant carries (builder spec
 // 3.10, runtime spec 5.5). Reading validates everything the runtime validates
 // and ignores unknown keys; writing emits the keys in the canonical order:
-//   name, id, version, license, upstream?, source?, python-depends,
+//   name, id, version, kernels-minver?, license, upstream?, source?, python-depends,
 //   kernel-depends, backend{type, archs?}, digest?, provenance?
 #include <cstdint>
 #include <filesystem>
@@ -57,6 +57,9 @@ struct Metadata {
   std::string name;
   std::string id;
   uint64_t version = 0;
+  // The oldest `kernels` API that can load this build ("X.Y.Z", exactly three
+  // parts), when the builder recorded one.
+  std::optional<std::string> kernels_minver;
   std::string license;
   std::optional<std::string> upstream;  // URL text as written (validated as a git URL)
   std::optional<std::string> source;

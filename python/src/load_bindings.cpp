@@ -59,6 +59,7 @@ void bind_load(py::module_& m) {
     } catch (const load::LoadError& e) {
       PyObject* type = e.kind() == load::ErrorKind::NotFound            ? PyExc_FileNotFoundError
                        : e.kind() == load::ErrorKind::MissingDependency ? PyExc_ImportError
+                       : e.kind() == load::ErrorKind::Incompatible      ? PyExc_RuntimeError
                                                                         : PyExc_ValueError;
       // The warnings found before the failure travel with the exception
       // (`kb_warnings`), for the Python loader to show before it re-raises.

@@ -223,12 +223,6 @@ std::string LoadedKernel::variant_name() const {
   return variant ? variant->str() : variant_dir.filename().string();
 }
 
-const LoadedKernel& load_local_kernel(const fs::path& path, const LoadOptions& options) {
-  resolve::Environment env = options.environment ? *options.environment : libtorch_environment(options.backend);
-  resolve::LocalChoice choice = resolve::choose_local_variant(path, env);
-  return load_variant_dir(choice.variant_dir, choice.variant);
-}
-
 namespace {
 
 // The user agent of hub requests: the caller's part, then what hub
@@ -259,6 +253,11 @@ load::Context load_context(const LoadOptions& options) {
 }
 
 }  // namespace
+
+const LoadedKernel& load_local_kernel(const fs::path& path, const LoadOptions& options) {
+  load::Located located = load::locate_local(path, load_context(options));
+  return load_variant_dir(located.variant_dir, located.variant, &located);
+}
 
 const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options) {
   // A malformed LOCAL_KERNELS throws here, naming the entry.

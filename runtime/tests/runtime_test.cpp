@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "kb/runtime.h"
+#include "libkb/load/load.h"
 #include "tests/unit/hub_server.h"
 #include "tests/unit/support.h"
 
@@ -168,6 +169,17 @@ TEST(RuntimeErrors, CorruptSharedObjectIsNamedWithTheLoaderError) {
   EXPECT_TRUE(contains(error, "Cannot load kernel library " + library.string() + ": ")) << error;
   EXPECT_TRUE(contains(error, "invalid ELF header") || contains(error, "file too short")) << error;
   EXPECT_TRUE(rt::loaded_kernels().empty() || rt::loaded_kernels().back()->library != library);
+}
+
+TEST(RuntimeErrors, ABuildNeedingANewerKernelsApiIsRefusedBeforeItsLibraryOpens) {
+  TempDir tmp;
+  fs::path variant = tmp.path / "build" / matching_variant();
+  write(variant / "metadata.json", R"({"name": "fake", "id": "_fake_cpu_abc1234", "version": 1, "license": "MIT",
+    "kernels-minver": "99.0.0", "python-depends": [], "backend": {"type": "cpu"}})");
+  EXPECT_EQ(error_of([&] { rt::load_local_kernel(tmp.path); }),
+            "Kernel 'fake' variant '" + matching_variant() + "' requires kernels>=99.0.0, but version " +
+                kb::load::kernels_dist_version() + " is installed. Upgrade kb: its kernels API is " +
+                kb::load::kernels_api_version());
 }
 
 TEST(RuntimeErrors, VariantWithoutMetadataIsNamed) {

@@ -108,6 +108,29 @@ def test_resolved_variant_is_imported(tmp_path, cpu_linux_torch):
     assert kernels.get_local_kernel(tmp_path / "build" / "torch-universal").VALUE == "universal"
 
 
+def test_kernels_minver_newer_than_this_api_is_refused_naming_both(tmp_path):
+    variant = write_variant(tmp_path / "torch-cpu", name="needs-new")
+    metadata = json.loads((variant / "metadata.json").read_text())
+    for minver, loads in (("0.14.0", True), (kernels._core.__version__.split("+")[0], True), ("99.0.0", False)):
+        metadata["kernels-minver"] = minver
+        (variant / "metadata.json").write_text(json.dumps(metadata))
+        if loads:
+            assert kernels.get_local_kernel(variant).VALUE == 42
+            continue
+        with pytest.raises(RuntimeError) as info:
+            kernels.get_local_kernel(variant)
+        api = kernels._core.__version__.split("+")[0]
+        assert str(info.value) == (
+            f"Kernel 'needs-new' variant 'torch-cpu' requires kernels>=99.0.0, but version "
+            f"{kernels._core.__version__} is installed. Upgrade kb: its kernels API is {api}")
+    # Not three parts: the metadata is invalid, named by key.
+    metadata["kernels-minver"] = "0.19"
+    (variant / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(Exception) as info:
+        kernels.get_local_kernel(variant)
+    assert "`kernels-minver`: expected a version with three parts (X.Y.Z), got \"0.19\"" in str(info.value)
+
+
 def test_compat_layout(tmp_path):
     variant = write_variant(tmp_path / "v", name="my-kernel", layout="compat", body="VALUE = 'compat'\n")
     module = kernels.get_local_kernel(variant)

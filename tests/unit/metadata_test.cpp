@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/unit/support.h"
+
 #include "libkb/metadata/checks.h"
 #include "libkb/metadata/digest.h"
 #include "libkb/metadata/discover.h"
@@ -161,6 +163,22 @@ TEST(Metadata, MinimalMetadataHasExactCanonicalText) {
             "    \"type\": \"cpu\"\n"
             "  }\n"
             "}\n");
+}
+
+TEST(Metadata, KernelsMinverHasThreePartsAndIsWrittenAfterTheVersion) {
+  const std::string base = R"({"name": "relu", "id": "_relu_cpu_x", "version": 1, "license": "MIT",
+                               "python-depends": [], "backend": {"type": "cpu"}, "kernels-minver": )";
+  metadata::Metadata m = metadata::parse_metadata(base + "\"0.19.0\"}", "m.json");
+  EXPECT_EQ(m.kernels_minver, "0.19.0");
+  std::string text = metadata::to_json_text(m);
+  EXPECT_NE(text.find("\"version\": 1,\n  \"kernels-minver\": \"0.19.0\",\n  \"license\""), std::string::npos) << text;
+  EXPECT_EQ(metadata::parse_metadata(text, "again"), m);
+  for (const char* bad : {"\"0.19\"", "\"0.19.0.1\"", "\"a.b.c\"", "\"0..1\""})
+    EXPECT_NE(kb::testing::error_of([&] { metadata::parse_metadata(base + bad + "}", "m.json"); })
+                  .find("`kernels-minver`: expected a version with three parts (X.Y.Z)"),
+              std::string::npos)
+        << bad;
+  EXPECT_FALSE(kb::testing::error_of([&] { metadata::parse_metadata(base + "19}", "m.json"); }).empty());
 }
 
 TEST(Metadata, UnknownKeysAreIgnoredAndOptionalKeysDefault) {
