@@ -17,8 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string display(const Version& v) { return v.parts().size() <= 2 ? v.major_minor() : v.str(); }
-
 bool is_checked_extension(const fs::path& p) {
   const std::string ext = p.extension().string();
   return ext == ".so" || ext == ".pyd";
@@ -73,6 +71,8 @@ FileReport check_file(const fs::path& file, const CheckOptions& options, std::st
   }
   return report;
 }
+
+std::string version_text(const Version& v) { return v.parts().size() <= 2 ? v.major_minor() : v.str(); }
 
 std::vector<fs::path> shared_objects(const fs::path& dir) {
   std::vector<fs::path> objects;
@@ -132,8 +132,8 @@ std::string render_text(const FileReport& file, const CheckOptions& options) {
     out += "\n";
   } else {
     out += " (" + file.format + ", " + file.arch + ") for ";
-    out += file.format == "ELF" ? options.manylinux : "macOS " + display(options.macos);
-    out += " and Python ABI " + display(options.python_abi) + "\n";
+    out += file.format == "ELF" ? options.manylinux : "macOS " + version_text(options.macos);
+    out += " and Python ABI " + version_text(options.python_abi) + "\n";
   }
   if (!file.error.empty()) out += "⛔ Could not check this file: " + file.error + "\n";
 
@@ -144,7 +144,7 @@ std::string render_text(const FileReport& file, const CheckOptions& options) {
     if (!body.empty()) out += "⛔ " + header + "\n" + body;
   };
   group(ViolationKind::Manylinux, "Symbols incompatible with " + options.manylinux + ":", symbol_line);
-  group(ViolationKind::PythonAbiNewer, "Symbols newer than Python ABI " + display(options.python_abi) + ":",
+  group(ViolationKind::PythonAbiNewer, "Symbols newer than Python ABI " + version_text(options.python_abi) + ":",
         [](const Violation& v) { return "    " + v.symbol + " (" + v.detail + ")\n"; });
   group(ViolationKind::PythonAbi3, "Symbols outside the Python stable ABI (abi3):", symbol_line);
   for (const Violation& v : file.violations)
@@ -176,9 +176,9 @@ std::string summarize_problems(const VariantReport& report, const CheckOptions& 
   };
   add(counts[static_cast<size_t>(ViolationKind::Manylinux)], "symbol(s) beyond " + options.manylinux);
   add(counts[static_cast<size_t>(ViolationKind::PythonAbiNewer)],
-      "symbol(s) newer than Python ABI " + display(options.python_abi));
+      "symbol(s) newer than Python ABI " + version_text(options.python_abi));
   add(counts[static_cast<size_t>(ViolationKind::PythonAbi3)], "symbol(s) outside the Python stable ABI");
-  add(counts[static_cast<size_t>(ViolationKind::MacOs)], "file(s) beyond macOS " + display(options.macos));
+  add(counts[static_cast<size_t>(ViolationKind::MacOs)], "file(s) beyond macOS " + version_text(options.macos));
   add(unreadable, "file(s) that could not be checked");
   std::string out;
   for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
@@ -201,7 +201,7 @@ nlohmann::json abi_checked_fields(const VariantReport& report, const CheckOption
   }
   nlohmann::json fields = {{"variant", report.variant},   {"dir", report.dir.string()},
                            {"ok", report.ok()},           {"portable", report.ok()},
-                           {"policy", options.manylinux}, {"python_abi", display(options.python_abi)},
+                           {"policy", options.manylinux}, {"python_abi", version_text(options.python_abi)},
                            {"files", std::move(files)}};
   if (!report.error.empty()) fields["error"] = report.error;
   return fields;

@@ -44,6 +44,9 @@ struct VariantReport {
 // (they land in FileReport::error). `name` defaults to the file name.
 FileReport check_file(const std::filesystem::path& file, const CheckOptions& options, std::string name = {});
 
+// A policy version as reports print it: "3.9", "15.0", "2.17.1".
+std::string version_text(const Version& v);
+
 // The regular *.so / *.pyd files under `dir`, recursively, in path order
 // (symlinks are not followed, so no file is listed twice); kb::Error when
 // the directory cannot be walked.

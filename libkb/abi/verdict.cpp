@@ -14,14 +14,16 @@ namespace {
 
 constexpr int kVerdictFormat = 1;
 
-std::string version_text(const Version& v) { return v.parts().size() <= 2 ? v.major_minor() : v.str(); }
+std::string describe(const std::string& policy, const std::string& python_abi, const std::string& macos) {
+  return policy + ", abi3 " + python_abi + ", macOS " + macos;
+}
 
 }  // namespace
 
-std::string Verdict::describe() const { return policy + ", abi3 " + python_abi + ", macOS " + macos; }
+std::string Verdict::describe() const { return abi::describe(policy, python_abi, macos); }
 
 std::string describe_check(const CheckOptions& o) {
-  return o.manylinux + ", abi3 " + version_text(o.python_abi) + ", macOS " + version_text(o.macos);
+  return describe(o.manylinux, version_text(o.python_abi), version_text(o.macos));
 }
 
 fs::path verdict_path(const fs::path& variant_dir) {
@@ -37,7 +39,8 @@ std::string objects_fingerprint(const fs::path& variant_dir) {
 }
 
 void record_verdict(const VariantReport& report, const CheckOptions& options) {
-  if (!report.error.empty()) return;
+  std::error_code ec;
+  if (!report.error.empty() || !fs::is_regular_file(report.dir / "metadata.json", ec)) return;
   nlohmann::ordered_json j = {{"format", kVerdictFormat},
                               {"variant", report.variant},
                               {"policy", options.manylinux},

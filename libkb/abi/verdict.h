@@ -36,8 +36,9 @@ std::filesystem::path verdict_path(const std::filesystem::path& variant_dir);
 // inspects (regular *.so / *.pyd, no symlinks), in path order.
 std::string objects_fingerprint(const std::filesystem::path& variant_dir);
 
-// Writes the verdict of `report` atomically. A report whose directory could
-// not be read records nothing.
+// Writes the verdict of `report` atomically. Only a variant directory (it
+// holds metadata.json) that could be read gets one; a shared object checked
+// on its own records nothing.
 void record_verdict(const VariantReport& report, const CheckOptions& options);
 
 // The recorded verdict for `variant_dir` when it still describes the variant's

@@ -45,7 +45,7 @@ DownloadedVariant verified(const cache::RepoCache& repo, const KernelLock& lock,
   try {
     // A structured entry pins the commit only: what install_variant verified
     // against the hub's file hashes is all there is to check.
-    if (lock.pin && lock.variants.empty()) return {variant, dir, {}};
+    if (lock.commit_only()) return {variant, dir, {}};
     const VariantLock* expected = lock.find(variant);
     if (!expected)
       throw LockMismatch("variant " + variant + " of " + lock.repo_id + ", the one for this environment" +
@@ -116,15 +116,14 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
     } catch (const LockMismatch&) {
       // A copy altered in the cache has just been discarded: fetch it again,
       // once. (A hub whose files differ from the lock fails the same way twice.)
-      if (o.local_files_only || (!lock.find(variant) && !lock.pin)) throw;
+      if (o.local_files_only || !lock.find(variant)) throw;
     }
     return {install_verified()};
   }
 
   std::vector<std::string> names;
   for (const auto& [name, _] : lock.variants) names.push_back(name);
-  const bool structured = lock.pin && lock.variants.empty();
-  if (structured) {
+  if (lock.commit_only()) {
     // The commit's variants: on the hub, or offline those in the cache.
     if (o.local_files_only) {
       for (const variant::Variant& v : resolve::list_variant_dirs(repo.snapshot_dir(lock.sha) / variant::kBuildDir))
@@ -150,7 +149,7 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
     fetch::InstallRequest request{lock.repo_id, lock.sha, o.env, o.cache_root, false, o.parallel_downloads};
     request.follow_status = false;
     auto check = [&](const std::string& variant, const std::vector<hub::TreeEntry>& files) {
-      if (!structured) check_listing(lock, variant, files);
+      if (!lock.commit_only()) check_listing(lock, variant, files);
     };
     for (const fetch::Installed& installed : fetch::install_named_variants(hub, request, names, check))
       dirs.push_back(installed.variant_dir);

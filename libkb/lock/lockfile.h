@@ -69,6 +69,10 @@ struct KernelLock {
   // Set for entries of the structured format (which have no variants).
   std::optional<Pin> pin;
 
+  // Whether the entry pins only a commit (the structured format): its
+  // variants are checked against the hub's hashes, not the lock's.
+  bool commit_only() const { return pin.has_value() && variants.empty(); }
+
   // The lock of `variant`, or nullptr when this entry does not lock it.
   const VariantLock* find(std::string_view variant) const;
   bool operator==(const KernelLock&) const = default;

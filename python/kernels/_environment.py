@@ -127,12 +127,26 @@ def warn_all(messages) -> None:
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
-def emit_warnings(found) -> None:
+def emit_warnings(found, stacklevel: int = 3) -> None:
     """Shows what the C++ loader reported, as (channel, message) pairs: user
-    warnings at the caller of the public loader, version notices through the
-    versions logger, as the existing package does."""
+    warnings at the caller of the public loader (`stacklevel` counts from
+    here), version notices through the versions logger, as the existing
+    package does."""
     for channel, message in found:
         if channel == "version":
             logging.getLogger("kernels._versions").warning(message)
         else:
-            warnings.warn(message, UserWarning, stacklevel=3)
+            warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
+def locate_reporting(locate, **kwargs):
+    """Calls a core locate function (`_core.locate`, `locate_local`,
+    `locate_locked`) from a public loader and shows what it warned about at
+    that loader's caller, also when it fails (the exception's `kb_warnings`)."""
+    try:
+        located = locate(**kwargs)
+    except Exception as e:
+        emit_warnings(getattr(e, "kb_warnings", ()), stacklevel=4)
+        raise
+    emit_warnings(located.warnings, stacklevel=4)
+    return located

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import _core
-from ._environment import detected_backend, emit_warnings, environment, warn_all
+from ._environment import detected_backend, emit_warnings, environment, locate_reporting, warn_all
 from . import deps
 from .deps import validate_variant_dependencies
 from .hf_hub import RepoInfo, user_agent as build_user_agent
@@ -41,18 +41,8 @@ def get_kernel(
     `check_arch` is accepted for the current API; kb does not yet compare a
     build's GPU architectures with the device.
     """
-    try:
-        located = _locate(repo_id, revision, version, backend, user_agent, trust_remote_code)
-    except Exception as e:
-        emit_warnings(getattr(e, "kb_warnings", ()))
-        raise
-    emit_warnings(located.warnings)
-    repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
-    return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata)
-
-
-def _locate(repo_id, revision, version, backend, user_agent, trust_remote_code) -> _core.Located:
-    return _core.locate(
+    located = locate_reporting(
+        _core.locate,
         repo_id=repo_id,
         revision=revision,
         version=None if version is None else int(version),
@@ -64,6 +54,8 @@ def _locate(repo_id, revision, version, backend, user_agent, trust_remote_code) 
         user_agent=build_user_agent(user_agent),
         importable=deps.importable_now,
     )
+    repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
+    return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata)
 
 
 def install_kernel(
@@ -116,14 +108,14 @@ def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
     """Loads a kernel from a repository root (holding build/), a build/
     directory or a single variant directory, choosing the variant that fits
     this process best."""
-    located = _core.locate_local(
+    located = locate_reporting(
+        _core.locate_local,
         path=Path(repo_path),
         env=environment(None),
         backend=backend,
         detected_backend=detected_backend(),
         importable=deps.importable_now,
     )
-    emit_warnings(located.warnings)
     return _import_from_path(located.variant_dir, metadata=located.metadata)
 
 

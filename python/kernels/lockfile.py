@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from . import _core
-from ._environment import detected_backend, emit_warnings, environment
+from ._environment import detected_backend, environment, locate_reporting
 from .deps import importable_now
 from .hf_hub import user_agent as build_user_agent
 from .importer import _import_from_path
@@ -74,23 +74,18 @@ def get_locked_kernel(repo_id: str) -> ModuleType:
 
 
 def _locate_locked(entry, *, backend=None, local_files_only, user_agent="", importable=None) -> _core.Located:
-    """The core's locked path (fetch, verify against the lock, python-depends
-    when `importable` is given), its warnings shown, also when it fails."""
-    try:
-        located = _core.locate_locked(
-            entry=entry,
-            env=environment(None),
-            backend=backend,
-            detected_backend=detected_backend(),
-            local_files_only=local_files_only,
-            user_agent=user_agent,
-            importable=importable,
-        )
-    except Exception as e:
-        emit_warnings(getattr(e, "kb_warnings", ()))
-        raise
-    emit_warnings(located.warnings)
-    return located
+    """The core's locked path: fetch, verify against the lock, python-depends
+    when `importable` is given."""
+    return locate_reporting(
+        _core.locate_locked,
+        entry=entry,
+        env=environment(None),
+        backend=backend,
+        detected_backend=detected_backend(),
+        local_files_only=local_files_only,
+        user_agent=user_agent,
+        importable=importable,
+    )
 
 
 def get_locked_kernel_revision(repo_id: str, lock_json: str) -> str | None:

@@ -106,8 +106,8 @@ OpRecorder& op_recorder() {
   };
   static const Registration registration = [] {
     auto* recorder = new OpRecorder;
-    auto* handle = new c10::RegistrationHandleRAII(c10::Dispatcher::singleton().addRegistrationListener(
-        std::unique_ptr<c10::OpRegistrationListener>(recorder)));
+    auto* handle = new c10::RegistrationHandleRAII(
+        c10::Dispatcher::singleton().addRegistrationListener(std::unique_ptr<c10::OpRegistrationListener>(recorder)));
     return Registration{recorder, handle};
   }();
   return *registration.recorder;
@@ -142,13 +142,13 @@ void* open_library(const fs::path& library) {
   throw Error(message);
 }
 
-// `located`, when given, is what the loader learned getting there (where
-// the kernel came from, its warnings): recorded by the first load.
-const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<variant::Variant>& variant,
-                                     const load::Located* located = nullptr) {
+// Opens what the loading core located; what it learned getting there (its
+// metadata, where the kernel came from, its warnings) is recorded by the
+// first load.
+const LoadedKernel& load_located(const load::Located& located) {
   std::error_code ec;
-  fs::path canonical = fs::canonical(dir, ec);
-  if (ec) throw Error("Cannot load kernel from " + dir.string() + ": " + ec.message());
+  fs::path canonical = fs::canonical(located.variant_dir, ec);
+  if (ec) throw Error("Cannot load kernel from " + located.variant_dir.string() + ": " + ec.message());
 
   Registry& r = registry();
   // Held while loading, so two threads loading one kernel load it once.
@@ -157,8 +157,8 @@ const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<va
 
   auto kernel = std::make_unique<LoadedKernel>();
   kernel->variant_dir = canonical;
-  kernel->variant = variant;
-  kernel->metadata = metadata::read_metadata(canonical / "metadata.json");
+  kernel->variant = located.variant;
+  kernel->metadata = located.metadata;
   kernel->ops_namespace = kernel->metadata.id;
   kernel->library = find_kernel_library(canonical, kernel->metadata);
 
@@ -172,12 +172,10 @@ const LoadedKernel& load_variant_dir(const fs::path& dir, const std::optional<va
     throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
                 " is already registered in this process (by a library loaded without kb::runtime)");
 
-  kernel->ops = op_recorder().registered_by(kernel->ops_namespace,
-                                         [&] { kernel->handle = open_library(kernel->library); });
-  if (located) {
-    if (located->repo_info) kernel->repo_info = RepoInfo{located->repo_info->first, located->repo_info->second};
-    for (const auto& w : located->warnings) kernel->warnings.push_back(w.message);
-  }
+  kernel->ops =
+      op_recorder().registered_by(kernel->ops_namespace, [&] { kernel->handle = open_library(kernel->library); });
+  if (located.repo_info) kernel->repo_info = RepoInfo{located.repo_info->first, located.repo_info->second};
+  for (const auto& w : located.warnings) kernel->warnings.push_back(w.message);
   if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
     kernel->warnings.push_back(*dirty);
   if (kernel->ops.empty())
@@ -219,9 +217,7 @@ resolve::Environment libtorch_environment(const std::optional<std::string>& back
   return resolve::make_environment(host.machine, host.system, libtorch_facts(), backend_override);
 }
 
-std::string LoadedKernel::variant_name() const {
-  return variant ? variant->str() : variant_dir.filename().string();
-}
+std::string LoadedKernel::variant_name() const { return variant ? variant->str() : variant_dir.filename().string(); }
 
 namespace {
 
@@ -244,8 +240,9 @@ std::string user_agent(const std::string& caller, const resolve::Environment& en
 }
 
 load::Context load_context(const LoadOptions& options) {
-  resolve::Environment env = options.environment ? *options.environment : libtorch_environment();
-  load::Context ctx = load::make_context(env, libtorch_environment().backend.backend());
+  resolve::Environment detected = libtorch_environment();
+  const resolve::Environment& env = options.environment ? *options.environment : detected;
+  load::Context ctx = load::make_context(env, detected.backend.backend());
   ctx.backend = options.backend;
   if (options.local_files_only) ctx.local_files_only = *options.local_files_only;
   ctx.user_agent = user_agent(options.user_agent, env);
@@ -256,7 +253,7 @@ load::Context load_context(const LoadOptions& options) {
 
 const LoadedKernel& load_local_kernel(const fs::path& path, const LoadOptions& options) {
   load::Located located = load::locate_local(path, load_context(options));
-  return load_variant_dir(located.variant_dir, located.variant, &located);
+  return load_located(located);
 }
 
 const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& options) {
@@ -270,15 +267,16 @@ const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& op
     if (mapped) throw Error(repo_id + " (LOCAL_KERNELS): " + e.what());
     throw;
   }
-  return load_variant_dir(located.variant_dir, located.variant, &located);
+  return load_located(located);
 }
 
 const LoadedKernel& load_kernel(const std::string& repo_id, const fs::path& lockfile, const LoadOptions& options) {
   std::vector<lock::KernelLock> locks = lock::read_lock_file(lockfile);
-  auto entry = std::find_if(locks.begin(), locks.end(), [&](const lock::KernelLock& k) { return k.repo_id == repo_id; });
+  auto entry =
+      std::find_if(locks.begin(), locks.end(), [&](const lock::KernelLock& k) { return k.repo_id == repo_id; });
   if (entry == locks.end()) throw Error("Kernel `" + repo_id + "` is not locked in " + lockfile.string());
   load::Located located = load::locate_locked(*entry, load_context(options));
-  return load_variant_dir(located.variant_dir, located.variant, &located);
+  return load_located(located);
 }
 
 std::vector<const LoadedKernel*> loaded_kernels() {
@@ -294,8 +292,8 @@ c10::OperatorHandle op(const LoadedKernel& kernel, const std::string& name) {
   if (handle) return *handle;
   std::vector<std::string> ops = ops_in_namespace(kernel.ops_namespace);
   throw Error("Kernel `" + kernel.metadata.name + "` loaded from " + kernel.variant_dir.string() + " has no op `" +
-              name + "` in namespace " + kernel.ops_namespace + "; its ops: " +
-              (ops.empty() ? std::string("none") : join(ops, ", ")));
+              name + "` in namespace " + kernel.ops_namespace +
+              "; its ops: " + (ops.empty() ? std::string("none") : join(ops, ", ")));
 }
 
 }  // namespace kb::runtime

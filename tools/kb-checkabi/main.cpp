@@ -16,7 +16,6 @@
 
 namespace ev = kb::events;
 namespace abi = kb::abi;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -58,13 +57,6 @@ CLI::Validator version_validator() {
       "VERSION");
 }
 
-// A variant directory's verdict goes where `kb upload` reads it (a single
-// shared object checked on its own records nothing).
-void record_if_variant(const abi::VariantReport& r, const abi::CheckOptions& options) {
-  std::error_code ec;
-  if (fs::is_regular_file(r.dir / "metadata.json", ec)) abi::record_verdict(r, options);
-}
-
 int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const Settings& s) {
   std::ostream& report = s.json ? std::cerr : std::cout;
   int variants = 0, failed = 0;
@@ -81,7 +73,7 @@ int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const
     }
     for (const abi::VariantReport& r : reports) {
       report << abi::render_text(r, s.options) << std::flush;
-      record_if_variant(r, s.options);
+      abi::record_verdict(r, s.options);
       ++variants;
       if (!r.ok()) ++failed;
       if (s.json) {
@@ -111,7 +103,7 @@ int run_stream(ev::Writer& out, const Settings& s) {
       {
         abi::VariantReport r = abi::check_variant(built.dir, s.options, variant);
         std::cerr << abi::render_text(r, s.options) << std::flush;
-        record_if_variant(r, s.options);
+        abi::record_verdict(r, s.options);
         ev::Json checked = out.make(ev::kAbiChecked);
         checked.update(abi::abi_checked_fields(r, s.options));
         out.emit(checked);

@@ -4,6 +4,10 @@
 
 namespace kb::tools {
 
+namespace {
+
+// argv into `app`: --help printed: 0; bad usage, message printed: 2;
+// nullopt to go on.
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
@@ -12,8 +16,6 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   }
   return std::nullopt;
 }
-
-namespace {
 
 int failed(ToolRun& run, const std::string& message, int code) {
   std::cerr << "Error: " << message << "\n";

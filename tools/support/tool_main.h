@@ -44,10 +44,6 @@ class ToolRun {
   bool streaming_ = false;
 };
 
-// Parses argv into `app` (--help printed: 0; bad usage, message printed: 2;
-// nullopt to go on). For tools that dispatch by hand before CLI11 parses.
-std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
-
 // Parses the command line, then runs `body`, whose return value is the exit
 // code; what escapes it ends the tool as described at the top of this file.
 int tool_main(ToolRun& run, CLI::App& app, int argc, char** argv, const std::function<int()>& body);
