@@ -24,6 +24,14 @@
 #                         other pins (make test also keeps kernels 0.16.2, the
 #                         last release writing the kernels.lock format kb
 #                         writes, in ~/.cache/kb/kernels-0.16-venv)
+#   KB_TEST_TOOLS_TORCH_VENV
+#                         a virtual environment with torch (the CUDA torch one,
+#                         scripts/setup-cuda-torch.sh) whose interpreter creates
+#                         this environment and whose site-packages it sees
+#                         through a .pth file, for clients that need torch to
+#                         load kernels (make test keeps kernels 0.19.1 so in
+#                         ~/.cache/kb/kernels-0.19-venv); torch is never
+#                         downloaded twice
 #   KB_TEST_TOOLS_PYTHON  interpreter used to create the environment (default:
 #                         /usr/bin/python3 when it is >= 3.10 and has venv, else
 #                         the first of python3.13 ... python3.10, python3 on PATH)
@@ -43,6 +51,7 @@ HF_HUB_VERSION="${KB_TEST_TOOLS_HF_HUB_VERSION:-2.4.0}"
 KERNELS_VERSION="${KB_TEST_TOOLS_KERNELS_VERSION:-0.17.2}"
 
 venv="${KB_TEST_TOOLS_VENV:-${HOME}/.cache/kb/test-tools-venv}"
+torch_venv="${KB_TEST_TOOLS_TORCH_VENV:-}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
 info_file="${venv}/kb-test-tools.json"
 check_only=false
@@ -67,7 +76,10 @@ probe_venv() {
 import platform, sys
 from importlib.metadata import version
 import huggingface_hub
-import kernels.cli  # noqa: F401  (the PyPI package: PYTHONPATH is dropped, and the pins are checked below)
+try:
+    import kernels.cli  # noqa: F401  (the PyPI package: PYTHONPATH is dropped, and the pins are checked below)
+except ModuleNotFoundError:
+    import kernels._internals.cli  # noqa: F401  (0.19 moved its modules)
 hf, kn = version("huggingface_hub"), version("kernels")
 if hf != sys.argv[1] or kn != sys.argv[2]:
     sys.exit(1)
@@ -112,6 +124,10 @@ usable_python() {
 }
 
 pick_python() {
+  if [ -n "$torch_venv" ]; then
+    [ -x "$torch_venv/bin/python" ] || return 1
+    echo "$torch_venv/bin/python"; return 0
+  fi
   if [ -n "${KB_TEST_TOOLS_PYTHON:-}" ]; then
     usable_python "$KB_TEST_TOOLS_PYTHON" || return 1
     echo "$KB_TEST_TOOLS_PYTHON"; return 0
@@ -161,6 +177,13 @@ setup_env() {
   fi
 
   local py="$venv/bin/python"
+  if [ -n "$torch_venv" ]; then
+    # torch comes from the torch environment's site-packages.
+    local site base_site
+    site="$(env -u PYTHONPATH "$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    base_site="$(env -u PYTHONPATH "$torch_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    echo "$base_site" > "$site/kb-torch-venv.pth"
+  fi
   local pip=(env -u PYTHONPATH "$py" -m pip --disable-pip-version-check --no-input)
   echo "installing huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION from the package index"
   "${pip[@]}" install --no-cache-dir --progress-bar off --only-binary=:all: \
