@@ -232,3 +232,28 @@ def test_a_refused_token_asks_to_log_in_again(hub_env, monkeypatch):
                 "'shady/pure'. Your token may be invalid or expired. Run `hf auth login` to log in again. If "
                 "`HF_TOKEN` is set, update or unset it.") in message
         assert "trust_remote_code" not in message
+
+
+def test_locked_loaders_check_the_device(hub, hub_env, monkeypatch, tmp_path):
+    sha = hub.head("kb-examples/sm90", "v1")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "app"\n\n[tool.kernels.dependencies]\n"kb-examples/sm90" = 1\n')
+    lock = project / "kernels.lock"
+    entry = {"dependency": {"repo-id": "kb-examples/sm90", "version": 1}, "lock": {"commit": sha}}
+    lock.write_text(json.dumps([entry]))
+    out = subprocess.run([sys.executable, "-m", "kernels", "download", str(project)], env=dict(os.environ),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+    monkeypatch.setenv(CAPABILITY, "8.0")
+    with pytest.raises(RuntimeError, match="CUDA capability 8.0 of the current device is not supported"):
+        kernels.load_kernel("kb-examples/sm90", lockfile=lock)
+    assert kernels.load_kernel("kb-examples/sm90", lockfile=lock, check_arch=False).WHO == "kb-examples/sm90"
+    with pytest.raises(RuntimeError, match="CUDA capability 8.0 of the current device is not supported"):
+        kernels.LockedLayerRepository("kb-examples/sm90", lockfile=lock, layer_name="ReLU").load()
+    with pytest.raises(ValueError, match="does not define any layers"):
+        kernels.LockedLayerRepository("kb-examples/sm90", lockfile=lock, layer_name="ReLU", check_arch=False).load()
+    monkeypatch.setenv(CAPABILITY, "9.0")
+    assert kernels.load_kernel("kb-examples/sm90", lockfile=lock).WHO == "kb-examples/sm90"
