@@ -54,9 +54,14 @@ void set_device(load::Context& ctx, bool check_arch, const std::optional<py::fun
 load::Trust make_trust(const py::object& trust_remote_code) {
   load::Trust trust;
   // A list is an allowlist of repo ids, as in the current kernels API.
-  if (py::isinstance<py::list>(trust_remote_code))
-    trust.repos = trust_remote_code.cast<std::vector<std::string>>();
-  else
+  if (py::isinstance<py::list>(trust_remote_code)) {
+    for (const py::handle& item : trust_remote_code) {
+      if (!py::isinstance<py::str>(item))
+        raise(PyExc_TypeError, "trust_remote_code must be a bool or a list of repository ids, got an item " +
+                                   py::repr(item).cast<std::string>());
+      trust.repos.push_back(item.cast<std::string>());
+    }
+  } else
     trust.all = py::bool_(trust_remote_code);
   return trust;
 }

@@ -257,3 +257,8 @@ def test_locked_loaders_check_the_device(hub, hub_env, monkeypatch, tmp_path):
         kernels.LockedLayerRepository("kb-examples/sm90", lockfile=lock, layer_name="ReLU", check_arch=False).load()
     monkeypatch.setenv(CAPABILITY, "9.0")
     assert kernels.load_kernel("kb-examples/sm90", lockfile=lock).WHO == "kb-examples/sm90"
+
+
+def test_a_trust_list_holds_repository_ids_only(hub_env):
+    with pytest.raises(TypeError, match="trust_remote_code must be a bool or a list of repository ids, got an item 1"):
+        kernels.get_kernel("shady/pure", version=1, trust_remote_code=["shady/pure", 1])
