@@ -262,3 +262,46 @@ def test_locked_loaders_check_the_device(hub, hub_env, monkeypatch, tmp_path):
 def test_a_trust_list_holds_repository_ids_only(hub_env):
     with pytest.raises(TypeError, match="trust_remote_code must be a bool or a list of repository ids, got an item 1"):
         kernels.get_kernel("shady/pure", version=1, trust_remote_code=["shady/pure", 1])
+
+
+def test_the_device_is_what_torch_reports_and_is_asked_only_when_needed(tmp_path, monkeypatch):
+    """The detection behind the loaders, with torch's device queries answering
+    as on a GPU machine (this machine has none)."""
+    import torch
+
+    from kernels import _environment
+
+    _environment.environment()  # resolution keeps seeing this CPU torch
+    asked = []
+
+    def capability(device=None):
+        asked.append("capability")
+        return (8, 6)
+
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
+    assert _environment.device_arch() == ((8, 6), None)
+
+    cpu = write_variant(tmp_path / "cpu" / "torch-universal", name="archs-cpu")
+    asked.clear()
+    assert kernels.get_local_kernel(cpu).VALUE == 42
+    assert asked == []  # a CPU build never initialises the device
+
+    sm90 = write_variant(tmp_path / "sm90" / "torch-universal", name="archs-sm90")
+    declare(sm90, {"type": "cuda", "archs": ["9.0a"]})
+    with pytest.raises(RuntimeError, match="CUDA capability 8.6 of the current device is not supported"):
+        kernels.get_local_kernel(sm90)
+    assert asked == ["capability"]
+    assert kernels.get_local_kernel(sm90, check_arch=False).VALUE == 42
+
+    # A ROCm torch reports the gcnArchName of the current device.
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", "6.3.42131", raising=False)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda index: type("Props", (), {"gcnArchName": "gfx942:sramecc+:xnack-"})())
+    assert _environment.device_arch() == (None, "gfx942:sramecc+:xnack-")
+    # No usable device: nothing to compare.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _environment.device_arch() == (None, None)
