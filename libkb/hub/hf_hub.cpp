@@ -214,8 +214,11 @@ class HfHub : public Hub {
   std::optional<bool> publisher_trusted(std::string_view org) override {
     std::string what = "looking up publisher `" + std::string(org) + "`";
     http::Response r = get(options_.endpoint + "/api/organizations/" + http::url_escape(std::string(org)) + "/overview");
+    // An HttpError, so the trust check can tell a refused token (401) apart.
     if (r.status < 200 || r.status >= 300)
-      throw Error(what + ": HTTP " + std::to_string(r.status) + " from " + options_.endpoint + ": " + error_message(r));
+      throw http::HttpError(
+          what + ": HTTP " + std::to_string(r.status) + " from " + options_.endpoint + ": " + error_message(r),
+          r.status, r.header("x-error-code").value_or(""));
     json body = parse_json(r, what);
     auto it = body.find("trustedKernelPublisher");
     if (it == body.end() || it->is_null()) return false;

@@ -1,5 +1,6 @@
 #include "libkb/load/load.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -7,6 +8,7 @@
 
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
+#include "libkb/http/client.h"
 #include "libkb/hub/hub.h"
 #include "libkb/hub/trust.h"
 #include "libkb/lock/download.h"
@@ -62,9 +64,14 @@ void check_loadable(const Located& located, const Context& ctx) {
   const metadata::Metadata& metadata = located.metadata;
   std::string variant = located.variant ? located.variant->str() : located.variant_dir.filename().string();
   check_kernels_minver(metadata, variant);
-  if (!ctx.importable) return;
-  check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend,
-                       ctx.importable);
+  if (ctx.importable)
+    check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend,
+                         ctx.importable);
+  check_device_arch(metadata, variant, ctx);
+}
+
+std::string unverified_trust(const std::string& repo_id, const std::string& how, const std::string& cause) {
+  return "Kernel repository '" + repo_id + "' could not verify publisher trust status." + how + " (" + cause + ")";
 }
 
 resolve::Environment requested_env(const Context& ctx) {
@@ -125,16 +132,15 @@ std::string select_revision(const std::string& repo_id, const std::optional<std:
 
 void check_trust(const std::string& repo_id, const Trust& trust, const Context& ctx, std::vector<Warning>& warnings) {
   if (trust.all) return;
-  if (trust.identities)
-    warnings.push_back({Warning::Channel::User,
-                        "Signing identity verification is not yet implemented. The provided signing identities will "
-                        "be ignored and the kernel will be treated as untrusted. Use trust_remote_code=True to bypass "
-                        "trust checks."});
+  if (std::find(trust.repos.begin(), trust.repos.end(), repo_id) != trust.repos.end()) return;
   if (ctx.local_files_only) {
     warnings.push_back({Warning::Channel::User, "Skipping publisher trust check for '" + repo_id +
                                                     "' because Hugging Face Hub is in offline mode."});
     return;
   }
+  const std::string how =
+      " Set trust_remote_code=True or add the repository ID to the trust_remote_code allowlist to allow loading "
+      "kernels from untrusted sources.";
   std::string publisher = repo_id.substr(0, repo_id.find('/'));
   std::pair<std::string, std::string> key{env_or_empty("KB_HUB") + "|" + env_or_empty("HF_ENDPOINT"), publisher};
   TrustedPublishers& known = trusted_publishers();
@@ -145,20 +151,34 @@ void check_trust(const std::string& repo_id, const Trust& trust, const Context& 
   std::optional<bool> trusted;
   try {
     trusted = hub::publisher_trusted_cached(*open_hub(ctx), publisher, ctx.cache_root);
+  } catch (const http::HttpError& e) {
+    if (e.status() != 401) throw LoadError(ErrorKind::InvalidArgument, unverified_trust(repo_id, how, e.what()));
+    // No allowlist helps here: the token itself was refused.
+    throw LoadError(ErrorKind::Unauthorized,
+                    std::string(e.what()) +
+                        "\nHugging Face Hub authentication failed while checking the publisher of kernel repository '" +
+                        repo_id +
+                        "'. Your token may be invalid or expired. Run `hf auth login` to log in again. If `HF_TOKEN` "
+                        "is set, update or unset it.");
   } catch (const Error& e) {
-    throw LoadError(ErrorKind::InvalidArgument,
-                    "Kernel repository '" + repo_id +
-                        "' could not verify publisher trust status. Set trust_remote_code=True to allow loading "
-                        "kernels from untrusted sources. (" +
-                        e.what() + ")");
+    throw LoadError(ErrorKind::InvalidArgument, unverified_trust(repo_id, how, e.what()));
   }
   if (!trusted) return;  // a hub without publishers trusts what it holds
   if (!*trusted)
-    throw LoadError(ErrorKind::InvalidArgument, "Kernel repository '" + repo_id +
-                                                    "' is not from a trusted publisher. Set trust_remote_code=True to "
-                                                    "allow loading kernels from untrusted sources.");
+    throw LoadError(ErrorKind::InvalidArgument,
+                    "Kernel repository '" + repo_id + "' is not from a trusted publisher." + how);
   std::lock_guard lock(known.mutex);
   known.trusted.insert(std::move(key));
+}
+
+void check_device_arch(const metadata::Metadata& metadata, const std::string& variant, const Context& ctx) {
+  // The device is asked only for builds the check applies to: asking torch
+  // initialises CUDA.
+  if (!ctx.check_arch || !declares_archs(metadata.backend)) return;
+  DeviceArch device =
+      as(ErrorKind::InvalidArgument, [&] { return with_test_device(ctx.device ? ctx.device() : DeviceArch{}); });
+  if (std::optional<std::string> reason = arch_incompatibility(metadata.backend, device))
+    throw LoadError(ErrorKind::Incompatible, arch_refusal_message(metadata.name, variant, *reason));
 }
 
 Located locate_local(const fs::path& path, const Context& ctx) { return locate_in(path, requested_env(ctx), ctx); }

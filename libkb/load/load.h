@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "libkb/config/config.h"
+#include "libkb/load/archs.h"
 #include "libkb/lock/lockfile.h"
 #include "libkb/metadata/metadata.h"
 #include "libkb/resolve/resolve.h"
@@ -24,9 +25,11 @@ namespace kb::load {
 // ValueError, FileNotFoundError, ImportError). The message is complete.
 // LockMismatch: a locked kernel whose files (or variant) the lock does not
 // cover — the kernel was found, but it is not what was locked.
-// Incompatible: the build needs a newer kernels API than this one (Python:
-// RuntimeError).
-enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch, Incompatible };
+// Incompatible: the build needs a newer kernels API than this one, or cannot
+// run on the device (Python: RuntimeError).
+// Unauthorized: the hub refused the token while checking the publisher
+// (Python: PermissionError, an OSError as the hub client's HTTP errors are).
+enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch, Incompatible, Unauthorized };
 
 // The kernels API this kb implements ("0.18.3") and its distribution
 // version ("0.18.3+kb.0.1.0"), as the Python package reports them.
@@ -54,11 +57,12 @@ class LoadError : public Error {
   ErrorKind kind_;
 };
 
-// trust_remote_code: true trusts every publisher; a list of signing
-// identities is accepted but not verified yet (a warning says so).
+// trust_remote_code: true trusts every repository; a list names the
+// repositories trusted besides those of trusted publishers (an allowlist of
+// repo ids, matched exactly).
 struct Trust {
   bool all = false;
-  std::optional<std::vector<std::string>> identities;
+  std::vector<std::string> repos;
 };
 
 // What the loading process offers, and its policy.
@@ -75,6 +79,12 @@ struct Context {
   // Whether a Python module can be imported where the kernel will load;
   // unset (a C++ program): python-depends are not checked.
   std::function<bool(const std::string&)> importable;
+  // The architecture check (archs.h) of a CUDA or ROCm build that declares
+  // archs: on unless the caller opts out (check_arch=False). `device` is
+  // asked only then; unset (a C++ program that was not told), the device is
+  // unknown and only the test variables of archs.h can name one.
+  bool check_arch = true;
+  std::function<DeviceArch()> device;
 };
 
 // Builds a context for this process with the cache root and offline mode of
@@ -103,14 +113,20 @@ struct Located {
 std::string select_revision(const std::string& repo_id, const std::optional<std::string>& revision,
                             const std::optional<int>& version, const Context& ctx, std::vector<Warning>& warnings);
 
-// Raises unless `repo_id` may be loaded: its publisher is trusted by the hub
-// (remembered per process and, positively, for an hour in the cache), or
-// the caller trusts it. Offline the check is skipped with a warning.
+// Raises unless `repo_id` may be loaded: the caller trusts every repository
+// or lists this one, or its publisher is trusted by the hub (remembered per
+// process and, positively, for an hour in the cache). Offline the publisher
+// is not asked (a warning says so). A token the hub refuses is Unauthorized,
+// with a hint to log in again.
 void check_trust(const std::string& repo_id, const Trust& trust, const Context& ctx, std::vector<Warning>& warnings);
 
 // A build whose metadata asks for a newer kernels API (kernels-minver) than
 // kernels_api_version() is Incompatible, naming both versions.
 void check_kernels_minver(const metadata::Metadata& metadata, const std::string& variant);
+
+// Incompatible (the refusal of archs.h) when ctx.check_arch and the build's
+// declared architectures cannot run on the device.
+void check_device_arch(const metadata::Metadata& metadata, const std::string& variant, const Context& ctx);
 
 // The python-depends check of a kernel about to load: an unknown dependency
 // name is InvalidArgument, an uninstalled package MissingDependency.

@@ -29,6 +29,24 @@ def detected_backend() -> str:
     return environment(None).backend_name
 
 
+def device_arch() -> tuple[tuple[int, int] | None, str | None]:
+    """(CUDA capability, ROCm gcnArchName) of the current device, each None
+    when torch is not built for that backend or sees no device. The core asks
+    only when a build declares architectures: querying the device initialises
+    CUDA. KB_TEST_DEVICE_CAPABILITY / KB_TEST_DEVICE_GCN_ARCH replace these
+    facts in the core (tests only)."""
+    if not has_torch:
+        return None, None
+    import torch
+
+    if (torch.version.cuda is None and getattr(torch.version, "hip", None) is None) or not torch.cuda.is_available():
+        return None, None
+    if torch.version.cuda is not None:
+        major, minor = torch.cuda.get_device_capability()
+        return (major, minor), None
+    return None, torch.cuda.get_device_properties(torch.cuda.current_device()).gcnArchName
+
+
 @functools.lru_cache(maxsize=None)
 def _facts() -> dict:
     # Facts do not change while the process runs; gathering them imports torch.

@@ -56,7 +56,7 @@ def func_module_class(func: Callable, layer_name: str | None = None) -> type[nn.
 
 
 def _hashable(trust_remote_code):
-    # A list of signing identities is accepted for trust_remote_code.
+    # trust_remote_code may be a list: an allowlist of repo ids.
     return tuple(trust_remote_code) if isinstance(trust_remote_code, list) else trust_remote_code
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import _core
-from ._environment import detected_backend, emit_warnings, environment, locate_reporting, warn_all
+from ._environment import detected_backend, device_arch, emit_warnings, environment, locate_reporting, warn_all
 from . import deps
 from .deps import validate_variant_dependencies
 from .hf_hub import RepoInfo, user_agent as build_user_agent
@@ -38,8 +38,16 @@ def get_kernel(
     as in the existing package). Otherwise the publisher must be trusted
     (or `trust_remote_code`), `revision` or `version` selects the commit,
     and the variant for this process is fetched into the cache, verified.
-    `check_arch` is accepted for the current API; kb does not yet compare a
-    build's GPU architectures with the device.
+
+    `trust_remote_code`: False trusts only repositories of publishers the
+    hub lists as trusted, True every repository, a list of repo ids those
+    repositories besides the trusted publishers' ones.
+
+    `check_arch`: a CUDA or ROCm build whose metadata.json declares
+    architectures the current device cannot run (CUDA capability, ROCm
+    gcnArchName) is refused with a RuntimeError naming both. The declared
+    architectures can be incomplete (a kernel with a Triton fallback, say):
+    `check_arch=False` skips the check.
     """
     located = locate_reporting(
         _core.locate,
@@ -53,6 +61,8 @@ def get_kernel(
         local_files_only=_core.offline_mode(),
         user_agent=build_user_agent(user_agent),
         importable=deps.importable_now,
+        check_arch=check_arch,
+        device=device_arch,
     )
     repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
     return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata)
@@ -90,9 +100,12 @@ def has_kernel(
     revision: str | None = None,
     version: int | str | None = None,
     backend: str | None = None,
+    check_arch: bool = True,
 ) -> bool:
     """Whether the hub has a variant of `repo_id` for this process (or for
-    `backend`): the best variant's metadata.json exists at the revision."""
+    `backend`): the best variant's metadata.json exists at the revision and,
+    unless `check_arch=False`, the architectures it declares run on the
+    current device."""
     env = environment(backend)
     agent = build_user_agent(None)
     revision = _select_revision_or_version(
@@ -101,13 +114,20 @@ def has_kernel(
     best = _core.resolve(_core.hub_variants(repo_id, revision, agent), env).best
     if best is None:
         return False
-    return _core.hub_file_exists(repo_id, revision, f"build/{best.variant_str}/metadata.json", agent)
+    if not check_arch:
+        return _core.hub_file_exists(repo_id, revision, f"build/{best.variant_str}/metadata.json", agent)
+    metadata = _core.hub_variant_metadata(
+        repo_id=repo_id, revision=revision, variant=best.variant_str, user_agent=agent
+    )
+    if metadata is None:
+        return False
+    return _core.arch_refusal(metadata=metadata, variant=best.variant_str, device=device_arch) is None
 
 
-def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
+def get_local_kernel(repo_path: Path, backend: str | None = None, *, check_arch: bool = True) -> ModuleType:
     """Loads a kernel from a repository root (holding build/), a build/
     directory or a single variant directory, choosing the variant that fits
-    this process best."""
+    this process best. `check_arch` as for get_kernel."""
     located = locate_reporting(
         _core.locate_local,
         path=Path(repo_path),
@@ -115,6 +135,8 @@ def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
         backend=backend,
         detected_backend=detected_backend(),
         importable=deps.importable_now,
+        check_arch=check_arch,
+        device=device_arch,
     )
     return _import_from_path(located.variant_dir, metadata=located.metadata)
 

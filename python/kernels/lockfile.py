@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from . import _core
-from ._environment import detected_backend, environment, locate_reporting
+from ._environment import detected_backend, device_arch, environment, locate_reporting
 from .deps import importable_now
 from .hf_hub import user_agent as build_user_agent
 from .importer import _import_from_path
@@ -33,13 +33,15 @@ LOCK_FILE_NAME = "kernels.lock"
 _OWN_PACKAGE = __name__.split(".")[0]
 
 
-def load_kernel(repo_id: str, *, lockfile: Path | None, backend: str | None = None) -> ModuleType:
+def load_kernel(
+    repo_id: str, *, lockfile: Path | None, backend: str | None = None, check_arch: bool = True
+) -> ModuleType:
     """Loads the locked kernel `repo_id` from the cache only (no network).
 
     The commit comes from `lockfile`, or from the calling package's installed
     metadata when `lockfile` is None. The variant for this process (or for
     `backend`) must have been downloaded before, with `kernels download
-    PROJECT_DIR`."""
+    PROJECT_DIR`. `check_arch` as for get_kernel."""
     entry = _locked_entry(repo_id, lockfile)
     if entry is None:
         raise ValueError(
@@ -47,7 +49,7 @@ def load_kernel(repo_id: str, *, lockfile: Path | None, backend: str | None = No
             "the project."
         )
     try:
-        located = _locate_locked(entry, backend=backend, local_files_only=True)
+        located = _locate_locked(entry, backend=backend, local_files_only=True, check_arch=check_arch)
     except FileNotFoundError as e:
         raise FileNotFoundError(
             f"Locked kernel `{repo_id}` was not downloaded or does not have an applicable variant. Make sure it's "
@@ -56,10 +58,11 @@ def load_kernel(repo_id: str, *, lockfile: Path | None, backend: str | None = No
     return _import_from_path(located.variant_dir, metadata=located.metadata)
 
 
-def get_locked_kernel(repo_id: str) -> ModuleType:
+def get_locked_kernel(repo_id: str, *, check_arch: bool = True) -> ModuleType:
     """Loads the kernel `repo_id` at the commit the calling package's
     installed kernels.lock pins, downloading it unless HF_HUB_OFFLINE is set.
-    No publisher trust check: locking the project chose the kernel."""
+    No publisher trust check: locking the project chose the kernel.
+    `check_arch` as for get_kernel."""
     entry = _caller_locked_entry(repo_id)
     if entry is None:
         raise ValueError(f"Kernel `{repo_id}` is not locked")
@@ -69,11 +72,14 @@ def get_locked_kernel(repo_id: str) -> ModuleType:
         local_files_only=offline,
         user_agent="" if offline else build_user_agent(None),
         importable=importable_now,
+        check_arch=check_arch,
     )
     return _import_from_path(located.variant_dir, metadata=located.metadata)
 
 
-def _locate_locked(entry, *, backend=None, local_files_only, user_agent="", importable=None) -> _core.Located:
+def _locate_locked(
+    entry, *, backend=None, local_files_only, user_agent="", importable=None, check_arch=True
+) -> _core.Located:
     """The core's locked path: fetch, verify against the lock, python-depends
     when `importable` is given."""
     return locate_reporting(
@@ -85,6 +91,8 @@ def _locate_locked(entry, *, backend=None, local_files_only, user_agent="", impo
         local_files_only=local_files_only,
         user_agent=user_agent,
         importable=importable,
+        check_arch=check_arch,
+        device=device_arch,
     )
 
 

@@ -34,11 +34,34 @@ load::Context make_context(const resolve::Environment& env, const std::optional<
   return ctx;
 }
 
+// The device facts of Python's detection: (capability (major, minor) or
+// None, gcnArchName or None), asked only for builds that declare archs.
+void set_device(load::Context& ctx, bool check_arch, const std::optional<py::function>& device) {
+  ctx.check_arch = check_arch;
+  if (!device) return;
+  const py::function& f = *device;
+  ctx.device = [&f] {
+    py::gil_scoped_acquire gil;
+    auto [capability, gcn] =
+        f().cast<std::pair<std::optional<std::pair<long long, long long>>, std::optional<std::string>>>();
+    load::DeviceArch out;
+    if (capability) out.cuda = load::CudaCapability{capability->first, capability->second};
+    out.rocm = gcn;
+    return out;
+  };
+}
+
 load::Trust make_trust(const py::object& trust_remote_code) {
   load::Trust trust;
-  if (py::isinstance<py::list>(trust_remote_code))
-    trust.identities = trust_remote_code.cast<std::vector<std::string>>();
-  else
+  // A list is an allowlist of repo ids, as in the current kernels API.
+  if (py::isinstance<py::list>(trust_remote_code)) {
+    for (const py::handle& item : trust_remote_code) {
+      if (!py::isinstance<py::str>(item))
+        raise(PyExc_TypeError, "trust_remote_code must be a bool or a list of repository ids, got an item " +
+                                   py::repr(item).cast<std::string>());
+      trust.repos.push_back(item.cast<std::string>());
+    }
+  } else
     trust.all = py::bool_(trust_remote_code);
   return trust;
 }
@@ -60,6 +83,7 @@ void bind_load(py::module_& m) {
       PyObject* type = e.kind() == load::ErrorKind::NotFound            ? PyExc_FileNotFoundError
                        : e.kind() == load::ErrorKind::MissingDependency ? PyExc_ImportError
                        : e.kind() == load::ErrorKind::Incompatible      ? PyExc_RuntimeError
+                       : e.kind() == load::ErrorKind::Unauthorized      ? PyExc_PermissionError
                                                                         : PyExc_ValueError;
       // The warnings found before the failure travel with the exception
       // (`kb_warnings`), for the Python loader to show before it re-raises.
@@ -82,8 +106,10 @@ void bind_load(py::module_& m) {
       [](const std::string& repo_id, const std::optional<std::string>& revision, const std::optional<int>& version,
          const resolve::Environment& env, const std::optional<std::string>& backend,
          const std::string& detected_backend, const py::object& trust_remote_code, bool local_files_only,
-         const std::string& user_agent, const std::optional<py::function>& importable) {
+         const std::string& user_agent, const std::optional<py::function>& importable, bool check_arch,
+         const std::optional<py::function>& device) {
         load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
+        set_device(ctx, check_arch, device);
         load::Request request{repo_id, revision, version, make_trust(trust_remote_code)};
         py::gil_scoped_release release;
         return load::locate(request, ctx);
@@ -91,33 +117,71 @@ void bind_load(py::module_& m) {
       py::kw_only(), py::arg("repo_id"), py::arg("revision"), py::arg("version"), py::arg("env"),
       py::arg("backend") = py::none(), py::arg("detected_backend"), py::arg("trust_remote_code"),
       py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
+      py::arg("check_arch") = true, py::arg("device") = py::none(),
       "get_kernel's path to a verified variant directory: LOCAL_KERNELS, trust, revision, install, python-depends. "
       "`env` is the detected environment, `backend` an override (not applied to LOCAL_KERNELS ids). "
-      "ValueError, FileNotFoundError or ImportError as the existing runtime raises them.");
+      "ValueError, FileNotFoundError or ImportError as the existing runtime raises them; RuntimeError when the build "
+      "needs a newer kernels API or (check_arch) cannot run on the device `device()` describes.");
   m.def(
       "locate_local",
       [](const fs::path& path, const resolve::Environment& env, const std::optional<std::string>& backend,
-         const std::string& detected_backend, const std::optional<py::function>& importable) {
+         const std::string& detected_backend, const std::optional<py::function>& importable, bool check_arch,
+         const std::optional<py::function>& device) {
         load::Context ctx = make_context(env, backend, detected_backend, false, "", importable);
+        set_device(ctx, check_arch, device);
         py::gil_scoped_release release;
         return load::locate_local(path, ctx);
       },
       py::kw_only(), py::arg("path"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
-      py::arg("importable") = py::none(), "The variant directory of a local kernel for `env`, python-depends checked.");
+      py::arg("importable") = py::none(), py::arg("check_arch") = true, py::arg("device") = py::none(),
+      "The variant directory of a local kernel for `env`, python-depends checked.");
   m.def(
       "locate_locked",
       [](const lock::KernelLock& entry, const resolve::Environment& env, const std::optional<std::string>& backend,
          const std::string& detected_backend, bool local_files_only, const std::string& user_agent,
-         const std::optional<py::function>& importable) {
+         const std::optional<py::function>& importable, bool check_arch, const std::optional<py::function>& device) {
         load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
+        set_device(ctx, check_arch, device);
         py::gil_scoped_release release;  // fetches, and hashes every file of the variant
         return load::locate_locked(entry, ctx);
       },
       py::kw_only(), py::arg("entry"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
       py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
+      py::arg("check_arch") = true, py::arg("device") = py::none(),
       "The variant of a locked kernel for `env` at the locked commit, in the cache and checked against the lock (an "
       "altered cached copy is fetched again). FileNotFoundError when it cannot be found or fetched, ValueError when "
       "the lock does not cover it or its files differ from the lock.");
+  m.def(
+      "hub_variant_metadata",
+      [](const std::string& repo_id, const std::string& revision, const std::string& variant,
+         const std::string& user_agent) -> std::optional<metadata::Metadata> {
+        std::string path = "build/" + variant + "/metadata.json";
+        std::optional<std::string> text = translate(PyExc_ValueError, [&] {
+          py::gil_scoped_release release;
+          return open_hub(user_agent)->read_repo_file(repo_id, revision, path);
+        });
+        if (!text) return std::nullopt;
+        return translate(PyExc_ValueError, [&] { return metadata::parse_metadata(*text, repo_id + "/" + path); });
+      },
+      py::kw_only(), py::arg("repo_id"), py::arg("revision"), py::arg("variant"), py::arg("user_agent") = "",
+      "The metadata.json of a variant of `repo_id` at `revision` on the hub, None when it has none.");
+  m.def(
+      "arch_refusal",
+      [](const metadata::Metadata& metadata, const std::string& variant,
+         const std::optional<py::function>& device) -> std::optional<std::string> {
+        load::Context ctx;
+        set_device(ctx, true, device);
+        try {
+          load::check_device_arch(metadata, variant, ctx);
+        } catch (const load::LoadError& e) {
+          if (e.kind() != load::ErrorKind::Incompatible) throw;
+          return std::string(e.what());
+        }
+        return std::nullopt;
+      },
+      py::kw_only(), py::arg("metadata"), py::arg("variant"), py::arg("device") = py::none(),
+      "Why the build `metadata` describes cannot run on the device `device()` describes (the loaders' RuntimeError "
+      "message), or None.");
   m.def(
       "select_revision",
       [](const std::string& repo_id, const std::optional<std::string>& revision, const std::optional<int>& version,

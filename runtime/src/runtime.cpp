@@ -246,6 +246,12 @@ load::Context load_context(const LoadOptions& options) {
   ctx.backend = options.backend;
   if (options.local_files_only) ctx.local_files_only = *options.local_files_only;
   ctx.user_agent = user_agent(options.user_agent, env);
+  ctx.check_arch = options.check_arch;
+  load::DeviceArch device;
+  if (options.cuda_capability)
+    device.cuda = load::parse_cuda_capability(*options.cuda_capability, "LoadOptions::cuda_capability");
+  device.rocm = options.gcn_arch;
+  ctx.device = [device] { return device; };
   return ctx;
 }
 
@@ -261,8 +267,9 @@ const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& op
   const bool mapped = local_kernel_override(repo_id).has_value();
   load::Located located;
   try {
-    located = load::locate({repo_id, options.revision, options.version, {options.trust_remote_code, std::nullopt}},
-                           load_context(options));
+    located =
+        load::locate({repo_id, options.revision, options.version, {options.trust_remote_code, options.trusted_repos}},
+                     load_context(options));
   } catch (const Error& e) {
     if (mapped) throw Error(repo_id + " (LOCAL_KERNELS): " + e.what());
     throw;

@@ -182,6 +182,34 @@ TEST(RuntimeErrors, ABuildNeedingANewerKernelsApiIsRefusedBeforeItsLibraryOpens)
                 kb::load::kernels_api_version());
 }
 
+TEST(RuntimeErrors, ABuildWhoseArchsTheNamedDeviceCannotRunIsRefusedBeforeItsLibraryOpens) {
+  ScopedEnv no_cap(kb::load::kTestCapabilityVariable, std::nullopt);
+  TempDir tmp;
+  fs::path variant = tmp.path / "build" / matching_variant();
+  write(variant / "metadata.json", R"({"name": "fake", "id": "_fake_cuda_abc1234", "version": 1, "license": "MIT",
+    "python-depends": [], "backend": {"type": "cuda", "archs": ["9.0a"]}})");
+  write(variant / "_fake_cuda_abc1234.abi3.so", "not a library");
+  rt::LoadOptions options;
+  options.cuda_capability = "8.0";
+  EXPECT_EQ(error_of([&] { rt::load_local_kernel(tmp.path, options); }),
+            kb::load::arch_refusal_message("fake", matching_variant(),
+                                           "CUDA capability 8.0 of the current device is not supported by the "
+                                           "architectures of the build: 9.0a"));
+  options.cuda_capability = "eight";
+  EXPECT_TRUE(contains(error_of([&] { rt::load_local_kernel(tmp.path, options); }), "LoadOptions::cuda_capability"));
+  // Past the check (the device fits, none is named, or the check is off),
+  // the library is opened: here it is not one.
+  rt::LoadOptions fits, unnamed, unchecked;
+  fits.cuda_capability = "9.0";
+  unchecked.cuda_capability = "8.0";
+  unchecked.check_arch = false;
+  for (const rt::LoadOptions& passes : {fits, unnamed, unchecked}) {
+    std::string error = error_of([&] { rt::load_local_kernel(tmp.path, passes); });
+    EXPECT_FALSE(contains(error, "does not support the current device")) << error;
+    EXPECT_TRUE(contains(error, "_fake_cuda_abc1234.abi3.so")) << error;
+  }
+}
+
 TEST(RuntimeErrors, VariantWithoutMetadataIsNamed) {
   TempDir tmp;
   fs::path variant = tmp.path / "build" / matching_variant();
@@ -345,10 +373,18 @@ TEST_F(ExampleReluHub, OfflineLoadsOnlyWhatTheCacheHolds) {
 TEST_F(ExampleReluHub, UntrustedPublishersNeedTrustRemoteCode) {
   publish("shady/relu");
   EXPECT_EQ(error_of([] { rt::get_kernel("shady/relu", {.version = 1}); }),
-            "Kernel repository 'shady/relu' is not from a trusted publisher. Set trust_remote_code=True to allow "
-            "loading kernels from untrusted sources.");
-  const rt::LoadedKernel& relu = rt::get_kernel("shady/relu", {.version = 1, .trust_remote_code = true});
+            "Kernel repository 'shady/relu' is not from a trusted publisher. Set trust_remote_code=True or add the "
+            "repository ID to the trust_remote_code allowlist to allow loading kernels from untrusted sources.");
+  rt::LoadOptions other_listed;
+  other_listed.version = 1;
+  other_listed.trusted_repos = {"shady/other"};
+  EXPECT_TRUE(contains(error_of([&] { rt::get_kernel("shady/relu", other_listed); }), "not from a trusted publisher"));
+  rt::LoadOptions listed;
+  listed.version = 1;
+  listed.trusted_repos = {"shady/relu"};
+  const rt::LoadedKernel& relu = rt::get_kernel("shady/relu", listed);
   EXPECT_EQ(relu.repo_info->repo_id, "shady/relu");
+  EXPECT_EQ(&rt::get_kernel("shady/relu", {.version = 1, .trust_remote_code = true}), &relu);
 }
 
 TEST_F(ExampleReluHub, AMissingVersionListsTheVersionsThereAre) {

@@ -94,6 +94,7 @@ def test_get_local_kernel_signature():
     assert params(kernels.get_local_kernel) == [
         ("repo_path", P.POSITIONAL_OR_KEYWORD, P.empty),
         ("backend", P.POSITIONAL_OR_KEYWORD, None),
+        ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
 
@@ -123,11 +124,15 @@ def test_load_kernel_signature():
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
         ("lockfile", P.KEYWORD_ONLY, P.empty),
         ("backend", P.KEYWORD_ONLY, None),
+        ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
 
 def test_get_locked_kernel_signature():
-    assert params(kernels.get_locked_kernel) == [("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty)]
+    assert params(kernels.get_locked_kernel) == [
+        ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("check_arch", P.KEYWORD_ONLY, True),
+    ]
 
 
 def test_get_loaded_kernels_signature():

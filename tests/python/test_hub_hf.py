@@ -91,9 +91,9 @@ def test_untrusted_and_unknown_publishers_are_refused_unless_trusted_explicitly(
         kernels.get_kernel("shady/relu", version=1)
     with pytest.raises(ValueError, match=r"^Kernel repository 'nobody/relu' could not verify publisher trust status"):
         kernels.get_kernel("nobody/relu", version=1)
-    with pytest.warns(UserWarning, match="Signing identity verification is not yet implemented"):
-        with pytest.raises(ValueError, match="not from a trusted publisher"):
-            kernels.get_kernel("shady/relu", version=1, trust_remote_code=["someone@example.com"])
+    # A list is an allowlist of repo ids: others stay refused.
+    with pytest.raises(ValueError, match="not from a trusted publisher"):
+        kernels.get_kernel("shady/relu", version=1, trust_remote_code=["someone/else"])
     out = run_python(LOAD.format(args="version=1, trust_remote_code=True").replace(
         '"kb-examples/relu"', '"shady/relu"'), HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "c3"))
     assert out.returncode == 0, out.stderr

@@ -63,6 +63,7 @@ def test_signatures():
             ("lockfile", P.KEYWORD_ONLY, None),
             (name, P.KEYWORD_ONLY, P.empty),
             ("trust_remote_code", P.KEYWORD_ONLY, False),
+            ("check_arch", P.KEYWORD_ONLY, True),
         ]
 
 
@@ -162,10 +163,13 @@ def test_equality_and_hash(tmp_path):
     assert func != func_repo("org/k", lockfile=lock_a, func_name="double", trust_remote_code=True)
     # A layer and a function of the same name are different repositories.
     assert LockedLayerRepository("org/k", lockfile=lock_a, layer_name="double") != func
-    # A list of signing identities is accepted and still hashable.
-    listed = LockedLayerRepository("org/k", lockfile=lock_a, layer_name="ReLU", trust_remote_code=["id"])
+    # An allowlist of repo ids is accepted and still hashable.
+    listed = LockedLayerRepository("org/k", lockfile=lock_a, layer_name="ReLU", trust_remote_code=["org/k"])
     assert hash(listed) == hash(LockedLayerRepository("org/k", lockfile=lock_a, layer_name="ReLU",
-                                                      trust_remote_code=["id"]))
+                                                      trust_remote_code=["org/k"]))
+    # Skipping the architecture check makes another repository.
+    assert layer != LockedLayerRepository("org/k", lockfile=lock_a, layer_name="ReLU", check_arch=False)
+    assert func != func_repo("org/k", lockfile=lock_a, func_name="double", check_arch=False)
 
 
 def test_strings(tmp_path):
@@ -209,7 +213,12 @@ def test_load_looks_the_layer_up_in_the_kernel_at_the_locked_sha(fake_hub):
 
     repo = LockedLayerRepository("org/k", lockfile=fake_hub.lock, layer_name="ReLU", trust_remote_code=True)
     assert repo.load() is ReLU
-    assert fake_hub.calls == [("org/k", SHA_A, True, {})]
+    assert fake_hub.calls == [("org/k", SHA_A, True, {"check_arch": True})]
+    fake_hub.calls.clear()
+    unchecked = LockedLayerRepository("org/k", lockfile=fake_hub.lock, layer_name="ReLU", check_arch=False)
+    assert unchecked.load() is ReLU
+    assert fake_hub.calls == [("org/k", SHA_A, False, {"check_arch": False})]
+    fake_hub.calls.clear()
 
     for name in ["Gone", "Missing"]:
         with pytest.raises(ValueError, match=re.escape(f"Layer `{name}` not found in kernel repo `org/k` "
@@ -234,7 +243,7 @@ def test_func_load_wraps_the_function_in_a_module_class(fake_hub):
     fake_hub.modules["org/k"] = k
 
     cls = func_repo("org/k", lockfile=fake_hub.lock, func_name="scale").load()
-    assert fake_hub.calls == [("org/k", SHA_A, False, {})]
+    assert fake_hub.calls == [("org/k", SHA_A, False, {"check_arch": True})]
     assert isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__name__ == "Func"
     assert (cls.can_torch_compile, cls.has_backward) == (False, False)
     assert str(inspect.signature(cls.forward)) == "(self, x: torch.Tensor, factor: float = 2.0) -> torch.Tensor"

@@ -198,6 +198,19 @@ function(kb_json_string_array out items)
   set(${out} "${json}" PARENT_SCOPE)
 endfunction()
 
+# metadata.json text with backend.archs set to the architectures compiled
+# (unique, sorted as strings, +PTX kept), as loaders compare them with the
+# device; unchanged when nothing was compiled for a GPU.
+function(kb_metadata_with_archs out metadata archs)
+  if(archs)
+    list(REMOVE_DUPLICATES archs)
+    list(SORT archs)
+    kb_json_string_array(archs_json "${archs}")
+    string(JSON metadata SET "${metadata}" backend archs "${archs_json}")
+  endif()
+  set(${out} "${metadata}" PARENT_SCOPE)
+endfunction()
+
 # Creates the extension module target and its install rules:
 #   <prefix>/<KB_VARIANT>/{<package files>, _ops.py, <OPS_NAME>.abi3.so, metadata.json}
 function(kb_finish_extension module)
@@ -230,12 +243,7 @@ function(kb_finish_extension module)
     message(FATAL_ERROR "${metadata_in} is missing: run kb-genproject first")
   endif()
   file(READ "${metadata_in}" metadata)
-  if(archs)
-    list(REMOVE_DUPLICATES archs)
-    list(SORT archs)
-    kb_json_string_array(archs_json "${archs}")
-    string(JSON metadata SET "${metadata}" backend archs "${archs_json}")
-  endif()
+  kb_metadata_with_archs(metadata "${metadata}" "${archs}")
   file(WRITE "${CMAKE_BINARY_DIR}/metadata.json" "${metadata}\n")
 
   set(OPS_NAME ${KB_OPS_NAME})

@@ -40,6 +40,7 @@ class FuncRepository:
         revision: str | None = None,
         version: int | None = None,
         trust_remote_code: bool | list[str] = False,
+        check_arch: bool = True,
     ):
         _deprecated("FuncRepository", "LayerRepository")
         _check_pin(revision, version)
@@ -48,15 +49,27 @@ class FuncRepository:
         self._revision = revision
         self._version = version
         self._trust_remote_code = _copy_trust(trust_remote_code)
+        self._check_arch = check_arch
 
     def load(self) -> type[nn.Module]:
         kernel = get_kernel(
-            self._repo_id, revision=self._revision, version=self._version, trust_remote_code=self._trust_remote_code
+            self._repo_id,
+            revision=self._revision,
+            version=self._version,
+            trust_remote_code=self._trust_remote_code,
+            check_arch=self._check_arch,
         )
         return _func_layer(self, kernel)
 
     def _key(self) -> tuple:
-        return (self.func_name, self._repo_id, self._revision, self._version, _hashable_trust(self._trust_remote_code))
+        return (
+            self.func_name,
+            self._repo_id,
+            self._revision,
+            self._version,
+            _hashable_trust(self._trust_remote_code),
+            self._check_arch,
+        )
 
     def __eq__(self, other):
         return isinstance(other, FuncRepository) and self._key() == other._key()
@@ -72,23 +85,25 @@ class LocalFuncRepository:
     """The function `func_name` of a kernel on disk. Deprecated: use
     LocalLayerRepository."""
 
-    def __init__(self, repo_path: Path, *, func_name: str):
+    def __init__(self, repo_path: Path, *, func_name: str, check_arch: bool = True):
         _deprecated("LocalFuncRepository", "LocalLayerRepository")
         self._repo_path = repo_path
         self.func_name = func_name
+        self._check_arch = check_arch
 
     def load(self) -> type[nn.Module]:
-        return _func_layer(self, get_local_kernel(self._repo_path))
+        return _func_layer(self, get_local_kernel(self._repo_path, check_arch=self._check_arch))
 
     def __eq__(self, other):
         return (
             isinstance(other, LocalFuncRepository)
             and self.func_name == other.func_name
             and self._repo_path == other._repo_path
+            and self._check_arch == other._check_arch
         )
 
     def __hash__(self):
-        return hash((self.func_name, self._repo_path))
+        return hash((self.func_name, self._repo_path, self._check_arch))
 
     def __str__(self) -> str:
         return f"`{self._repo_path}` (function `{self.func_name}`)"
@@ -105,9 +120,10 @@ class LockedFuncRepository(_LockedRepository):
         lockfile: Path | None = None,
         func_name: str,
         trust_remote_code: bool | list[str] = False,
+        check_arch: bool = True,
     ):
         _deprecated("LockedFuncRepository", "LockedLayerRepository")
-        super().__init__(repo_id, lockfile, func_name, trust_remote_code)
+        super().__init__(repo_id, lockfile, func_name, trust_remote_code, check_arch)
         self.func_name = func_name
 
     def load(self) -> type[nn.Module]:

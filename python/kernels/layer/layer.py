@@ -96,7 +96,9 @@ def _layer_of(repo, kernel: ModuleType) -> type[nn.Module]:
 class LayerRepository:
     """The layer `layer_name` of the hub kernel `repo_id`, at a `version`
     (the newest build of branch v<version>) or a `revision` (branch, tag or
-    commit): exactly one of the two. Nothing is fetched until `load()`."""
+    commit): exactly one of the two. Nothing is fetched until `load()`.
+    `trust_remote_code` (True, or an allowlist of repo ids) and `check_arch`
+    as for get_kernel."""
 
     def __init__(
         self,
@@ -134,7 +136,14 @@ class LayerRepository:
         return _layer_of(self, kernel)
 
     def _key(self) -> tuple:
-        return (self.layer_name, self._repo_id, self._revision, self._version, _hashable_trust(self._trust_remote_code))
+        return (
+            self.layer_name,
+            self._repo_id,
+            self._revision,
+            self._version,
+            _hashable_trust(self._trust_remote_code),
+            self._check_arch,
+        )
 
     def __eq__(self, other):
         return isinstance(other, LayerRepository) and self._key() == other._key()
@@ -152,28 +161,31 @@ class LayerRepository:
 
 class LocalLayerRepository:
     """The layer `layer_name` of a kernel on disk: a repository root with
-    build/, a build/ directory or one variant directory."""
+    build/, a build/ directory or one variant directory. `check_arch` as for
+    get_kernel."""
 
-    def __init__(self, repo_path: Path, *, layer_name: str):
+    def __init__(self, repo_path: Path, *, layer_name: str, check_arch: bool = True):
         self._repo_path = repo_path
         self.layer_name = layer_name
+        self._check_arch = check_arch
 
     @property
     def repo_path(self) -> Path:
         return self._repo_path
 
     def load(self) -> type[nn.Module]:
-        return _layer_of(self, get_local_kernel(self._repo_path))
+        return _layer_of(self, get_local_kernel(self._repo_path, check_arch=self._check_arch))
 
     def __eq__(self, other):
         return (
             isinstance(other, LocalLayerRepository)
             and self.layer_name == other.layer_name
             and self._repo_path == other._repo_path
+            and self._check_arch == other._check_arch
         )
 
     def __hash__(self):
-        return hash((self.layer_name, self._repo_path))
+        return hash((self.layer_name, self._repo_path, self._check_arch))
 
     def __str__(self) -> str:
         return f"`{self._repo_path}` (layer `{self.layer_name}`)"
@@ -186,12 +198,13 @@ class _LockedRepository:
     """What both locked repositories share: the kernel at the commit a
     kernels.lock pins (looked up on creation, so an unlocked kernel is
     reported where the repository is declared), identity over (name, repo,
-    commit, trust)."""
+    commit, trust, check_arch)."""
 
-    def __init__(self, repo_id: str, lockfile: Path | None, name: str, trust_remote_code):
+    def __init__(self, repo_id: str, lockfile: Path | None, name: str, trust_remote_code, check_arch: bool = True):
         self.repo_id = repo_id
         self.lockfile = lockfile
         self.trust_remote_code = _copy_trust(trust_remote_code)
+        self.check_arch = check_arch
         self._name = name
         entry = _locked_entry(repo_id, lockfile)
         if entry is None:
@@ -199,10 +212,15 @@ class _LockedRepository:
         self.revision = entry.sha
 
     def _load_kernel(self) -> ModuleType:
-        return get_kernel(self.repo_id, revision=self.revision, trust_remote_code=self.trust_remote_code)
+        return get_kernel(
+            self.repo_id,
+            revision=self.revision,
+            trust_remote_code=self.trust_remote_code,
+            check_arch=self.check_arch,
+        )
 
     def _key(self) -> tuple:
-        return (self._name, self.repo_id, self.revision, _hashable_trust(self.trust_remote_code))
+        return (self._name, self.repo_id, self.revision, _hashable_trust(self.trust_remote_code), self.check_arch)
 
     def __eq__(self, other) -> bool:
         if type(other) is not type(self):
@@ -225,8 +243,9 @@ class LockedLayerRepository(_LockedRepository):
         lockfile: Path | None = None,
         layer_name: str,
         trust_remote_code: bool | list[str] = False,
+        check_arch: bool = True,
     ):
-        super().__init__(repo_id, lockfile, layer_name, trust_remote_code)
+        super().__init__(repo_id, lockfile, layer_name, trust_remote_code, check_arch)
         self.layer_name = layer_name
 
     def load(self) -> type[nn.Module]:

@@ -54,6 +54,17 @@ struct LoadOptions {
   std::string user_agent;
   // Resolve for this environment instead of libtorch's (tests, tools).
   std::optional<resolve::Environment> environment;
+  // Repositories loaded without the publisher check besides trusted
+  // publishers' (trust_remote_code as a list of repo ids).
+  std::vector<std::string> trusted_repos;
+  // The architecture check: a CUDA or ROCm build whose metadata.json declares
+  // architectures (backend.archs) the device cannot run is refused. libtorch's
+  // C++ API cannot tell a device's capability without the CUDA libraries, so
+  // the program names its device; when it does not, builds are not checked
+  // (KB_TEST_DEVICE_CAPABILITY / KB_TEST_DEVICE_GCN_ARCH name one in tests).
+  bool check_arch = true;
+  std::optional<std::string> cuda_capability;  // "9.0", as torch.cuda.get_device_capability()
+  std::optional<std::string> gcn_arch;         // ROCm gcnArchName: "gfx90a:sramecc+:xnack-"
 };
 
 // Where a kernel loaded from a hub came from: the repository asked for and
