@@ -174,3 +174,28 @@ assert m["backend"] == {"type": "cpu"}, m
 assert m["id"] == "_tiny_cpu_t35t1d", m
 EOF
 }
+
+@test "kb build of an edition-6 Rust kernel reports its backend as skipped and writes nothing" {
+  cat >"$K/build.toml" <<'EOF2'
+[general]
+name = "rusty"
+version = 1
+edition = 6
+license = "apache-2.0"
+backends = ["cpu"]
+
+[tvm-ffi]
+
+[kernel.cpu_kernel]
+language = "rust-cpu"
+cargo-manifest = "Cargo.toml"
+src = ["src/lib.rs"]
+EOF2
+  run "$KB_BIN/kb" check-config "$K"
+  [ "$status" -eq 0 ]
+  run "$KB_BIN/kb" build "$K" --python "$KB_TEST_PYTHON"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'cpu: skipped, kernel "cpu_kernel" is written in Rust (language = "rust-cpu"), which kb cannot build yet'* ]]
+  [[ "$output" == *"nothing to build on this machine"* ]]
+  [ "$(ls -A "$K")" = "build.toml" ]
+}

@@ -89,8 +89,8 @@ std::vector<std::string> planned_names(const BuildConfig& config) {
   toolchain::Nvcc nvcc;
   nvcc.path = "/usr/local/cuda/bin/nvcc";
   nvcc.version = Version::parse("12.8");
-  auto plan = pipeline::plan_variants(config, "abc1234",
-                                      {torch_toolchain("2.8.0"), torch_toolchain("2.9.0", "12.8")}, nvcc);
+  auto plan =
+      pipeline::plan_variants(config, "abc1234", {torch_toolchain("2.8.0"), torch_toolchain("2.9.0", "12.8")}, nvcc);
   std::vector<std::string> out;
   for (const auto& v : plan.planned) out.push_back(v.variant);
   return out;
@@ -161,9 +161,10 @@ TEST(Edition6, LanguageIsRequiredAndChecked) {
   EXPECT_EQ(error_of(kernel6("cuda")),
             "build.toml:12:12: [kernel.k] unknown kernel language \"cuda\" (did you mean \"cpp-cuda\"?); expected one "
             "of: cpp-cpu, cpp-cuda, cpp-metal, cpp-rocm, cpp-xpu, rust-cpu, rust-cuda-oxide, rust-cutile");
-  EXPECT_EQ(error_of(kernel6("cpp-cudaa")).rfind(
-                "build.toml:12:12: [kernel.k] unknown kernel language \"cpp-cudaa\" (did you mean \"cpp-cuda\"?)", 0),
-            0u);
+  EXPECT_EQ(
+      error_of(kernel6("cpp-cudaa"))
+          .rfind("build.toml:12:12: [kernel.k] unknown kernel language \"cpp-cudaa\" (did you mean \"cpp-cuda\"?)", 0),
+      0u);
   EXPECT_EQ(error_of(with(kernel6("x"), "language = \"x\"", "language = 3")),
             "build.toml:12:12: [kernel.k] \"language\" must be a string, one of: cpp-cpu, cpp-cuda, cpp-metal, "
             "cpp-rocm, cpp-xpu, rust-cpu, rust-cuda-oxide, rust-cutile; found integer");
@@ -186,9 +187,9 @@ TEST(Edition6, OptionsOfOtherLanguagesAreRejected) {
 TEST(Edition6, TorchStableAbiShimIsADependencyOfEditionSix) {
   BuildConfig c = parse(with(kernel6("cpp-cuda"), "depends = [\"torch\"]", "depends = [\"torch-stable-abi-shim\"]"));
   EXPECT_EQ(c.kernels[0].depends, std::vector<std::string>{"torch-stable-abi-shim"});
-  std::string v5 = with(with(with(kernel6("cpp-cuda"), "edition = 6", "edition = 5"), "language = \"cpp-cuda\"",
-                             "backend = \"cuda\""),
-                        "depends = [\"torch\"]", "depends = [\"torch-stable-abi-shim\"]");
+  std::string v5 = with(
+      with(with(kernel6("cpp-cuda"), "edition = 6", "edition = 5"), "language = \"cpp-cuda\"", "backend = \"cuda\""),
+      "depends = [\"torch\"]", "depends = [\"torch-stable-abi-shim\"]");
   EXPECT_EQ(error_of(v5).rfind(
                 "build.toml:14:12: [kernel.k] unknown dependency \"torch-stable-abi-shim\" in \"depends\" (it needs "
                 "edition 6: set `edition = 6` in [general]); expected one of:",
@@ -239,7 +240,7 @@ TEST(Edition6, MlxNoarchIsNotBuiltByKb) {
 
 TEST(Edition6, VersionsAreExactlyMajorMinor) {
   struct Case {
-    std::string text;  // the edition-6 file
+    std::string text;   // the edition-6 file
     std::string where;  // expected "line:col: [table] \"key\""
   };
   std::string cuda_kernel = kernel6("cpp-cuda", "cuda-minver = \"V\"\n");
@@ -520,8 +521,7 @@ TEST(UpdateBuild, Edition5BecomesEdition6) {
   EXPECT_NE(text.find("[kernel.relu]\nlanguage = \"cpp-cuda\"\n"), std::string::npos) << text;
   EXPECT_NE(text.find("[kernel.relu_cpu]\nlanguage = \"cpp-cpu\"\n"), std::string::npos) << text;
   EXPECT_NE(text.find("[general.cuda]\nminver = \"12.0\"\nmaxver = \"12.9\"\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("kernel-depends = [\n  { repo-id = \"org/act\", version = 1 },\n]\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("kernel-depends = [\n  { repo-id = \"org/act\", version = 1 },\n]\n"), std::string::npos) << text;
 }
 
 TEST(UpdateBuild, LegacyV4BecomesEdition6) { expect_upgrade(v4_text(), 4); }
@@ -568,8 +568,7 @@ TEST(UpdateBuild, InvalidFilesAreReportedAndLeftUntouched) {
     update_build_file(dir.path());
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(file.string() + ":22:12: [kernel.relu] unknown dependency \"torhc\"", 0),
-              0u)
+    EXPECT_EQ(std::string(e.what()).rfind(file.string() + ":22:12: [kernel.relu] unknown dependency \"torhc\"", 0), 0u)
         << e.what();
   }
   EXPECT_EQ(read_file(file), text);

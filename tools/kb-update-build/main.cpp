@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
         std::cerr << file.string() << " already is edition " << kb::config::kCurrentEdition << "\n";
         return 0;
       }
-      std::cerr << file.string() << " uses " << edition_name(plan.from_edition) << "; `kb update-build` upgrades it to edition "
-                << kb::config::kCurrentEdition << "\n";
+      std::cerr << file.string() << " uses " << edition_name(plan.from_edition)
+                << "; `kb update-build` upgrades it to edition " << kb::config::kCurrentEdition << "\n";
       return check ? 1 : 0;
     }
     kb::config::UpdateBuildResult result = kb::config::update_build_file(kernel_dir);
