@@ -44,6 +44,79 @@ bool is_compiled_backend(Backend b) {
   return b == Backend::Cpu || b == Backend::Cuda || b == Backend::Metal || b == Backend::Rocm || b == Backend::Xpu;
 }
 
+const std::vector<KernelLanguage>& all_kernel_languages() {
+  static const std::vector<KernelLanguage> languages = {
+      KernelLanguage::CppCpu,  KernelLanguage::CppCuda, KernelLanguage::CppMetal,      KernelLanguage::CppRocm,
+      KernelLanguage::CppXpu,  KernelLanguage::RustCpu, KernelLanguage::RustCudaOxide, KernelLanguage::RustCutile};
+  return languages;
+}
+
+std::string_view kernel_language_name(KernelLanguage l) {
+  switch (l) {
+    case KernelLanguage::CppCpu:
+      return "cpp-cpu";
+    case KernelLanguage::CppCuda:
+      return "cpp-cuda";
+    case KernelLanguage::CppMetal:
+      return "cpp-metal";
+    case KernelLanguage::CppRocm:
+      return "cpp-rocm";
+    case KernelLanguage::CppXpu:
+      return "cpp-xpu";
+    case KernelLanguage::RustCpu:
+      return "rust-cpu";
+    case KernelLanguage::RustCudaOxide:
+      return "rust-cuda-oxide";
+    case KernelLanguage::RustCutile:
+      return "rust-cutile";
+  }
+  return "cpp-cpu";
+}
+
+std::optional<KernelLanguage> parse_kernel_language(std::string_view name) {
+  for (KernelLanguage l : all_kernel_languages())
+    if (kernel_language_name(l) == name) return l;
+  return std::nullopt;
+}
+
+Backend kernel_language_backend(KernelLanguage l) {
+  switch (l) {
+    case KernelLanguage::CppCpu:
+    case KernelLanguage::RustCpu:
+      return Backend::Cpu;
+    case KernelLanguage::CppCuda:
+    case KernelLanguage::RustCudaOxide:
+    case KernelLanguage::RustCutile:
+      return Backend::Cuda;
+    case KernelLanguage::CppMetal:
+      return Backend::Metal;
+    case KernelLanguage::CppRocm:
+      return Backend::Rocm;
+    case KernelLanguage::CppXpu:
+      return Backend::Xpu;
+  }
+  return Backend::Cpu;
+}
+
+bool is_rust_language(KernelLanguage l) {
+  return l == KernelLanguage::RustCpu || l == KernelLanguage::RustCudaOxide || l == KernelLanguage::RustCutile;
+}
+
+KernelLanguage cpp_language_for(Backend b) {
+  switch (b) {
+    case Backend::Cuda:
+      return KernelLanguage::CppCuda;
+    case Backend::Metal:
+      return KernelLanguage::CppMetal;
+    case Backend::Rocm:
+      return KernelLanguage::CppRocm;
+    case Backend::Xpu:
+      return KernelLanguage::CppXpu;
+    default:
+      return KernelLanguage::CppCpu;
+  }
+}
+
 std::string_view framework_table_name(Framework f) {
   switch (f) {
     case Framework::Torch:
@@ -79,6 +152,12 @@ std::vector<std::string> BuildConfig::pyext() const {
 
 bool BuildConfig::has_kernel_for(Backend b) const {
   return std::any_of(kernels.begin(), kernels.end(), [b](const KernelComponent& k) { return k.backend == b; });
+}
+
+const KernelComponent* BuildConfig::rust_kernel_for(Backend b) const {
+  for (const auto& k : kernels)
+    if (k.backend == b && k.rust) return &k;
+  return nullptr;
 }
 
 std::optional<Version> BuildConfig::stable_abi_for(Backend b) const {

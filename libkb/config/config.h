@@ -1,7 +1,8 @@
 #pragma once
-// build.toml: the in-memory model (always edition 5) and its loaders.
-// Edition 5 is parsed strictly; an edition-less file is read as v4 and
-// upgraded in memory (with a warning); v3 is accepted only by update-build.
+// build.toml: the in-memory model and its loaders. Editions 6 and 5 are
+// parsed strictly into one model (an edition-6 `language = "cpp-cuda"` kernel
+// is the edition-5 `backend = "cuda"` kernel); an edition-less file is read as
+// v4 and upgraded in memory (with a warning); v3 is accepted only by update-build.
 // Every error names the file, line and column and the table/key at fault:
 //   build.toml:12:3: [kernel.relu] unknown key "cuda-capabilites" (did you mean "cuda-capabilities"?)
 #include <array>
@@ -77,15 +78,38 @@ struct TvmFfiTable {
   friend bool operator==(const TvmFfiTable&, const TvmFfiTable&) = default;
 };
 
+// Edition 6 `language` of a [kernel.*] table: the source language and the
+// backend it is compiled for.
+enum class KernelLanguage { CppCpu, CppCuda, CppMetal, CppRocm, CppXpu, RustCpu, RustCudaOxide, RustCutile };
+const std::vector<KernelLanguage>& all_kernel_languages();
+std::string_view kernel_language_name(KernelLanguage l);  // "cpp-cuda", "rust-cpu", ...
+std::optional<KernelLanguage> parse_kernel_language(std::string_view name);  // exact spelling
+Backend kernel_language_backend(KernelLanguage l);
+bool is_rust_language(KernelLanguage l);
+// The C++ language of a compiled backend (cpu -> cpp-cpu).
+KernelLanguage cpp_language_for(Backend b);
+
+// A Rust kernel (edition 6, needs the [tvm-ffi] framework). kb reads and
+// validates these but does not build them.
+struct RustKernel {
+  KernelLanguage language = KernelLanguage::RustCpu;
+  std::string cargo_manifest;             // path of the crate's Cargo.toml
+  std::optional<Version> tileiras_minver;  // rust-cutile only
+  friend bool operator==(const RustKernel&, const RustKernel&) = default;
+};
+
 // One [kernel.<name>] component.
 struct KernelComponent {
   std::string name;
   Backend backend = Backend::Cpu;
+  // Set for Rust kernels (edition 6); absent for C++ kernels.
+  std::optional<RustKernel> rust;
+  KernelLanguage language() const { return rust ? rust->language : cpp_language_for(backend); }
   std::vector<std::string> src;
   std::vector<std::string> depends;  // cutlass_3_6, torch, ...
   std::vector<std::string> include;
   std::vector<std::string> cxx_flags;
-  // cuda only
+  // cuda only (also rust-cuda-oxide)
   std::vector<std::string> cuda_capabilities;
   std::vector<std::string> cuda_flags;
   std::optional<Version> cuda_minver;
@@ -97,6 +121,9 @@ struct KernelComponent {
   friend bool operator==(const KernelComponent&, const KernelComponent&) = default;
 };
 
+// How a variant's files are shipped (edition 6 [general] build-layout).
+enum class BuildLayout { Files, Zip };
+
 struct General {
   std::string name;
   uint64_t version = 0;
@@ -104,6 +131,7 @@ struct General {
   std::optional<GitUrl> upstream;
   std::optional<GitUrl> source;
   std::vector<Backend> backends;
+  BuildLayout build_layout = BuildLayout::Files;  // edition 6 only; "files" before
   std::vector<std::string> python_depends;
   std::vector<KernelDependency> kernel_depends;
   // [general.cuda]
@@ -119,7 +147,7 @@ struct General {
 };
 
 struct BuildConfig {
-  int edition = 5;  // edition the file was written in: 5, 4 (upgraded in memory) or 3
+  int edition = 6;  // edition the file was written in: 6, 5, 4 (upgraded in memory) or 3
   General general;
   Framework framework = Framework::Torch;
   TorchTable torch;                      // valid when framework == Torch
@@ -134,6 +162,8 @@ struct BuildConfig {
   // The framework table's pyext (default {"py", "pyi"}).
   std::vector<std::string> pyext() const;
   bool has_kernel_for(Backend b) const;
+  // The first Rust kernel compiled for backend `b` (kb cannot build these).
+  const KernelComponent* rust_kernel_for(Backend b) const;
   // Stable-ABI version that applies to backend `b`, if any.
   std::optional<Version> stable_abi_for(Backend b) const;
   // general + backend kernel-depends (backend part for cuda, neuron, xpu).
@@ -150,8 +180,12 @@ struct BuildConfig {
   friend bool operator==(const BuildConfig&, const BuildConfig&) = default;
 };
 
-// The C++ dependency names allowed in [kernel.*] `depends`, in spec order.
-const std::vector<std::string>& known_cpp_dependencies();
+// The C++ dependency names allowed in [kernel.*] `depends`, in spec order
+// (edition 6 adds torch-stable-abi-shim).
+const std::vector<std::string>& known_cpp_dependencies(int edition = 6);
+
+// The newest build.toml edition: what update-build writes.
+inline constexpr int kCurrentEdition = 6;
 
 // One pip package of a curated Python dependency; `import_name` is the
 // module to probe for it (absent: nothing to probe, e.g. onednn-devel).
@@ -177,12 +211,23 @@ BuildConfig load_build_config(const std::filesystem::path& kernel_dir, const Loa
 BuildConfig parse_build_config(std::string_view text, const std::string& source_name, const LoadOptions& options = {},
                                std::vector<std::string>* warnings = nullptr);
 
-// The edition-5 TOML text of a config (what update-build writes).
+// The edition-6 TOML text of a config (what update-build writes). Comments
+// and the original layout are not kept: toml++ does not preserve them.
 std::string to_toml(const BuildConfig& config);
 
-// update-build: rewrites <kernel_dir>/build.toml as edition 5 (atomically).
-// Returns false when the file already was edition 5 (left untouched).
-bool update_build_file(const std::filesystem::path& kernel_dir);
+// update-build: the edition-6 form of <kernel_dir>/build.toml (editions 3-5).
+struct UpdateBuildResult {
+  int from_edition = 0;  // edition the file was written in
+  bool changed = false;  // false: already the current edition, nothing to write
+  std::string text;      // the edition-6 text (the file's own text when unchanged)
+};
+// Reads and converts without writing. Throws kb::Error naming file and key
+// when the file is invalid or cannot be expressed in edition 6 (e.g. a
+// three-part version where edition 6 takes major.minor).
+UpdateBuildResult plan_build_update(const std::filesystem::path& kernel_dir);
+// Converts and, when changed, replaces build.toml atomically; on any error the
+// file is left untouched.
+UpdateBuildResult update_build_file(const std::filesystem::path& kernel_dir);
 
 // Kernel-name rule: ^[a-z][-a-z0-9]*[a-z0-9]$; throws kb::Error explaining the rules.
 void validate_kernel_name(std::string_view name);

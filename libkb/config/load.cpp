@@ -1,6 +1,6 @@
-// Edition detection and the entry points: edition 5 strictly, edition-less
-// files as v4 (upgraded in memory) or v3 (update-build only), and a clear
-// refusal of the retired v1/v2 layouts.
+// Edition detection and the entry points: editions 6 and 5 strictly,
+// edition-less files as v4 (upgraded in memory) or v3 (update-build only), a
+// clear refusal of the retired v1/v2 layouts, and update-build.
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,7 +19,6 @@ namespace {
 using detail::fail_at;
 using detail::ReadContext;
 
-constexpr int kCurrentEdition = 5;
 
 const char* const kRetiredFormatHelp =
     "which kb no longer reads. Migrate it to edition 5 by hand: list the target backends in "
@@ -64,8 +63,8 @@ std::optional<RetiredMarker> find_retired_marker(const toml::table& root) {
   return std::nullopt;
 }
 
-BuildConfig read_edition5(const toml::table& root, const std::string& source) {
-  return detail::read_document(root, ReadContext{source, kCurrentEdition}).config;
+BuildConfig read_edition(const toml::table& root, const std::string& source, int edition) {
+  return detail::read_document(root, ReadContext{source, edition}).config;
 }
 
 BuildConfig read_legacy(const toml::table& root, const std::string& source,
@@ -78,7 +77,7 @@ BuildConfig read_legacy(const toml::table& root, const std::string& source,
     BuildConfig config = detail::read_document(root, ReadContext{source, 4}).config;
     if (warnings)
       warnings->push_back(source +
-                          " uses the legacy v4 format; upgrading to edition 5 in memory. Run "
+                          " uses the legacy v4 format; upgrading to edition 6 in memory. Run "
                           "`kb update-build` to persist the upgrade.");
     return config;
   } catch (const Error& v4_error) {
@@ -93,7 +92,7 @@ BuildConfig read_legacy(const toml::table& root, const std::string& source,
       throw Error(source + " uses an unsupported legacy format; migrate it with `kb update-build`");
     if (!v3->license_given)
       fail_at(ReadContext{source, 3}, root["general"].node()->source().begin, "general",
-              "cannot migrate to edition 5: the \"license\" key is required in [general] "
+              "cannot migrate to edition 6: the \"license\" key is required in [general] "
               "(e.g. license = \"apache-2.0\")");
     return v3->config;
   }
@@ -117,13 +116,13 @@ BuildConfig parse_build_config(std::string_view text, const std::string& source_
   if (value > kCurrentEdition)
     fail_at(ctx, edition->source().begin, "general",
             "unsupported build edition " + std::to_string(value) +
-                "; this kb reads edition 5, a newer kb is needed");
-  if (value != kCurrentEdition)
+                "; this kb reads editions 5 and 6, a newer kb is needed");
+  if (value != 5 && value != 6)
     fail_at(ctx, edition->source().begin, "general",
             "unsupported build edition " + std::to_string(value) +
-                "; the only edition is 5 (older formats have no `edition` key; `kb update-build` "
+                "; the editions are 5 and 6 (older formats have no `edition` key; `kb update-build` "
                 "converts them)");
-  return read_edition5(root, source_name);
+  return read_edition(root, source_name, static_cast<int>(value));
 }
 
 BuildConfig load_build_config(const std::filesystem::path& kernel_dir, const LoadOptions& options,
@@ -144,21 +143,57 @@ BuildConfig load_build_config(const std::filesystem::path& kernel_dir, const Loa
   return parse_build_config(text, file.string(), options, warnings);
 }
 
-bool update_build_file(const std::filesystem::path& kernel_dir) {
+namespace {
+
+// Versions edition 6 cannot express: it writes exactly major.minor, so a third
+// non-zero part ("2.5.1") would be lost. Named by file, table and key.
+void check_expressible(const BuildConfig& config, const std::string& source) {
+  auto check = [&](const std::optional<Version>& v, const std::string& table, const std::string& key) {
+    if (v && v->parts().size() > 2)
+      throw Error(source + ": [" + table + "] " + key + " = \"" + v->str() +
+                  "\" cannot be written in edition 6, which takes versions as exactly major.minor; change it "
+                  "by hand (e.g. \"" + v->major_minor() + "\") and run update-build again");
+  };
+  check(config.general.cuda_minver, "general.cuda", "minver");
+  check(config.general.cuda_maxver, "general.cuda", "maxver");
+  if (config.framework == Framework::Torch) {
+    check(config.torch.minver, "torch", "minver");
+    check(config.torch.maxver, "torch", "maxver");
+    check(config.torch.stable_abi_all, "torch", "stable-abi");
+    for (const auto& [b, v] : config.torch.stable_abi_per_backend)
+      check(v, "torch.stable-abi", std::string(backend_name(b)));
+  }
+  for (const auto& k : config.kernels) check(k.cuda_minver, "kernel." + detail::toml_key(k.name), "cuda-minver");
+}
+
+}  // namespace
+
+UpdateBuildResult plan_build_update(const std::filesystem::path& kernel_dir) {
   LoadOptions options;
   options.allow_v3 = true;
-  BuildConfig config = load_build_config(kernel_dir, options);
-  if (config.edition == kCurrentEdition) return false;
   std::filesystem::path file = kernel_dir / "build.toml";
-  std::string text = to_toml(config);
+  BuildConfig config = load_build_config(kernel_dir, options);
+  UpdateBuildResult result;
+  result.from_edition = config.edition;
+  if (config.edition == kCurrentEdition) {
+    result.text = read_file(file);
+    return result;
+  }
+  check_expressible(config, file.string());
+  result.text = to_toml(config);
   // What gets written must read back as the same configuration.
-  BuildConfig reread = parse_build_config(text, file.string());
+  BuildConfig reread = parse_build_config(result.text, file.string());
   reread.edition = config.edition;
   if (!(reread == config))
-    throw Error("internal: the edition-5 form of " + file.string() +
-                " does not read back the same");
-  write_file_atomic(file, text);
-  return true;
+    throw Error("internal: the edition-6 form of " + file.string() + " does not read back the same");
+  result.changed = true;
+  return result;
+}
+
+UpdateBuildResult update_build_file(const std::filesystem::path& kernel_dir) {
+  UpdateBuildResult result = plan_build_update(kernel_dir);
+  if (result.changed) write_file_atomic(kernel_dir / "build.toml", result.text);
+  return result;
 }
 
 }  // namespace kb::config

@@ -23,11 +23,16 @@ std::string python_module_name(std::string_view kernel_name) {
   return out;
 }
 
-const std::vector<std::string>& known_cpp_dependencies() {
-  static const std::vector<std::string> names = {"cutlass_2_10", "cutlass_3_5", "cutlass_3_6", "cutlass_3_8",
-                                                 "cutlass_3_9",  "cutlass_4_0", "cutlass_4_4", "cutlass_4_5",
-                                                 "sycl_tla",     "metal-cpp",   "torch"};
-  return names;
+const std::vector<std::string>& known_cpp_dependencies(int edition) {
+  static const std::vector<std::string> edition5 = {"cutlass_2_10", "cutlass_3_5", "cutlass_3_6", "cutlass_3_8",
+                                                    "cutlass_3_9",  "cutlass_4_0", "cutlass_4_4", "cutlass_4_5",
+                                                    "sycl_tla",     "metal-cpp",   "torch"};
+  static const std::vector<std::string> edition6 = [] {
+    std::vector<std::string> names = edition5;
+    names.push_back("torch-stable-abi-shim");
+    return names;
+  }();
+  return edition >= 6 ? edition6 : edition5;
 }
 
 }  // namespace kb::config

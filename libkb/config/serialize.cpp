@@ -1,4 +1,4 @@
-// to_toml: the edition-5 text of a configuration, in one fixed layout:
+// to_toml: the edition-6 text of a configuration, in one fixed layout:
 // [general] and its sub-tables, the framework table, then kernels by name.
 // Absent optional keys and empty optional lists are left out.
 #include <algorithm>
@@ -67,7 +67,8 @@ using detail::toml_string;
 
 constexpr size_t kMaxLine = 100;
 
-// Versions keep at least "major.minor" so CUDA/Torch bounds read naturally ("13.0").
+// Edition 6 writes versions as exactly "major.minor" ("13" -> "13.0"); update-build
+// refuses versions with more parts before writing.
 std::string version_text(const Version& v) {
   return v.parts().size() <= 2 ? v.major_minor() : v.str();
 }
@@ -131,13 +132,14 @@ void write_general(Writer& w, const General& g) {
   w.header("general");
   w.string("name", g.name);
   w.integer("version", g.version);
-  w.integer("edition", 5);
+  w.integer("edition", kCurrentEdition);
   w.string("license", g.license);
   if (g.upstream) w.string("upstream", g.upstream->original);
   if (g.source) w.string("source", g.source->original);
   std::vector<std::string> backends;
   for (Backend b : g.backends) backends.emplace_back(backend_name(b));
   w.strings("backends", backends);
+  if (g.build_layout == BuildLayout::Zip) w.string("build-layout", "zip");
   w.strings_if_any("python-depends", g.python_depends);
   if (!g.kernel_depends.empty()) w.kernel_depends("kernel-depends", g.kernel_depends);
 
@@ -198,7 +200,7 @@ void write_framework(Writer& w, const BuildConfig& c) {
       w.strings_if_any("rocm_archs", c.torch_noarch.rocm_archs);
       break;
     case Framework::TvmFfi:
-      w.strings("src", c.tvm_ffi.src);
+      w.strings_if_any("src", c.tvm_ffi.src);
       w.strings_if_any("include", c.tvm_ffi.include);
       w.strings_if_set("pyext", c.tvm_ffi.pyext);
       w.strings_if_any("cxx-flags", c.tvm_ffi.cxx_flags);
@@ -208,7 +210,14 @@ void write_framework(Writer& w, const BuildConfig& c) {
 
 void write_kernel(Writer& w, const KernelComponent& k) {
   w.header("kernel." + toml_key(k.name));
-  w.string("backend", backend_name(k.backend));
+  w.string("language", kernel_language_name(k.language()));
+  if (k.rust) {
+    w.string("cargo-manifest", k.rust->cargo_manifest);
+    w.strings("src", k.src);
+    if (k.rust->language == KernelLanguage::RustCudaOxide) w.strings_if_any("cuda-capabilities", k.cuda_capabilities);
+    w.version("tileiras-minver", k.rust->tileiras_minver);
+    return;
+  }
   w.strings("src", k.src);
   w.strings("depends", k.depends);
   w.strings_if_any("include", k.include);

@@ -150,6 +150,16 @@ Version TableReader::version_value(const toml::node& node, std::string_view key)
     fail(node,
          dq(key) + " must be a version string in quotes (e.g. \"2.12\"), found " + type_name(node));
   const std::string& text = node.as_string()->get();
+  // Edition 6 writes every version as exactly major.minor: "13" and "12.8.0" are refused.
+  if (ctx_->edition >= 6) {
+    size_t dot = text.find('.');
+    auto digits = [](std::string_view part) {
+      return !part.empty() && part.find_first_not_of("0123456789") == std::string_view::npos;
+    };
+    if (dot == std::string::npos || !digits(std::string_view(text).substr(0, dot)) ||
+        !digits(std::string_view(text).substr(dot + 1)))
+      fail(node, dq(key) + " must be a version of exactly two parts, major.minor (e.g. \"12.8\"), found " + dq(text));
+  }
   try {
     return Version::parse(text);
   } catch (const Error& e) {

@@ -15,7 +15,7 @@ namespace kb::config::detail {
 
 struct ReadContext {
   std::string source;  // file name used in messages
-  int edition = 5;     // schema being applied: 5, 4 or 3
+  int edition = 6;     // schema being applied: 6, 5, 4 or 3
 };
 
 // `table_path` empty: the document root, no "[...]" part in the message.
@@ -77,7 +77,7 @@ class TableReader {
   std::string path_;
 };
 
-// A document read against the schema of ctx.edition (3, 4 or 5). For
+// A document read against the schema of ctx.edition (3, 4, 5 or 6). For
 // edition 3 the legacy defaults apply (version 1, empty [torch-noarch]) and
 // `license_given` tells whether the migration can succeed.
 struct ReadResult {

@@ -326,6 +326,12 @@ void write_metadata(const fs::path& path, const Metadata& metadata) {
   write_file_atomic(path, to_json_text(metadata));
 }
 
+std::string minimum_kernels_version(const KernelsFeatures& features) {
+  if (features.zip_layout) return "0.19.0";
+  if (features.kernel_depends) return "0.17.0";
+  return "0.14.0";
+}
+
 Metadata metadata_for_backend(const config::BuildConfig& config, config::Backend backend, const std::string& ops_name,
                               const std::optional<Provenance>& provenance) {
   const config::General& general = config.general;
@@ -338,6 +344,7 @@ Metadata metadata_for_backend(const config::BuildConfig& config, config::Backend
   if (general.source) m.source = general.source->original;
   m.python_depends = config.python_depends_for(backend);
   m.kernel_depends = config.kernel_depends_for(backend);
+  m.kernels_minver = minimum_kernels_version({.kernel_depends = !m.kernel_depends.empty()});
   m.backend.type = backend;
   if (config.framework == config::Framework::TorchNoarch) {
     const config::TorchNoarchTable& noarch = config.torch_noarch;

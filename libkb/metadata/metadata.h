@@ -86,9 +86,20 @@ std::string to_json_text(const Metadata& metadata);
 // Atomic write of to_json_text.
 void write_metadata(const std::filesystem::path& path, const Metadata& metadata);
 
+// The features of a build variant that raise the oldest `kernels` able to load it.
+struct KernelsFeatures {
+  bool kernel_depends = false;  // metadata lists kernel-depends (resolved since 0.17)
+  bool zip_layout = false;      // the variant ships as <id>.zip (imported since 0.19)
+};
+// metadata.json's kernels-minver for a variant with `features`: "0.14.0" for
+// the current metadata format, "0.17.0" with kernel dependencies, "0.19.0"
+// for the zip layout (the highest that applies).
+std::string minimum_kernels_version(const KernelsFeatures& features);
+
 // What create-pyproject writes as metadata-<backend>.json: python-depends and
-// kernel-depends for `backend`, archs only for noarch cuda (cuda_capabilities)
-// and rocm (rocm_archs) when listed. Throws what python_depends_for throws.
+// kernel-depends for `backend`, kernels-minver from minimum_kernels_version,
+// archs only for noarch cuda (cuda_capabilities) and rocm (rocm_archs) when
+// listed. Throws what python_depends_for throws.
 Metadata metadata_for_backend(const config::BuildConfig& config, config::Backend backend,
                               const std::string& ops_name, const std::optional<Provenance>& provenance);
 

@@ -38,10 +38,15 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   }
   std::string unique_id = options.unique_id ? *options.unique_id : git::unique_id(kernel_dir);
   auto provenance = metadata::build_provenance(kernel_dir);
-  auto files = project::render_project(config, unique_id, provenance);
-  auto written = project::write_project(target_dir, files, {.force = options.force});
-  if (!written.written.empty())
-    log << "kb-genproject: wrote " << written.written.size() << " generated file(s) in " << target_dir.string() << "\n";
+  // kb generates no project for [tvm-ffi] kernels (C++ or Rust): the plan
+  // reports each backend as skipped with the reason instead.
+  if (config.framework != config::Framework::TvmFfi) {
+    auto files = project::render_project(config, unique_id, provenance);
+    auto written = project::write_project(target_dir, files, {.force = options.force});
+    if (!written.written.empty())
+      log << "kb-genproject: wrote " << written.written.size() << " generated file(s) in " << target_dir.string()
+          << "\n";
+  }
 
   Plan plan = plan_for_machine(config, unique_id, options.pythons, options.filter);
 

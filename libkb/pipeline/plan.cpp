@@ -57,6 +57,14 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
       continue;
     std::string ops = project::ops_name(config, backend, unique_id);
     bool arch = config.framework == Framework::Torch && config.has_kernel_for(backend);
+    if (const config::KernelComponent* rust = config.rust_kernel_for(backend)) {
+      plan.skipped.push_back({backend,
+                              "kernel \"" + rust->name + "\" is written in Rust (language = \"" +
+                                  std::string(config::kernel_language_name(rust->language())) +
+                                  "\"), which kb cannot build yet",
+                              ""});
+      continue;
+    }
     if (config.framework == Framework::TvmFfi) {
       plan.skipped.push_back({backend, "tvm-ffi kernels are not supported by kb yet", ""});
       continue;

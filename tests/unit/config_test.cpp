@@ -388,11 +388,12 @@ TEST(ConfigKernel, NonCompiledAndUnknownBackendsAreRejected) {
 }
 
 TEST(ConfigKernel, DependsNames) {
-  for (const auto& dep : known_cpp_dependencies()) {
+  for (const auto& dep : known_cpp_dependencies(5)) {
     auto c = parse(with(base(), "depends = [\"torch\"]", "depends = [\"" + dep + "\"]"));
     EXPECT_EQ(c.kernels[0].depends, std::vector<std::string>{dep});
   }
-  EXPECT_EQ(known_cpp_dependencies().size(), 11u);
+  EXPECT_EQ(known_cpp_dependencies(5).size(), 11u);
+  EXPECT_EQ(known_cpp_dependencies(6).size(), 12u);
   std::string m =
       error_of(with(base(), "depends = [\"torch\"]", "depends = [\"torch\", \"cutlas_3_6\"]"));
   EXPECT_EQ(m.rfind("build.toml:14:21: [kernel.relu] unknown dependency \"cutlas_3_6\" in "
@@ -564,13 +565,13 @@ TEST(ConfigFramework, TwoAreAnErrorNamingBoth) {
 
 // ----------------------------------------------------------------- editions
 
-TEST(ConfigEdition, OnlyEditionFiveIsAccepted) {
+TEST(ConfigEdition, EditionsFiveAndSixAreAccepted) {
   EXPECT_EQ(parse(base()).edition, 5);
   EXPECT_EQ(error_of(with(base(), "edition = 5", "edition = 4")),
-            "build.toml:4:11: [general] unsupported build edition 4; the only edition is 5 (older "
+            "build.toml:4:11: [general] unsupported build edition 4; the editions are 5 and 6 (older "
             "formats have no `edition` key; `kb update-build` converts them)");
-  EXPECT_EQ(error_of(with(base(), "edition = 5", "edition = 6")),
-            "build.toml:4:11: [general] unsupported build edition 6; this kb reads edition 5, a "
+  EXPECT_EQ(error_of(with(base(), "edition = 5", "edition = 7")),
+            "build.toml:4:11: [general] unsupported build edition 7; this kb reads editions 5 and 6, a "
             "newer kb is needed");
   EXPECT_EQ(error_of(with(base(), "edition = 5", "edition = \"5\"")),
             "build.toml:4:11: [general] \"edition\" must be an integer, found string");
@@ -587,7 +588,7 @@ TEST(ConfigEdition, V4IsUpgradedWithAWarning) {
   EXPECT_EQ(c.torch.stable_abi_all, Version::parse("2.11"));
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0],
-            "build.toml uses the legacy v4 format; upgrading to edition 5 in memory. Run `kb "
+            "build.toml uses the legacy v4 format; upgrading to edition 6 in memory. Run `kb "
             "update-build` to persist the upgrade.");
   warnings.clear();
   parse(base(), {}, &warnings);
@@ -654,7 +655,7 @@ TEST(ConfigEdition, V3WithoutLicenseCannotBeMigrated) {
   LoadOptions allow;
   allow.allow_v3 = true;
   EXPECT_EQ(error_of(kV3, allow),
-            "build.toml:1:1: [general] cannot migrate to edition 5: the \"license\" key is "
+            "build.toml:1:1: [general] cannot migrate to edition 6: the \"license\" key is "
             "required in [general] (e.g. license = \"apache-2.0\")");
 }
 
@@ -825,7 +826,7 @@ src = ["torch-ext/torch_binding.cpp", "torch-ext/torch_binding.h", "torch-ext/a/
 include = ["."]
 pyext = ["py", "json"]
 minver = "2.8"
-maxver = "2.12.1"
+maxver = "2.12"
 cxx-flags = ["-DX=\"quoted\\path\""]
 stable-abi = { cuda = "2.11", xpu = "2.12" }
 
@@ -867,6 +868,7 @@ TEST(ConfigSerialize, RoundTripIsEqual) {
   BuildConfig original = parse(kFull);
   std::string text = to_toml(original);
   BuildConfig reread = parse(text);
+  original.edition = 6;  // to_toml writes the current edition
   EXPECT_EQ(reread, original) << text;
   EXPECT_EQ(to_toml(reread), text);
   // Spot checks that the fixture really exercised the fields.
@@ -880,12 +882,14 @@ TEST(ConfigSerialize, RoundTripIsEqual) {
   EXPECT_EQ(reread.general.hub_branch, "main");
   EXPECT_EQ(reread.general.backend_python_depends.at(Backend::Xpu),
             std::vector<std::string>{"onednn"});
-  EXPECT_EQ(reread.torch.maxver, Version::parse("2.12.1"));
+  EXPECT_EQ(reread.torch.maxver, Version::parse("2.12"));
+  EXPECT_EQ(reread.edition, 6);
+  EXPECT_EQ(reread.kernels[0].language(), KernelLanguage::CppCuda);
 }
 
 TEST(ConfigSerialize, LayoutStartsWithGeneralAndSortsKernels) {
   std::string text = to_toml(parse(kFull));
-  EXPECT_EQ(text.rfind("[general]\nname = \"flash-attn\"\nversion = 2\nedition = 5\n", 0), 0u)
+  EXPECT_EQ(text.rfind("[general]\nname = \"flash-attn\"\nversion = 2\nedition = 6\n", 0), 0u)
       << text;
   size_t torch = text.find("\n[torch]\n");
   size_t fwd = text.find("\n[kernel.fwd]\n");
@@ -904,20 +908,20 @@ TEST(ConfigSerialize, AbsentOptionalKeysAreOmitted) {
   std::string text = to_toml(parse(base()));
   EXPECT_EQ(
       text,
-      "[general]\nname = \"relu\"\nversion = 1\nedition = 5\nlicense = \"apache-2.0\"\n"
+      "[general]\nname = \"relu\"\nversion = 1\nedition = 6\nlicense = \"apache-2.0\"\n"
       "backends = [\"cuda\", \"cpu\"]\n\n[torch]\n"
       "src = [\"torch-ext/torch_binding.cpp\", \"torch-ext/torch_binding.h\"]\n\n"
-      "[kernel.relu]\nbackend = \"cuda\"\nsrc = [\"relu_cuda/relu.cu\"]\ndepends = [\"torch\"]\n");
+      "[kernel.relu]\nlanguage = \"cpp-cuda\"\nsrc = [\"relu_cuda/relu.cu\"]\ndepends = [\"torch\"]\n");
 }
 
-TEST(ConfigSerialize, MigratedConfigsSerialiseAsEditionFive) {
+TEST(ConfigSerialize, MigratedConfigsSerialiseAsEditionSix) {
   LoadOptions allow;
   allow.allow_v3 = true;
   BuildConfig v3 = parse(with(kV3, "backends", "license = \"mit\"\nbackends"), allow);
   std::string text = to_toml(v3);
   EXPECT_NE(text.find("\n[torch-noarch]\n"), std::string::npos) << text;
   BuildConfig reread = parse(text);
-  EXPECT_EQ(reread.edition, 5);
+  EXPECT_EQ(reread.edition, 6);
   reread.edition = v3.edition;
   EXPECT_EQ(reread, v3);
 }
@@ -963,29 +967,31 @@ TEST(ConfigFiles, UpdateBuildRewritesV4) {
                    "\n[general.cuda]\nminver = \"12.6\"\n";
   write_file_atomic(file, v4);
   BuildConfig before = parse(v4);
-  EXPECT_TRUE(update_build_file(dir.path()));
+  EXPECT_TRUE(update_build_file(dir.path()).changed);
   std::string written = read_file(file);
   EXPECT_NE(written, v4);
-  EXPECT_NE(written.find("edition = 5"), std::string::npos);
+  EXPECT_NE(written.find("edition = 6"), std::string::npos);
   std::vector<std::string> warnings;
   BuildConfig after = load_build_config(dir.path(), {}, &warnings);
   EXPECT_TRUE(warnings.empty());
-  EXPECT_EQ(after.edition, 5);
+  EXPECT_EQ(after.edition, 6);
   after.edition = before.edition;
   EXPECT_EQ(after, before);
-  // A second run finds edition 5 and leaves the file alone.
-  EXPECT_FALSE(update_build_file(dir.path()));
+  // A second run finds edition 6 and leaves the file alone.
+  EXPECT_FALSE(update_build_file(dir.path()).changed);
   EXPECT_EQ(read_file(file), written);
 }
 
-TEST(ConfigFiles, UpdateBuildLeavesV5Untouched) {
+TEST(ConfigFiles, UpdateBuildLeavesV6Untouched) {
   TempDir dir;
   fs::path file = dir.path() / "build.toml";
-  std::string v5 = "# keep me\n" + base() + "\n\n";
-  write_file_atomic(file, v5);
+  std::string v6 = "# keep me\n" + with(with(base(), "edition = 5", "edition = 6"), "backend = \"cuda\"",
+                                        "language = \"cpp-cuda\"") +
+                   "\n\n";
+  write_file_atomic(file, v6);
   auto mtime = fs::last_write_time(file);
-  EXPECT_FALSE(update_build_file(dir.path()));
-  EXPECT_EQ(read_file(file), v5);
+  EXPECT_FALSE(update_build_file(dir.path()).changed);
+  EXPECT_EQ(read_file(file), v6);
   EXPECT_EQ(fs::last_write_time(file), mtime);
 }
 
@@ -993,7 +999,7 @@ TEST(ConfigFiles, UpdateBuildMigratesV3AndKeepsBadFilesIntact) {
   TempDir dir;
   fs::path file = dir.path() / "build.toml";
   write_file_atomic(file, with(kV3, "backends", "license = \"mit\"\nbackends"));
-  EXPECT_TRUE(update_build_file(dir.path()));
+  EXPECT_TRUE(update_build_file(dir.path()).changed);
   BuildConfig migrated = load_build_config(dir.path());
   EXPECT_EQ(migrated.framework, Framework::TorchNoarch);
   EXPECT_EQ(migrated.general.version, 1u);

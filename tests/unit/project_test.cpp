@@ -378,9 +378,10 @@ TEST(ProjectMetadata, KeysInSpecOrderAndIdPerBackend) {
   for (Backend b : config::all_backends()) {
     std::string name = "metadata-" + std::string(config::backend_name(b)) + ".json";
     auto j = nlohmann::ordered_json::parse(content_of(files, name));
-    EXPECT_EQ(keys_of(j), (std::vector<std::string>{"name", "id", "version", "license", "python-depends",
-                                                    "kernel-depends", "backend", "provenance"}))
+    EXPECT_EQ(keys_of(j), (std::vector<std::string>{"name", "id", "version", "kernels-minver", "license",
+                                                    "python-depends", "kernel-depends", "backend", "provenance"}))
         << name;
+    EXPECT_EQ(j["kernels-minver"], "0.14.0") << name;  // no kernel dependencies
     EXPECT_EQ(j["name"], "relu-act") << name;
     EXPECT_EQ(j["id"], ops_name(config, b, "abc1234")) << name;
     EXPECT_EQ(j["id"], "_relu_act_" + std::string(config::backend_name(b)) + "_abc1234") << name;
@@ -407,8 +408,8 @@ TEST(ProjectMetadata, NoProvenanceKeyWhenUnknownAndPrettyPrinted) {
   auto files = render_project(parse(kCpuCudaToml), "abc1234", std::nullopt);
   const std::string& text = content_of(files, "metadata-cpu.json");
   auto j = nlohmann::ordered_json::parse(text);
-  EXPECT_EQ(keys_of(j), (std::vector<std::string>{"name", "id", "version", "license", "python-depends",
-                                                  "kernel-depends", "backend"}));
+  EXPECT_EQ(keys_of(j), (std::vector<std::string>{"name", "id", "version", "kernels-minver", "license",
+                                                  "python-depends", "kernel-depends", "backend"}));
   // 2-space indented, one trailing newline.
   EXPECT_EQ(text.substr(0, 12), "{\n  \"name\": ");
   EXPECT_EQ(text.back(), '\n');

@@ -1,6 +1,6 @@
 // kb-genproject: reads build.toml, writes the generated CMake/Python project
 // and emits the build plan as events. Also the engine behind `kb
-// check-config`, `kb update-build`, `kb list-variants`, `kb create-pyproject`
+// check-config`, `kb list-variants`, `kb create-pyproject`
 // and `kb clean-pyproject`.
 #include <CLI/CLI.hpp>
 
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   kb::pipeline::GenprojectOptions options;
   std::string kernel_dir = ".", target_dir, kernel_sha;
   std::vector<std::string> backends;
-  bool check_config = false, update_build = false, list_variants = false, create = false, clean = false;
+  bool check_config = false, list_variants = false, create = false, clean = false;
   bool dry_run = false, kernel_dirty = false;
   app.add_option("KERNEL_DIR", kernel_dir, "Kernel directory with build.toml (default: .)");
   app.add_option("TARGET_DIR", target_dir, "Where generated files go (default: KERNEL_DIR)");
@@ -76,7 +76,6 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--force", options.force, "Overwrite files that kb did not generate");
   auto* modes = app.add_option_group("modes", "Instead of planning a build:");
   modes->add_flag("--check-config", check_config, "Only validate build.toml");
-  modes->add_flag("--update-build", update_build, "Rewrite a legacy build.toml as edition 5");
   modes->add_flag("--list-variants", list_variants, "Print the variants this machine would build");
   modes->add_flag("--create-pyproject", create, "Only write the generated project files");
   modes->add_flag("--clean-pyproject", clean, "Delete the generated project files");
@@ -97,11 +96,6 @@ int main(int argc, char** argv) {
     if (check_config) {
       kb::config::load_build_config(kdir, {}, &warnings);
       for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
-      return 0;
-    }
-    if (update_build) {
-      bool changed = kb::config::update_build_file(kdir);
-      std::cerr << (changed ? "Updated " : "Already edition 5: ") << (kdir / "build.toml").string() << "\n";
       return 0;
     }
     std::filesystem::path target = target_dir.empty() ? kdir : std::filesystem::path(target_dir);

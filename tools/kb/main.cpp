@@ -25,7 +25,6 @@ const std::map<std::string, std::pair<std::string, std::vector<std::string>>> kA
     {"list-variants", {"kb-genproject", {"--list-variants"}}},
     {"create-pyproject", {"kb-genproject", {"--create-pyproject"}}},
     {"clean-pyproject", {"kb-genproject", {"--clean-pyproject"}}},
-    {"update-build", {"kb-genproject", {"--update-build"}}},
     {"check-abi", {"kb-checkabi", {}}},
     {"check-builds", {"kb-metadata", {"--check-builds"}}},
     {"hash", {"kb-metadata", {}}},
@@ -41,7 +40,7 @@ Building
                          renders CARD.md to build/CARD.md
   init [PATH]            scaffold a new kernel project (kb-init)
   check-config [DIR]     validate build.toml
-  update-build [DIR]     rewrite a legacy build.toml as edition 5
+  update-build [DIR]     upgrade build.toml (editions 3-5) to edition 6 (kb-update-build)
   list-variants [DIR]    variants this machine can build
   create-pyproject       write the generated CMake/Python project
   clean-pyproject        remove the generated project files
