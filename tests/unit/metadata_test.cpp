@@ -621,3 +621,23 @@ TEST(Finalize, InvalidMetadataIsReportedLikeCheckBuilds) {
       << r.problems[0];
   EXPECT_THROW(check_variant_metadata(v), Error);
 }
+
+TEST(Finalize, OwnBuildsMustNameAKnownBackendButMayBeAgnostic) {
+  TempDir tmp;
+  fs::path v = tmp.path() / "sdk";
+  json j = minimal_json();
+  j["backend"] = {{"type", "gpu"}};
+  write(v / "metadata.json", j.dump());
+  write(v / "__init__.py", "");
+  std::string before = read_file(v / "metadata.json");
+  FinalizeResult r = finalize_variant(v);
+  EXPECT_FALSE(r.ok);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("`backend.type`: unknown backend `gpu`, expected one of: agnostic, cann, cpu"),
+            std::string::npos)
+      << r.problems[0];
+  EXPECT_EQ(read_file(v / "metadata.json"), before);
+  j["backend"] = {{"type", "agnostic"}};
+  write(v / "metadata.json", j.dump());
+  EXPECT_TRUE(check_variant_metadata(v).backend.agnostic);
+}
