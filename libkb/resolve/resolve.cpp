@@ -18,6 +18,9 @@ namespace {
 
 std::string optional_str(const std::optional<Version>& v) { return v ? v->str() : "None"; }
 
+// Framework versions print major.minor, "2.0" included, as the runtime does.
+std::string optional_major_minor(const std::optional<Version>& v) { return v ? v->major_minor() : "None"; }
+
 std::string bool_str(std::optional<bool> b) { return b ? (*b ? "True" : "False") : "None"; }
 
 // A CPU variant standing in for an accelerator torch cannot use (see
@@ -216,21 +219,21 @@ std::optional<std::string> rejection_reason(const Variant& v, const Environment&
   switch (v.kind()) {
     case Kind::Torch:
       if (!env.torch || *env.torch != framework)
-        return "Torch version (" + framework.str() + ") does not match environment Torch version (" +
-               optional_str(env.torch) + ")";
+        return "Torch version (" + framework.major_minor() + ") does not match environment Torch version (" +
+               optional_major_minor(env.torch) + ")";
       if (v.cxx11_abi() && v.cxx11_abi() != env.cxx11_abi)
         return "Torch CXX11 ABI (" + bool_str(v.cxx11_abi()) + ") does not match environment Torch CXX11 ABI (" +
                bool_str(env.cxx11_abi) + ")";
       break;
     case Kind::TorchStableAbi:
       if (!env.torch || framework > *env.torch)
-        return "Torch stable ABI version (" + framework.str() + ") is too new for environment Torch version (" +
-               optional_str(env.torch) + ")";
+        return "Torch stable ABI version (" + framework.major_minor() + ") is too new for environment Torch version (" +
+               optional_major_minor(env.torch) + ")";
       break;
     case Kind::TvmFfi:
       if (!env.tvm_ffi || *env.tvm_ffi != framework)
-        return "tvm-ffi version (" + framework.str() + ") does not match environment tvm-ffi version (" +
-               optional_str(env.tvm_ffi) + ")";
+        return "tvm-ffi version (" + framework.major_minor() + ") does not match environment tvm-ffi version (" +
+               optional_major_minor(env.tvm_ffi) + ")";
       break;
     case Kind::Noarch:
     case Kind::Sdk:
@@ -270,13 +273,13 @@ Resolution resolve(std::vector<Variant> candidates, const Environment& env) {
 
 std::string render_trace(const std::vector<Decision>& trace) {
   std::vector<std::string> lines;
-  bool first_accepted = !trace.empty() && trace.front().accepted;
-  for (size_t i = 0; i < trace.size(); ++i) {
-    const Decision& d = trace[i];
+  const Variant* preferred = !trace.empty() && trace.front().accepted ? &trace.front().variant : nullptr;
+  for (const Decision& d : trace) {
     if (d.accepted) {
       std::string note = d.reason.empty() ? "" : " (" + d.reason + ")";
-      lines.push_back(d.variant.str() + (i == 0 && first_accepted ? " compatible, preferred" : " compatible") + note +
-                      " ✅");
+      // A legacy name and its dotted twin are one build: both are preferred.
+      bool is_preferred = preferred && d.variant.same_build(*preferred);
+      lines.push_back(d.variant.str() + (is_preferred ? " compatible, preferred" : " compatible") + note + " ✅");
     } else
       lines.push_back(d.variant.str() + ": " + d.reason);
   }

@@ -508,6 +508,12 @@ Variant Variant::parse(std::string_view name) {
   return *v;
 }
 
+bool Variant::same_build(const Variant& other) const {
+  Variant a = *this, b = other;
+  a.form_ = b.form_ = NameForm::Dotted;
+  return a == b;
+}
+
 std::string Variant::str() const {
   const bool dotted = form_ == NameForm::Dotted;
   std::string version = dotted ? std::to_string(framework_major_) + "." + std::to_string(framework_minor_)

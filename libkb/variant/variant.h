@@ -154,6 +154,11 @@ class Variant {
 
   std::string str() const;
 
+  // The same build under either name form: torch210-cxx11-cu128-x86_64-linux
+  // and torch-2.10-cxx11-cuda-12.8-cpython-3.9-abi3-x86_64-linux. (== compares
+  // names: two names are two directories.)
+  bool same_build(const Variant& other) const;
+
   friend bool operator==(const Variant&, const Variant&) = default;
   // Orders by name, for stable listings (not a preference order).
   friend std::strong_ordering operator<=>(const Variant& a, const Variant& b) { return a.str() <=> b.str(); }

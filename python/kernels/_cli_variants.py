@@ -91,13 +91,14 @@ def run(args) -> int:
 
 
 def _decisions_json(trace) -> list[dict]:
-    # The first decision is the preferred variant when it is accepted.
+    # The first decision is the preferred variant when it is accepted; a
+    # legacy name and its dotted twin are the same build, both preferred.
     preferred = trace[0].variant if trace and trace[0].accepted else None
     return [
         {
             "variant": d.variant.variant_str,
             "compatible": d.accepted,
-            "preferred": d.variant == preferred,
+            "preferred": preferred is not None and d.variant.same_build(preferred),
             "reason": None if d.accepted else d.reason,
         }
         for d in trace

@@ -65,6 +65,8 @@ void bind_resolve(py::module_& m) {
           py::arg("name"))
       .def_property_readonly("variant_str", &Variant::str)
       .def_property_readonly("is_arch", &Variant::is_arch)
+      .def("same_build", &Variant::same_build, py::arg("other"),
+           "Whether `other` names the same build (a legacy name and its dotted cpython-3.9-abi3 twin).")
       .def_property_readonly("is_sdk", [](const Variant& v) { return v.kind() == variant::Kind::Sdk; })
       .def_property_readonly(
           "legacy", [](const Variant& v) { return v.name_form() == variant::NameForm::Legacy; },

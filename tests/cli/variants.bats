@@ -137,7 +137,7 @@ json_eval() {
   run "$KB_BIN/kb" variants "$K" --python "$PY" --backend cpu
   [ "$status" -eq 0 ]
   [[ "$output" == *"  $DOTTED compatible, preferred ✅"* ]]
-  [[ "$output" == *"  $MATCH compatible ✅"* ]]
+  [[ "$output" == *"  $MATCH compatible, preferred ✅"* ]]  # the same build as $DOTTED
   [[ "$output" == *"  $ABI3T: Python 3.15 or later is required, system Python version is $PYVER"* ]]
   [[ "${lines[-1]}" == "Would load: $K/build/$DOTTED" ]]
 }

@@ -77,7 +77,7 @@ def cli(hub, monkeypatch, tmp_path, capsys):
 def v2_text(names, only_compatible=False):
     accepted = [
         f"{names['dotted']} compatible, preferred ✅",
-        f"{names['legacy']} compatible ✅",
+        f"{names['legacy']} compatible, preferred ✅",  # the same build as the dotted name
         "torch-cpu compatible ✅",
     ]
     rejected = [
@@ -140,7 +140,7 @@ def test_json_output(cli, hub):
 
     v2 = [
         entry(names["dotted"], preferred=True),
-        entry(names["legacy"]),
+        entry(names["legacy"], preferred=True),
         entry("torch-cpu"),
         entry("torch210-metal-aarch64-darwin", "CPU (aarch64) does not match system CPU (x86_64)"),
         entry(names["abi3t"], f"Python 3.15 or later is required, system Python version is {names['python']}"),

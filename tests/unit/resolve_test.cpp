@@ -178,6 +178,14 @@ TEST(ResolveRejection, EveryReasonReadsAsTheExistingRuntimes) {
   EXPECT_EQ(reason("torch210-cpu-x86_64-linux", env), "backend (cpu) does not match selected backend (cu128)");
 }
 
+TEST(ResolveRejection, FrameworkVersionsPrintMajorDotMinor) {
+  Environment env = linux_env("3.0", "13.0");
+  EXPECT_EQ(reason("torch-stable-abi-9.0-cuda-13.0-cpython-3.9-abi3-x86_64-linux", env),
+            "Torch stable ABI version (9.0) is too new for environment Torch version (3.0)");
+  EXPECT_EQ(reason("torch20-cxx11-cu130-x86_64-linux", env),
+            "Torch version (2.0) does not match environment Torch version (3.0)");
+}
+
 TEST(ResolveRejection, BackendOverrideSelectsCpuVariants) {
   Environment env = resolve::make_environment("x86_64", "Linux", torch_facts("2.10", "12.8"), "cpu");
   EXPECT_EQ(best(env), "torch210-cxx11-cpu-x86_64-linux");
@@ -408,6 +416,25 @@ TEST(ResolveTrace, RendersPreferredAcceptedAndRejectedLines) {
             "torch210-cxx11-cpu-x86_64-linux compatible, preferred ✅\n"
             "torch-cpu compatible ✅\n"
             "torch-cuda: backend (cuda) does not match system backend (cpu) and is not universal");
+}
+
+TEST(ResolveTrace, ALegacyNameAndItsDottedTwinAreBothPreferred) {
+  auto r = resolve::resolve(variants({"torch210-cxx11-cpu-x86_64-linux",
+                                      "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux",
+                                      "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux", "torch-cpu"}),
+                            linux_env("2.10"));
+  EXPECT_EQ(resolve::render_trace(r.trace),
+            "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux compatible, preferred ✅\n"
+            "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux compatible ✅\n"
+            "torch210-cxx11-cpu-x86_64-linux compatible ✅\n"
+            "torch-cpu compatible ✅");
+  r = resolve::resolve(variants({"torch210-cxx11-cpu-x86_64-linux",
+                                 "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux", "torch-cpu"}),
+                       linux_env("2.10"));
+  EXPECT_EQ(resolve::render_trace(r.trace),
+            "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux compatible, preferred ✅\n"
+            "torch210-cxx11-cpu-x86_64-linux compatible, preferred ✅\n"
+            "torch-cpu compatible ✅");
 }
 
 TEST(ResolveTrace, OrderDoesNotDependOnInputOrder) {

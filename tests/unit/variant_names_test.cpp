@@ -101,6 +101,8 @@ TEST(VariantNames, DottedFieldsAndConversionToAndFromLegacy) {
   EXPECT_EQ(dotted.str(), "torch-2.10-cxx11-cuda-12.8-cpython-3.9-abi3-x86_64-linux");
   EXPECT_EQ(dotted.with_name_form(NameForm::Legacy), legacy);
   EXPECT_NE(dotted, legacy) << "two names are two directories";
+  EXPECT_TRUE(dotted.same_build(legacy));
+  EXPECT_FALSE(dotted.with_python({3, 10, false}).same_build(legacy));
   EXPECT_EQ(dotted.with_python({3, 12, false}).str(), "torch-2.10-cxx11-cuda-12.8-cpython-3.12-abi3-x86_64-linux");
   EXPECT_EQ(Variant::parse("torch-stable-abi211-cu130-x86_64-linux").with_name_form(NameForm::Dotted).str(),
             "torch-stable-abi-2.11-cuda-13.0-cpython-3.9-abi3-x86_64-linux");
