@@ -56,8 +56,13 @@ SortKey sort_key(const Decision& d) {
                 py_minor = -static_cast<int64_t>(py.minor);
   switch (v.kind()) {
     case Kind::TorchStableAbi:
-      return {rejected, 0, -static_cast<int64_t>(v.framework_major()), -static_cast<int64_t>(v.framework_minor()),
-              minor(),  abi, py_major,
+      return {rejected,
+              0,
+              -static_cast<int64_t>(v.framework_major()),
+              -static_cast<int64_t>(v.framework_minor()),
+              minor(),
+              abi,
+              py_major,
               py_minor};
     case Kind::Torch:
       return {rejected, 1, 0, v.cxx11_abi() ? 1 : 0, minor(), abi, py_major, py_minor};

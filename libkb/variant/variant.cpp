@@ -396,8 +396,9 @@ std::optional<Variant> parse_sdk(std::vector<std::string> parts, std::string& wh
   if (std::find(parts.begin(), parts.end(), kPythonMarker) == parts.end()) {
     if (parts.size() == 1) return Variant::sdk();
     if (parts.size() == 2 && !parts[1].empty()) return Variant::sdk(parts[1]);
-    why = "an SDK without compiled parts is `sdk` or `sdk-<backend>`; compiled SDKs need "
-          "cpython-<major>.<minor>-<abi3|abi3t>-<cpu>-<os>";
+    why =
+        "an SDK without compiled parts is `sdk` or `sdk-<backend>`; compiled SDKs need "
+        "cpython-<major>.<minor>-<abi3|abi3t>-<cpu>-<os>";
     return std::nullopt;
   }
   std::string cpu, os;

@@ -110,7 +110,8 @@ void bind_metadata(py::module_& m) {
       .def_property_readonly(
           "backend_type",
           [](const metadata::BackendInfo& b) -> std::optional<config::Backend> {
-            if (b.unknown_type) raise(PyExc_ValueError, "unknown backend, this kernel may require a newer version of `kernels`");
+            if (b.unknown_type)
+              raise(PyExc_ValueError, "unknown backend, this kernel may require a newer version of `kernels`");
             if (b.agnostic) return std::nullopt;
             return b.type;
           },

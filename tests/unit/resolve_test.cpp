@@ -219,9 +219,9 @@ std::vector<std::string> accepted_names(const std::vector<std::string>& names, c
   return out;
 }
 
-const std::vector<std::string> kPythonAbiCandidates = {
-    "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux", "torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
-    "torch210-cu128-x86_64-linux", "torch-cuda"};
+const std::vector<std::string> kPythonAbiCandidates = {"torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                                       "torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
+                                                       "torch210-cu128-x86_64-linux", "torch-cuda"};
 
 TEST(ResolvePythonAbi, GilPythonBefore315LoadsOnlyAbi3) {
   for (const char* python : {"3.10", "3.14"}) {
@@ -262,8 +262,7 @@ TEST(ResolvePythonAbi, NewestPythonFirstButNeverAboveTheBackendMinor) {
     for (const std::string& n : accepted_names(names, env)) out.push_back(n.substr(11, n.size() - 11 - 13));
     return out;
   };
-  EXPECT_EQ(tags(cuda128_env("3.11", false)),
-            (std::vector<std::string>{"cuda-12.8-cpython-3.9-abi3"}));
+  EXPECT_EQ(tags(cuda128_env("3.11", false)), (std::vector<std::string>{"cuda-12.8-cpython-3.9-abi3"}));
   EXPECT_EQ(tags(cuda128_env("3.16", false)),
             (std::vector<std::string>{"cuda-12.8-cpython-3.12-abi3", "cuda-12.8-cpython-3.9-abi3",
                                       "cuda-12.8-cpython-3.16-abi3t", "cuda-12.8-cpython-3.15-abi3t",
@@ -281,11 +280,11 @@ TEST(ResolvePythonAbi, WithoutAPythonOnlyTheGilRuleIsSkipped) {
 
 TEST(ResolveDotted, BackendsCompareByValueAndReasonsSpellTheName) {
   Environment env = linux_env("2.10", "12.8");
-  EXPECT_EQ(best(env, {"torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
-                       "torch-2.10-cuda-12.6-cpython-3.9-abi3-x86_64-linux",
-                       "torch-2.10-cuda-13.0-cpython-3.9-abi3-x86_64-linux",
-                       "torch-2.10-cpu-cpython-3.9-abi3-x86_64-linux"}),
-            "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux");
+  EXPECT_EQ(
+      best(env,
+           {"torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux", "torch-2.10-cuda-12.6-cpython-3.9-abi3-x86_64-linux",
+            "torch-2.10-cuda-13.0-cpython-3.9-abi3-x86_64-linux", "torch-2.10-cpu-cpython-3.9-abi3-x86_64-linux"}),
+      "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux");
   EXPECT_EQ(reason("torch-2.10-cuda-13.0-cpython-3.9-abi3-x86_64-linux", env),
             "CUDA version (13.0) is not compatible with system CUDA version (12.8)");
   EXPECT_EQ(reason("torch-2.10-cpu-cpython-3.9-abi3-x86_64-linux", env),
@@ -293,9 +292,9 @@ TEST(ResolveDotted, BackendsCompareByValueAndReasonsSpellTheName) {
   TorchFacts xpu = torch_facts("2.10");
   xpu.xpu = "20250300";
   Environment xenv = resolve::make_environment("x86_64", "Linux", xpu);
-  EXPECT_EQ(accepted_names({"torch-2.10-xpu-2025.3-cpython-3.9-abi3-x86_64-linux", "torch210-xpu20252-x86_64-linux"},
-                           xenv),
-            std::vector<std::string>{"torch-2.10-xpu-2025.3-cpython-3.9-abi3-x86_64-linux"});
+  EXPECT_EQ(
+      accepted_names({"torch-2.10-xpu-2025.3-cpython-3.9-abi3-x86_64-linux", "torch210-xpu20252-x86_64-linux"}, xenv),
+      std::vector<std::string>{"torch-2.10-xpu-2025.3-cpython-3.9-abi3-x86_64-linux"});
   EXPECT_EQ(reason("torch-2.10-xpu-2025.2-cpython-3.9-abi3-x86_64-linux", xenv),
             "backend (xpu-2025.2) does not match selected backend (xpu20253)");
 }
@@ -310,14 +309,11 @@ Environment rocm_env(const std::string& hip) {
 
 TEST(ResolveRocm, NewestMinorNotAboveTheSystemsSameMajorOnly) {
   const std::vector<std::string> names = {"torch215-cxx11-rocm72-x86_64-linux", "torch215-cxx11-rocm100-x86_64-linux",
-                                          "torch215-cxx11-rocm101-x86_64-linux",
-                                          "torch215-cxx11-rocm102-x86_64-linux"};
+                                          "torch215-cxx11-rocm101-x86_64-linux", "torch215-cxx11-rocm102-x86_64-linux"};
   EXPECT_EQ(accepted_names(names, rocm_env("10.1.0")),
             (std::vector<std::string>{"torch215-cxx11-rocm101-x86_64-linux", "torch215-cxx11-rocm100-x86_64-linux"}));
-  EXPECT_EQ(accepted_names(names, rocm_env("7.2.1")),
-            std::vector<std::string>{"torch215-cxx11-rocm72-x86_64-linux"});
-  EXPECT_EQ(accepted_names(names, rocm_env("10.0.0")),
-            std::vector<std::string>{"torch215-cxx11-rocm100-x86_64-linux"});
+  EXPECT_EQ(accepted_names(names, rocm_env("7.2.1")), std::vector<std::string>{"torch215-cxx11-rocm72-x86_64-linux"});
+  EXPECT_EQ(accepted_names(names, rocm_env("10.0.0")), std::vector<std::string>{"torch215-cxx11-rocm100-x86_64-linux"});
   EXPECT_EQ(reason("torch215-cxx11-rocm102-x86_64-linux", rocm_env("10.1.0")),
             "ROCm version (10.2) is not compatible with system ROCm version (10.1)");
   EXPECT_EQ(reason("torch215-cxx11-rocm72-x86_64-linux", rocm_env("10.1.0")),
@@ -369,10 +365,10 @@ TEST(ResolveSdk, NeedNoFrameworkAndRankBackendFirstAgnosticLast) {
   env.backend = variant::Compute::parse("cu128");
   env.python = Version::parse("3.15");
   EXPECT_EQ(accepted_names(kSdkCandidates, env),
-            (std::vector<std::string>{"sdk-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
-                                      "sdk-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
-                                      "sdk-cuda-12.6-cpython-3.9-abi3-x86_64-linux", "sdk-cpython-3.9-abi3-x86_64-linux",
-                                      "sdk-cpython-3.15-abi3t-x86_64-linux", "sdk-cuda", "sdk"}));
+            (std::vector<std::string>{
+                "sdk-cuda-12.8-cpython-3.9-abi3-x86_64-linux", "sdk-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
+                "sdk-cuda-12.6-cpython-3.9-abi3-x86_64-linux", "sdk-cpython-3.9-abi3-x86_64-linux",
+                "sdk-cpython-3.15-abi3t-x86_64-linux", "sdk-cuda", "sdk"}));
   EXPECT_EQ(reason("sdk-cpu", env), "backend (cpu) does not match system backend (cuda)");
   EXPECT_EQ(reason("sdk-cuda-13.0-cpython-3.9-abi3-x86_64-linux", env),
             "CUDA version (13.0) is not compatible with system CUDA version (12.8)");
@@ -419,18 +415,18 @@ TEST(ResolveTrace, RendersPreferredAcceptedAndRejectedLines) {
 }
 
 TEST(ResolveTrace, ALegacyNameAndItsDottedTwinAreBothPreferred) {
-  auto r = resolve::resolve(variants({"torch210-cxx11-cpu-x86_64-linux",
-                                      "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux",
-                                      "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux", "torch-cpu"}),
-                            linux_env("2.10"));
+  auto r = resolve::resolve(
+      variants({"torch210-cxx11-cpu-x86_64-linux", "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux",
+                "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux", "torch-cpu"}),
+      linux_env("2.10"));
   EXPECT_EQ(resolve::render_trace(r.trace),
             "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux compatible, preferred ✅\n"
             "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux compatible ✅\n"
             "torch210-cxx11-cpu-x86_64-linux compatible ✅\n"
             "torch-cpu compatible ✅");
-  r = resolve::resolve(variants({"torch210-cxx11-cpu-x86_64-linux",
-                                 "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux", "torch-cpu"}),
-                       linux_env("2.10"));
+  r = resolve::resolve(
+      variants({"torch210-cxx11-cpu-x86_64-linux", "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux", "torch-cpu"}),
+      linux_env("2.10"));
   EXPECT_EQ(resolve::render_trace(r.trace),
             "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux compatible, preferred ✅\n"
             "torch210-cxx11-cpu-x86_64-linux compatible, preferred ✅\n"

@@ -50,9 +50,10 @@ TEST(VariantNames, DottedArchNamesRoundTrip) {
                                 kPythonAbis,
                                 kLinux}))
     names.push_back(n);
-  for (const auto& n :
-       combine({{"torch-stable-abi-2.9", "torch-stable-abi-2.11", "torch-stable-abi-10.0"},
-                {"cpu", "cuda-12.8", "rocm-6.4", "xpu-2025.2"}, kPythonAbis, kLinux}))
+  for (const auto& n : combine({{"torch-stable-abi-2.9", "torch-stable-abi-2.11", "torch-stable-abi-10.0"},
+                                {"cpu", "cuda-12.8", "rocm-6.4", "xpu-2025.2"},
+                                kPythonAbis,
+                                kLinux}))
     names.push_back(n);
   names.push_back("torch-2.10-cann-8.1-cpython-3.9-abi3-aarch64-linux");
   names.push_back("torch-2.10-tpu-cpython-3.10-abi3-x86_64-linux");
