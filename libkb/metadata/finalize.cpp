@@ -16,11 +16,21 @@ nlohmann::ordered_json FinalizeResult::metadata_json() const {
 
 Metadata check_variant_metadata(const fs::path& variant_dir) {
   fs::path path = variant_dir / "metadata.json";
+  Metadata metadata;
   try {
-    return read_metadata(path);
+    metadata = read_metadata(path);
   } catch (const Error& e) {
     throw Error("Failed to parse metadata: " + path.string() + "\n  Caused by: " + e.what());
   }
+  // Loaders read a backend type they do not know (a newer builder's); a
+  // build of our own must name one kb knows.
+  if (metadata.backend.unknown_type) {
+    std::vector<std::string> names = {"agnostic"};
+    for (config::Backend b : config::all_backends()) names.emplace_back(config::backend_name(b));
+    throw Error("Failed to parse metadata: " + path.string() + "\n  Caused by: `backend.type`: unknown backend `" +
+                *metadata.backend.unknown_type + "`, expected one of: " + join(names, ", "));
+  }
+  return metadata;
 }
 
 FinalizeResult finalize_variant(const fs::path& variant_dir, const FinalizeOptions& options) {

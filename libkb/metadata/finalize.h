@@ -39,7 +39,8 @@ struct FinalizeResult {
 // rewritten when every check passed.
 FinalizeResult finalize_variant(const std::filesystem::path& variant_dir, const FinalizeOptions& options = {});
 
-// check-builds for one variant: reads and validates <variant_dir>/metadata.json.
+// check-builds for one variant: reads and validates <variant_dir>/metadata.json
+// (a backend type kb does not know is an error here, unlike for loaders).
 // Throws kb::Error "Failed to parse metadata: <path>\n  Caused by: <cause>".
 Metadata check_variant_metadata(const std::filesystem::path& variant_dir);
 

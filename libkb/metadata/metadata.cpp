@@ -134,11 +134,16 @@ BackendInfo backend_info(const json& j) {
   expect_object(j, "backend");
   BackendInfo info;
   std::string type = as_string(required_member(j, "type", "backend"), "backend.type");
+  if (type == "agnostic") {
+    info.agnostic = true;
+    return info;
+  }
   std::optional<config::Backend> backend = config::parse_backend(type);
+  // Names match exactly; another spelling is a type this version does not
+  // know, whose other keys mean nothing here.
   if (!backend || config::backend_name(*backend) != type) {
-    std::vector<std::string> names;
-    for (config::Backend b : config::all_backends()) names.emplace_back(config::backend_name(b));
-    throw KeyError{"backend.type", "unknown backend `" + type + "`, expected one of: " + join(names, ", ")};
+    info.unknown_type = type;
+    return info;
   }
   info.type = *backend;
   if (const json* archs = optional_member(j, "archs")) info.archs = as_string_list(*archs, "backend.archs");
@@ -294,8 +299,11 @@ ordered_json to_json(const Metadata& m) {
   }
   j["kernel-depends"] = std::move(deps);
   ordered_json backend = ordered_json::object();
-  backend["type"] = std::string(config::backend_name(m.backend.type));
-  if (m.backend.archs) backend["archs"] = *m.backend.archs;
+  if (m.backend.unknown_type)
+    throw Error("cannot write metadata for " + m.name + ": backend type `" + *m.backend.unknown_type +
+                "` is unknown to this version of kb");
+  backend["type"] = m.backend.agnostic ? std::string("agnostic") : std::string(config::backend_name(m.backend.type));
+  if (m.backend.archs && !m.backend.agnostic) backend["archs"] = *m.backend.archs;
   j["backend"] = std::move(backend);
   if (m.digest) {
     ordered_json d = ordered_json::object();

@@ -48,8 +48,13 @@ struct Provenance {
 };
 
 struct BackendInfo {
-  config::Backend type = config::Backend::Cpu;
+  config::Backend type = config::Backend::Cpu;  // when neither agnostic nor unknown
   std::optional<std::vector<std::string>> archs;
+  // {"type": "agnostic"}: a build for no backend in particular (some SDKs).
+  bool agnostic = false;
+  // A type this version does not know (from a newer builder), as written.
+  // Reading accepts it, so the variant still loads; writing refuses it.
+  std::optional<std::string> unknown_type;
   friend bool operator==(const BackendInfo&, const BackendInfo&) = default;
 };
 

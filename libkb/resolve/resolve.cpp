@@ -18,13 +18,18 @@ namespace {
 
 std::string optional_str(const std::optional<Version>& v) { return v ? v->str() : "None"; }
 
+// Framework versions print major.minor, "2.0" included, as the runtime does.
+std::string optional_major_minor(const std::optional<Version>& v) { return v ? v->major_minor() : "None"; }
+
 std::string bool_str(std::optional<bool> b) { return b ? (*b ? "True" : "False") : "None"; }
 
 // A CPU variant standing in for an accelerator torch cannot use (see
 // Environment::cpu_fallback).
 bool is_cpu_fallback(const Variant& v, const Environment& env) {
   if (!env.cpu_fallback) return false;
-  return v.is_arch() ? v.compute().kind == ComputeKind::Cpu : v.noarch_backend() == "cpu";
+  if (v.kind() == Kind::Noarch)
+    return v.noarch_framework() == variant::NoarchFramework::Torch && v.noarch_backend() == "cpu";
+  return v.is_arch() && v.compute().kind == ComputeKind::Cpu;
 }
 
 std::string cpu_fallback_note(const Environment& env) {
@@ -33,29 +38,43 @@ std::string cpu_fallback_note(const Environment& env) {
          " device is available";
 }
 
-// The sort key of the existing runtime (smaller first): accepted before
-// rejected; CPU fallbacks after every variant of the backend itself; stable-ABI (newest ABI first) before torch arch
-// (untagged before tagged) before tvm-ffi and noarch; universal noarch last; within a kind, the highest backend minor
-// version first.
-using SortKey = std::array<int64_t, 5>;
+// The sort key of the current runtime (smaller first): accepted before
+// rejected, CPU fallbacks after every variant of the backend itself; then
+// the kind (stable ABI with the newest ABI first, torch with untagged before
+// tagged, tvm-ffi, compiled SDKs with backend-agnostic ones after those for a
+// backend, noarch with universal last, `sdk-<backend>`, `sdk`); then the
+// highest backend minor version; then abi3 before abi3t and the newest Python.
+using SortKey = std::array<int64_t, 8>;
 
 SortKey sort_key(const Decision& d) {
   // Accepted decisions carry a reason only when they are CPU fallbacks.
   int64_t rejected = d.accepted ? (d.reason.empty() ? 0 : 1) : 2;
   const Variant& v = d.variant;
   auto minor = [&]() -> int64_t { return v.compute().versioned() ? -static_cast<int64_t>(v.compute().minor) : 0; };
+  const variant::PythonAbi& py = v.python();
+  const int64_t abi = py.abi3t ? 1 : 0, py_major = -static_cast<int64_t>(py.major),
+                py_minor = -static_cast<int64_t>(py.minor);
   switch (v.kind()) {
     case Kind::TorchStableAbi:
-      return {rejected, 0, -static_cast<int64_t>(v.framework_major()), -static_cast<int64_t>(v.framework_minor()),
-              minor()};
+      return {rejected,
+              0,
+              -static_cast<int64_t>(v.framework_major()),
+              -static_cast<int64_t>(v.framework_minor()),
+              minor(),
+              abi,
+              py_major,
+              py_minor};
     case Kind::Torch:
-      return {rejected, 1, 0, v.cxx11_abi() ? 1 : 0, minor()};
+      return {rejected, 1, 0, v.cxx11_abi() ? 1 : 0, minor(), abi, py_major, py_minor};
     case Kind::TvmFfi:
-      return {rejected, 2, 0, 0, minor()};
+      return {rejected, 2, 0, 0, minor(), abi, py_major, py_minor};
+    case Kind::Sdk:
+      if (v.has_python_abi()) return {rejected, 3, 0, 0, v.sdk_has_compute() ? minor() : 1, abi, py_major, py_minor};
+      return {rejected, v.noarch_backend().empty() ? 6 : 5, 0, 0, 0, 0, 0, 0};
     case Kind::Noarch:
-      return {rejected, 2, 0, 0, v.noarch_backend() == "universal" ? 1 : 0};
+      return {rejected, 4, 0, 0, v.noarch_backend() == "universal" ? 1 : 0, 0, 0, 0};
   }
-  return {rejected, 3, 0, 0, 0};
+  return {rejected, 7, 0, 0, 0, 0, 0, 0};
 }
 
 // "13.0": compute versions always print major.minor, as torch.version.cuda does.
@@ -63,20 +82,43 @@ std::string compute_version(const variant::Compute& c) {
   return std::to_string(c.major) + "." + std::to_string(c.minor);
 }
 
+// The backend as the variant's name spells it.
+std::string backend_token(const variant::Compute& c, const Variant& v) {
+  return v.name_form() == variant::NameForm::Dotted ? c.dotted() : c.str();
+}
+
 std::optional<std::string> backend_reason(const Variant& v, const Environment& env) {
   const variant::Compute& want = env.backend;
   const variant::Compute& have = v.compute();
-  if (want.kind == ComputeKind::Cuda && have.kind == ComputeKind::Cuda) {
-    // CUDA minor releases are backward compatible: cu126 runs on a 12.9 system.
+  // CUDA and ROCm minor releases are backward compatible: cu126 runs on a
+  // 12.9 system, rocm70 on 7.1; the major must match.
+  for (auto [kind, name] : {std::pair{ComputeKind::Cuda, "CUDA"}, std::pair{ComputeKind::Rocm, "ROCm"}}) {
+    if (want.kind != kind || have.kind != kind) continue;
     if (have.major != want.major || have.minor > want.minor)
-      return "CUDA version (" + compute_version(have) + ") is not compatible with system CUDA version (" +
-             compute_version(want) + ")";
+      return std::string(name) + " version (" + compute_version(have) + ") is not compatible with system " + name +
+             " version (" + compute_version(want) + ")";
     return std::nullopt;
   }
-  if (have.str() != want.str())
-    return "backend (" + have.str() + ") does not match selected backend (" + want.str() + ")";
+  if (have.kind != want.kind || have.version() != want.version())
+    return "backend (" + backend_token(have, v) + ") does not match selected backend (" + want.str() + ")";
   if (have.kind == ComputeKind::Metal && (!env.macos || *env.macos < Version({26, 0})))
     return "Metal kernels require macOS 26.0 or later, system macOS version is " + optional_str(env.macos);
+  return std::nullopt;
+}
+
+// Compiled parts need a Python that loads their ABI.
+std::optional<std::string> python_reason(const Variant& v, const Environment& env) {
+  const variant::PythonAbi& py = v.python();
+  if (!py.abi3t && env.free_threaded) return "abi3 is not supported on free-threaded Python, abi3t is required";
+  if (env.python && *env.python < py.version())
+    return "Python " + py.version().major_minor() + " or later is required, system Python version is " +
+           env.python->major_minor();
+  return std::nullopt;
+}
+
+std::optional<std::string> system_reason(const Variant& v, const Environment& env) {
+  if (v.cpu() != env.cpu) return "CPU (" + v.cpu() + ") does not match system CPU (" + env.cpu + ")";
+  if (v.os() != env.os) return "OS (" + v.os() + ") does not match system OS (" + env.os + ")";
   return std::nullopt;
 }
 
@@ -154,40 +196,52 @@ variant::Compute select_backend(const variant::Compute& detected, const std::opt
 }
 
 std::string noarch_backend_name(const variant::Compute& backend) {
-  if (backend.kind == ComputeKind::Cann) return "npu";
   return std::string(config::backend_name(backend.backend()));
 }
 
 std::optional<std::string> rejection_reason(const Variant& v, const Environment& env) {
-  if (!v.is_arch()) {
-    std::string system = noarch_backend_name(env.backend);
+  const std::string system = noarch_backend_name(env.backend);
+  if (v.kind() == Kind::Noarch) {
+    if (v.noarch_framework() == variant::NoarchFramework::Mlx && !env.mlx)
+      return "MLX is not installed in the environment";
     if (v.noarch_backend() == system || v.noarch_backend() == "universal" || is_cpu_fallback(v, env))
       return std::nullopt;
     return "backend (" + v.noarch_backend() + ") does not match system backend (" + system + ") and is not universal";
   }
-  if (v.cpu() != env.cpu) return "CPU (" + v.cpu() + ") does not match system CPU (" + env.cpu + ")";
-  if (v.os() != env.os) return "OS (" + v.os() + ") does not match system OS (" + env.os + ")";
+  if (v.kind() == Kind::Sdk) {
+    if (v.has_python_abi()) {
+      if (auto why = python_reason(v, env)) return why;
+      if (auto why = system_reason(v, env)) return why;
+      return v.sdk_has_compute() ? backend_reason(v, env) : std::nullopt;
+    }
+    if (!v.noarch_backend().empty() && v.noarch_backend() != system)
+      return "backend (" + v.noarch_backend() + ") does not match system backend (" + system + ")";
+    return std::nullopt;
+  }
+  if (auto why = python_reason(v, env)) return why;
+  if (auto why = system_reason(v, env)) return why;
   Version framework = v.framework_version();
   switch (v.kind()) {
     case Kind::Torch:
       if (!env.torch || *env.torch != framework)
-        return "Torch version (" + framework.str() + ") does not match environment Torch version (" +
-               optional_str(env.torch) + ")";
+        return "Torch version (" + framework.major_minor() + ") does not match environment Torch version (" +
+               optional_major_minor(env.torch) + ")";
       if (v.cxx11_abi() && v.cxx11_abi() != env.cxx11_abi)
         return "Torch CXX11 ABI (" + bool_str(v.cxx11_abi()) + ") does not match environment Torch CXX11 ABI (" +
                bool_str(env.cxx11_abi) + ")";
       break;
     case Kind::TorchStableAbi:
       if (!env.torch || framework > *env.torch)
-        return "Torch stable ABI version (" + framework.str() + ") is too new for environment Torch version (" +
-               optional_str(env.torch) + ")";
+        return "Torch stable ABI version (" + framework.major_minor() + ") is too new for environment Torch version (" +
+               optional_major_minor(env.torch) + ")";
       break;
     case Kind::TvmFfi:
       if (!env.tvm_ffi || *env.tvm_ffi != framework)
-        return "tvm-ffi version (" + framework.str() + ") does not match environment tvm-ffi version (" +
-               optional_str(env.tvm_ffi) + ")";
+        return "tvm-ffi version (" + framework.major_minor() + ") does not match environment tvm-ffi version (" +
+               optional_major_minor(env.tvm_ffi) + ")";
       break;
     case Kind::Noarch:
+    case Kind::Sdk:
       break;
   }
   if (is_cpu_fallback(v, env)) return std::nullopt;
@@ -207,14 +261,6 @@ Resolution resolve(std::vector<Variant> candidates, const Environment& env) {
   Resolution r;
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  if (env.free_threaded) {
-    size_t before = candidates.size();
-    std::erase_if(candidates, [](const Variant& v) { return v.is_arch(); });
-    if (candidates.size() != before)
-      r.warnings.push_back(
-          "Arch kernels use the stable ABI, which is not supported on free-threaded Python before version 3.15. "
-          "Only noarch variants are considered.");
-  }
   for (auto& v : candidates) {
     auto reason = rejection_reason(v, env);
     if (!reason && is_cpu_fallback(v, env)) {
@@ -232,13 +278,13 @@ Resolution resolve(std::vector<Variant> candidates, const Environment& env) {
 
 std::string render_trace(const std::vector<Decision>& trace) {
   std::vector<std::string> lines;
-  bool first_accepted = !trace.empty() && trace.front().accepted;
-  for (size_t i = 0; i < trace.size(); ++i) {
-    const Decision& d = trace[i];
+  const Variant* preferred = !trace.empty() && trace.front().accepted ? &trace.front().variant : nullptr;
+  for (const Decision& d : trace) {
     if (d.accepted) {
       std::string note = d.reason.empty() ? "" : " (" + d.reason + ")";
-      lines.push_back(d.variant.str() + (i == 0 && first_accepted ? " compatible, preferred" : " compatible") + note +
-                      " ✅");
+      // A legacy name and its dotted twin are one build: both are preferred.
+      bool is_preferred = preferred && d.variant.same_build(*preferred);
+      lines.push_back(d.variant.str() + (is_preferred ? " compatible, preferred" : " compatible") + note + " ✅");
     } else
       lines.push_back(d.variant.str() + ": " + d.reason);
   }

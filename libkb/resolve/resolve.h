@@ -29,7 +29,14 @@ struct Environment {
   std::optional<bool> cxx11_abi;   // Linux only; nullopt elsewhere or without torch
   std::optional<Version> tvm_ffi;  // major.minor of tvm_ffi when installed
   std::optional<Version> macos;    // macOS version (darwin only)
-  bool free_threaded = false;      // free-threaded Python older than 3.15
+  // major.minor of the Python that loads the kernel; nullopt where no Python
+  // loads it (a libtorch program), which takes no Python ABI into account.
+  std::optional<Version> python;
+  // The Python is a free-threaded build (GIL disabled): it loads only abi3t
+  // extensions, never abi3 (legacy names are abi3).
+  bool free_threaded = false;
+  // MLX is installed: mlx-<backend> noarch variants need it.
+  bool mlx = false;
   // torch was built for CUDA or ROCm but sees no device (a CUDA build of
   // torch on a machine without a GPU): CPU variants are accepted too, ranked
   // after every variant of the backend itself. Never set under an override.
@@ -77,8 +84,8 @@ Environment with_backend(Environment env, const std::optional<std::string>& name
 // "Invalid backend 'xpu', system supported backends: cpu, cuda".
 variant::Compute select_backend(const variant::Compute& detected, const std::optional<std::string>& name);
 
-// The backend name noarch variants are matched against: the backend's name,
-// except cann, whose noarch packages are called "npu".
+// The backend name noarch and `sdk-<name>` variants are matched against:
+// the backend's name ("cuda", "cann").
 std::string noarch_backend_name(const variant::Compute& backend);
 
 struct Decision {
@@ -88,8 +95,10 @@ struct Decision {
 };
 
 struct Resolution {
-  // One decision per candidate (minus arch variants dropped for free-threaded
-  // Python), accepted first, preferred first.
+  // One decision per candidate, accepted first, preferred first: stable-ABI,
+  // torch, tvm-ffi arch variants, compiled SDKs, noarch (universal last),
+  // `sdk-<backend>`, `sdk`; within a kind the newest backend minor, then abi3
+  // before abi3t and the newest Python.
   std::vector<Decision> trace;
   std::vector<std::string> warnings;
 

@@ -42,9 +42,12 @@ resolve::Environment python_environment(const toolchain::PythonToolchain* python
   }
   resolve::Environment env =
       resolve::make_environment(python->machine, python->system, torch_facts(*python), backend_override);
-  // Free-threaded builds before 3.15 cannot load stable-ABI extensions (spec 3.3).
-  env.free_threaded = python->gil_disabled && !python->python_version.empty() &&
-                      leading_version(python->python_version) < Version({3, 15});
+  // The Python ABI of compiled variants: free-threaded builds load only abi3t.
+  if (!python->python_version.empty()) {
+    Version v = leading_version(python->python_version);
+    env.python = Version({v.major(), v.minor()});
+  }
+  env.free_threaded = python->gil_disabled;
   return env;
 }
 
@@ -71,12 +74,18 @@ VariantsReport report_local_variants(const fs::path& path, const resolve::Enviro
   return report;
 }
 
+void keep_compatible(VariantsReport& report) {
+  for (auto& group : report.groups) std::erase_if(group.trace, [](const resolve::Decision& d) { return !d.accepted; });
+}
+
 std::string render_report(const VariantsReport& report) {
   std::string out;
   for (const auto& w : report.warnings) out += "Warning: " + w + "\n";
   for (const auto& group : report.groups) {
     out += "Variants in " + group.dir.string() + ":\n";
-    for (const std::string& line : split(resolve::render_trace(group.trace), '\n')) out += "  " + line + "\n";
+    if (group.trace.empty()) out += "  No compatible variants found.\n";  // all filtered out (keep_compatible)
+    if (!group.trace.empty())
+      for (const std::string& line : split(resolve::render_trace(group.trace), '\n')) out += "  " + line + "\n";
     for (const std::string& s : group.skipped) out += "  (not a variant) " + s + "\n";
   }
   if (report.chosen && !report.chosen_variant)

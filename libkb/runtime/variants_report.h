@@ -49,6 +49,9 @@ struct VariantsReport {
 
 VariantsReport report_local_variants(const std::filesystem::path& path, const resolve::Environment& env);
 
+// Drops the rejected decisions (`--only-compatible`); what would load stays.
+void keep_compatible(VariantsReport& report);
+
 // Human-readable: one line per variant as the runtime's trace prints it,
 // grouped by directory, then "Would load: DIR" or the error.
 std::string render_report(const VariantsReport& report);

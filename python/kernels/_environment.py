@@ -13,7 +13,7 @@ import sys
 import warnings
 
 from . import _core
-from .compat import has_torch, has_tvm_ffi
+from .compat import has_mlx, has_torch, has_tvm_ffi
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,6 +60,7 @@ def _facts() -> dict:
         macos=platform.mac_ver()[0] if platform.system() == "Darwin" else None,
         python_version=platform.python_version(),
         gil_disabled=_gil_disabled(),
+        mlx=has_mlx,
     )
 
 

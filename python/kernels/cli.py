@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from . import _core
+from ._cli_variants import register as register_variants_command
 from .hf_hub import user_agent
 
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("repo_id", nargs="?")
     check.set_defaults(run=_check_moved)
 
+    register_variants_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0

@@ -4,3 +4,4 @@ import importlib.util
 
 has_torch = importlib.util.find_spec("torch") is not None
 has_tvm_ffi = importlib.util.find_spec("tvm_ffi") is not None
+has_mlx = importlib.util.find_spec("mlx") is not None

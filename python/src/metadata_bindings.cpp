@@ -107,7 +107,16 @@ void bind_metadata(py::module_& m) {
                                py::is_method(backend)));
 
   py::class_<metadata::BackendInfo>(m, "BackendInfo")
-      .def_readonly("backend_type", &metadata::BackendInfo::type)
+      .def_property_readonly(
+          "backend_type",
+          [](const metadata::BackendInfo& b) -> std::optional<config::Backend> {
+            if (b.unknown_type)
+              raise(PyExc_ValueError, "unknown backend, this kernel may require a newer version of `kernels`");
+            if (b.agnostic) return std::nullopt;
+            return b.type;
+          },
+          "The backend; None for a backend-agnostic build; ValueError for a type this version does not know.")
+      .def_property_readonly("is_agnostic", [](const metadata::BackendInfo& b) { return b.agnostic; })
       .def_readonly("archs", &metadata::BackendInfo::archs);
 
   py::enum_<metadata::DigestAlgorithm> algorithm(m, "DigestAlgorithm");

@@ -30,7 +30,7 @@ Environment make_environment(const std::string& machine, const std::string& syst
                              const std::optional<TorchFacts>& torch, const std::optional<std::string>& backend,
                              const std::optional<std::string>& cuda_runtime, const std::optional<std::string>& tvm_ffi,
                              const std::optional<std::string>& macos, const std::string& python_version,
-                             bool gil_disabled) {
+                             bool gil_disabled, bool mlx) {
   return translate(PyExc_ValueError, [&] {
     Environment env;
     if (!torch && cuda_runtime) {
@@ -45,9 +45,12 @@ Environment make_environment(const std::string& machine, const std::string& syst
       env.tvm_ffi = Version({v.major(), v.minor()});
     }
     if (env.os == "darwin" && macos && !macos->empty()) env.macos = leading_version(*macos);
-    // Arch kernels need the stable Python ABI, which free-threaded builds
-    // only provide from 3.15 on.
-    env.free_threaded = gil_disabled && leading_version(python_version) < Version({3, 15});
+    // Compiled variants carry a Python ABI: the oldest Python they need, and
+    // abi3 (GIL) or abi3t (free-threaded, from 3.15).
+    Version python = leading_version(python_version);
+    env.python = Version({python.major(), python.minor()});
+    env.free_threaded = gil_disabled;
+    env.mlx = mlx;
     return env;
   });
 }
@@ -62,6 +65,26 @@ void bind_resolve(py::module_& m) {
           py::arg("name"))
       .def_property_readonly("variant_str", &Variant::str)
       .def_property_readonly("is_arch", &Variant::is_arch)
+      .def("same_build", &Variant::same_build, py::arg("other"),
+           "Whether `other` names the same build (a legacy name and its dotted cpython-3.9-abi3 twin).")
+      .def_property_readonly("is_sdk", [](const Variant& v) { return v.kind() == variant::Kind::Sdk; })
+      .def_property_readonly(
+          "legacy", [](const Variant& v) { return v.name_form() == variant::NameForm::Legacy; },
+          "Whether the name is in the legacy form (torch210-cu128-...) rather than the dotted one.")
+      .def_property_readonly(
+          "python_version",
+          [](const Variant& v) -> std::optional<std::string> {
+            if (!v.has_python_abi()) return std::nullopt;
+            return v.python().version().major_minor();
+          },
+          "The oldest Python the compiled parts need (\"3.9\" for legacy names); None without compiled parts.")
+      .def_property_readonly(
+          "python_abi",
+          [](const Variant& v) -> std::optional<std::string> {
+            if (!v.has_python_abi()) return std::nullopt;
+            return v.python().abi3t ? "abi3t" : "abi3";
+          },
+          "abi3 or abi3t; None without compiled parts.")
       .def("__str__", &Variant::str)
       .def("__repr__", [](const Variant& v) { return "Variant('" + v.str() + "')"; })
       .def(
@@ -112,7 +135,7 @@ void bind_resolve(py::module_& m) {
   m.def("make_environment", &make_environment, py::kw_only(), py::arg("machine"), py::arg("system"),
         py::arg("torch") = py::none(), py::arg("backend") = py::none(), py::arg("cuda_runtime") = py::none(),
         py::arg("tvm_ffi") = py::none(), py::arg("macos") = py::none(), py::arg("python_version"),
-        py::arg("gil_disabled") = false,
+        py::arg("gil_disabled") = false, py::arg("mlx") = false,
         "The environment from platform and torch facts; ValueError for a backend override the system does not "
         "support.");
 

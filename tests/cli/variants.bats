@@ -16,15 +16,18 @@ setup() {
   export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
   K="$BATS_TEST_TMPDIR/kernel"
   # Variant names for this interpreter's torch, computed, not hard-coded.
-  read -r TORCH MATCH OTHER BACKENDS < <("$PY" - <<'PY'
-import platform, torch
+  read -r TORCH MATCH OTHER BACKENDS DOTTED ABI3T PYVER < <("$PY" - <<'PY'
+import platform, sys, torch
 major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
 abi = "cxx11" if torch.compiled_with_cxx11_abi() else "cxx98"
 machine = platform.machine()
 print(f"{major}.{minor}",
       f"torch{major}{minor}-{abi}-cpu-{machine}-linux",
       f"torch{major}{minor + 1}-{abi}-cpu-{machine}-linux",
-      "cpu,cuda" if torch.version.cuda else "cpu")
+      "cpu,cuda" if torch.version.cuda else "cpu",
+      f"torch-{major}.{minor}-{abi}-cpu-cpython-3.9-abi3-{machine}-linux",
+      f"torch-{major}.{minor}-{abi}-cpu-cpython-3.15-abi3t-{machine}-linux",
+      f"{sys.version_info.major}.{sys.version_info.minor}")
 PY
   )
 }
@@ -123,4 +126,36 @@ json_eval() {
   [[ "$output" == *"$MATCH: Torch version ($TORCH) does not match environment Torch version (None)"* ]]
   [[ "$output" == *"torch-cpu compatible, preferred ✅"* ]]
   [[ "${lines[-1]}" == "Would load: $K/build/torch-cpu" ]]
+}
+
+@test "dotted names resolve beside legacy ones; abi3t needs Python 3.15" {
+  "$PY" -c 'import sys; sys.exit(sys.version_info >= (3, 15))' || skip "written for a Python before 3.15"
+  make_variant "$MATCH"
+  make_variant "$DOTTED"
+  make_variant "$ABI3T"
+  make_variant torch-cpu
+  run "$KB_BIN/kb" variants "$K" --python "$PY" --backend cpu
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"  $DOTTED compatible, preferred ✅"* ]]
+  [[ "$output" == *"  $MATCH compatible, preferred ✅"* ]]  # the same build as $DOTTED
+  [[ "$output" == *"  $ABI3T: Python 3.15 or later is required, system Python version is $PYVER"* ]]
+  [[ "${lines[-1]}" == "Would load: $K/build/$DOTTED" ]]
+}
+
+@test "--only-compatible lists only what fits, and says so when nothing does" {
+  make_variant "$MATCH"
+  make_variant "$OTHER"
+  make_variant torch-cpu
+  run "$KB_BIN/kb" variants "$K" --python "$PY" --backend cpu --only-compatible
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"  $MATCH compatible, preferred ✅"* ]]
+  [[ "$output" == *"  torch-cpu compatible ✅"* ]]
+  [[ "$output" != *"$OTHER"* ]]
+  rm -r "$K/build/$MATCH" "$K/build/torch-cpu"
+  run "$KB_BIN/kb" variants "$K" --python "$PY" --backend cpu --only-compatible
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"  No compatible variants found."* ]]
+  [[ "$output" != *"$OTHER"* ]]
+  run bash -c '"$1" variants "$2" --python "$3" --only-compatible --json 2>/dev/null' _ "$KB_BIN/kb" "$K" "$PY"
+  [ "$(echo "$output" | json_eval 'd["variants"]')" = "[]" ]
 }

@@ -193,6 +193,40 @@ TEST(Metadata, UnknownKeysAreIgnoredAndOptionalKeysDefault) {
   EXPECT_EQ(to_json(m).dump().find("future"), std::string::npos);
 }
 
+TEST(Metadata, AgnosticBackendReadsAndWritesBack) {
+  for (json backend : {json{{"type", "agnostic"}}, json{{"type", "agnostic"}, {"archs", {"x"}}, {"future", 1}}}) {
+    SCOPED_TRACE(backend.dump());
+    json j = minimal_json();
+    j["backend"] = backend;
+    Metadata m = parse_metadata(j.dump(), "m.json");
+    EXPECT_TRUE(m.backend.agnostic);
+    EXPECT_FALSE(m.backend.unknown_type);
+    EXPECT_FALSE(m.backend.archs) << "an agnostic build has no architectures";
+    EXPECT_EQ(to_json(m)["backend"].dump(), R"({"type":"agnostic"})");
+    EXPECT_EQ(parse_metadata(to_json_text(m), "again.json"), m);
+  }
+  json cpu = minimal_json();
+  EXPECT_FALSE(parse_metadata(cpu.dump(), "m.json").backend.agnostic);
+}
+
+TEST(Metadata, UnknownBackendTypesReadButAreNeverWritten) {
+  // A newer builder's backend: the metadata still reads (the variant was
+  // chosen by its name and may load), names match exactly.
+  for (json backend : {json{{"type", "foo"}}, json{{"type", "foo"}, {"archs", {"x"}}},
+                       json{{"type", "foo"}, {"nested", {{"a", {1, 2}}}}, {"n", nullptr}}, json{{"type", "CUDA"}}}) {
+    SCOPED_TRACE(backend.dump());
+    json j = minimal_json();
+    j["backend"] = backend;
+    Metadata m = parse_metadata(j.dump(), "m.json");
+    EXPECT_EQ(m.backend.unknown_type, backend["type"].get<std::string>());
+    EXPECT_FALSE(m.backend.agnostic);
+    EXPECT_FALSE(m.backend.archs);
+    std::string error = kb::testing::error_of([&] { to_json(m); });
+    EXPECT_NE(error.find("backend type `" + backend["type"].get<std::string>() + "` is unknown"), std::string::npos)
+        << error;
+  }
+}
+
 TEST(Metadata, ShaAliasAndUppercaseOidsAreNormalised) {
   json j = minimal_json();
   std::string upper = to_lower(kCommitB);
@@ -246,9 +280,9 @@ TEST(Metadata, EachValidationErrorNamesFileAndKey) {
       {"dep no repo", [](json& j) { j["kernel-depends"] = {{{"version", 1}}}; },
        "`kernel-depends[0].repo-id`: missing required key"},
       {"missing backend", [](json& j) { j.erase("backend"); }, "`backend`: missing required key"},
-      {"unknown backend", [](json& j) { j["backend"]["type"] = "gpu"; },
-       "`backend.type`: unknown backend `gpu`, expected one of: cann, cpu, cuda, metal, neuron, rocm, tpu, xpu"},
-      {"uppercase backend", [](json& j) { j["backend"]["type"] = "CUDA"; }, "`backend.type`: unknown backend `CUDA`"},
+      {"backend without type", [](json& j) { j["backend"] = {{"archs", {"x"}}}; }, "`backend.type`: missing required key"},
+      {"backend type number", [](json& j) { j["backend"]["type"] = 42; }, "`backend.type`: expected a string"},
+      {"backend type null", [](json& j) { j["backend"]["type"] = nullptr; }, "`backend.type`: missing required key"},
       {"archs not strings", [](json& j) { j["backend"]["archs"] = {7.5}; }, "`backend.archs[0]`: expected a string"},
       {"digest algorithm", [](json& j) { j["digest"] = {{"algorithm", "md5"}, {"files", json::object()}}; },
        "`digest.algorithm`: unsupported digest algorithm `md5`"},
@@ -586,4 +620,24 @@ TEST(Finalize, InvalidMetadataIsReportedLikeCheckBuilds) {
             0u)
       << r.problems[0];
   EXPECT_THROW(check_variant_metadata(v), Error);
+}
+
+TEST(Finalize, OwnBuildsMustNameAKnownBackendButMayBeAgnostic) {
+  TempDir tmp;
+  fs::path v = tmp.path() / "sdk";
+  json j = minimal_json();
+  j["backend"] = {{"type", "gpu"}};
+  write(v / "metadata.json", j.dump());
+  write(v / "__init__.py", "");
+  std::string before = read_file(v / "metadata.json");
+  FinalizeResult r = finalize_variant(v);
+  EXPECT_FALSE(r.ok);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("`backend.type`: unknown backend `gpu`, expected one of: agnostic, cann, cpu"),
+            std::string::npos)
+      << r.problems[0];
+  EXPECT_EQ(read_file(v / "metadata.json"), before);
+  j["backend"] = {{"type", "agnostic"}};
+  write(v / "metadata.json", j.dump());
+  EXPECT_TRUE(check_variant_metadata(v).backend.agnostic);
 }

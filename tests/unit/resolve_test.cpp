@@ -178,20 +178,232 @@ TEST(ResolveRejection, EveryReasonReadsAsTheExistingRuntimes) {
   EXPECT_EQ(reason("torch210-cpu-x86_64-linux", env), "backend (cpu) does not match selected backend (cu128)");
 }
 
+TEST(ResolveRejection, FrameworkVersionsPrintMajorDotMinor) {
+  Environment env = linux_env("3.0", "13.0");
+  EXPECT_EQ(reason("torch-stable-abi-9.0-cuda-13.0-cpython-3.9-abi3-x86_64-linux", env),
+            "Torch stable ABI version (9.0) is too new for environment Torch version (3.0)");
+  EXPECT_EQ(reason("torch20-cxx11-cu130-x86_64-linux", env),
+            "Torch version (2.0) does not match environment Torch version (3.0)");
+}
+
 TEST(ResolveRejection, BackendOverrideSelectsCpuVariants) {
   Environment env = resolve::make_environment("x86_64", "Linux", torch_facts("2.10", "12.8"), "cpu");
   EXPECT_EQ(best(env), "torch210-cxx11-cpu-x86_64-linux");
 }
 
-TEST(ResolveRejection, FreeThreadedPythonDropsArchVariantsWithAWarning) {
+TEST(ResolveRejection, FreeThreadedPythonRejectsAbi3IncludingLegacyNames) {
   Environment env = linux_env("2.10");
+  env.python = Version::parse("3.14");
   env.free_threaded = true;
   auto r = resolve::resolve(variants(kCandidates), env);
   ASSERT_TRUE(r.best());
   EXPECT_EQ(r.best()->variant.str(), "torch-cpu");
-  EXPECT_EQ(r.trace.size(), 2u);
-  ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].find("free-threaded"), std::string::npos);
+  EXPECT_EQ(r.trace.size(), kCandidates.size()) << "every variant is decided, none dropped";
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(reason("torch210-cxx11-cpu-x86_64-linux", env),
+            "abi3 is not supported on free-threaded Python, abi3t is required");
+}
+
+// -- the Python ABI of dotted names ------------------------------------------
+
+Environment cuda128_env(const std::string& python, bool free_threaded) {
+  Environment env = linux_env("2.10", "12.8");
+  env.python = Version::parse(python);
+  env.free_threaded = free_threaded;
+  return env;
+}
+
+std::vector<std::string> accepted_names(const std::vector<std::string>& names, const Environment& env) {
+  std::vector<std::string> out;
+  for (const Variant& v : resolve::resolve(variants(names), env).accepted()) out.push_back(v.str());
+  return out;
+}
+
+const std::vector<std::string> kPythonAbiCandidates = {"torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                                       "torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
+                                                       "torch210-cu128-x86_64-linux", "torch-cuda"};
+
+TEST(ResolvePythonAbi, GilPythonBefore315LoadsOnlyAbi3) {
+  for (const char* python : {"3.10", "3.14"}) {
+    SCOPED_TRACE(python);
+    Environment env = cuda128_env(python, false);
+    EXPECT_EQ(accepted_names(kPythonAbiCandidates, env),
+              (std::vector<std::string>{"torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                        "torch210-cu128-x86_64-linux", "torch-cuda"}));
+    EXPECT_EQ(reason("torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux", env),
+              "Python 3.15 or later is required, system Python version is " + std::string(python));
+  }
+}
+
+TEST(ResolvePythonAbi, GilPythonFrom315LoadsBothPreferringAbi3) {
+  Environment env = cuda128_env("3.16", false);
+  std::vector<std::string> got = accepted_names(kPythonAbiCandidates, env);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[2], "torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux");
+  EXPECT_EQ(got[3], "torch-cuda");
+}
+
+TEST(ResolvePythonAbi, FreeThreadedPythonLoadsOnlyAbi3t) {
+  Environment env = cuda128_env("3.15", true);
+  EXPECT_EQ(accepted_names(kPythonAbiCandidates, env),
+            (std::vector<std::string>{"torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux", "torch-cuda"}));
+  EXPECT_EQ(reason("torch210-cu128-x86_64-linux", env),
+            "abi3 is not supported on free-threaded Python, abi3t is required");
+  EXPECT_EQ(accepted_names(kPythonAbiCandidates, cuda128_env("3.14", true)), std::vector<std::string>{"torch-cuda"});
+}
+
+TEST(ResolvePythonAbi, NewestPythonFirstButNeverAboveTheBackendMinor) {
+  const std::vector<std::string> names = {
+      "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux", "torch-2.10-cuda-12.8-cpython-3.12-abi3-x86_64-linux",
+      "torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux", "torch-2.10-cuda-12.8-cpython-3.16-abi3t-x86_64-linux",
+      "torch-2.10-cuda-12.6-cpython-3.12-abi3-x86_64-linux"};
+  auto tags = [&](const Environment& env) {
+    std::vector<std::string> out;
+    for (const std::string& n : accepted_names(names, env)) out.push_back(n.substr(11, n.size() - 11 - 13));
+    return out;
+  };
+  EXPECT_EQ(tags(cuda128_env("3.11", false)), (std::vector<std::string>{"cuda-12.8-cpython-3.9-abi3"}));
+  EXPECT_EQ(tags(cuda128_env("3.16", false)),
+            (std::vector<std::string>{"cuda-12.8-cpython-3.12-abi3", "cuda-12.8-cpython-3.9-abi3",
+                                      "cuda-12.8-cpython-3.16-abi3t", "cuda-12.8-cpython-3.15-abi3t",
+                                      "cuda-12.6-cpython-3.12-abi3"}));
+  EXPECT_EQ(reason(names[1], cuda128_env("3.11", false)),
+            "Python 3.12 or later is required, system Python version is 3.11");
+}
+
+TEST(ResolvePythonAbi, WithoutAPythonOnlyTheGilRuleIsSkipped) {
+  Environment env = linux_env("2.10", "12.8");  // a libtorch program: no Python loads the kernel
+  EXPECT_EQ(reason("torch-2.10-cuda-12.8-cpython-3.15-abi3t-x86_64-linux", env), "<accepted>");
+}
+
+// -- dotted names resolve like legacy ones -------------------------------------
+
+TEST(ResolveDotted, BackendsCompareByValueAndReasonsSpellTheName) {
+  Environment env = linux_env("2.10", "12.8");
+  EXPECT_EQ(
+      best(env,
+           {"torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux", "torch-2.10-cuda-12.6-cpython-3.9-abi3-x86_64-linux",
+            "torch-2.10-cuda-13.0-cpython-3.9-abi3-x86_64-linux", "torch-2.10-cpu-cpython-3.9-abi3-x86_64-linux"}),
+      "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux");
+  EXPECT_EQ(reason("torch-2.10-cuda-13.0-cpython-3.9-abi3-x86_64-linux", env),
+            "CUDA version (13.0) is not compatible with system CUDA version (12.8)");
+  EXPECT_EQ(reason("torch-2.10-cpu-cpython-3.9-abi3-x86_64-linux", env),
+            "backend (cpu) does not match selected backend (cu128)");
+  TorchFacts xpu = torch_facts("2.10");
+  xpu.xpu = "20250300";
+  Environment xenv = resolve::make_environment("x86_64", "Linux", xpu);
+  EXPECT_EQ(
+      accepted_names({"torch-2.10-xpu-2025.3-cpython-3.9-abi3-x86_64-linux", "torch210-xpu20252-x86_64-linux"}, xenv),
+      std::vector<std::string>{"torch-2.10-xpu-2025.3-cpython-3.9-abi3-x86_64-linux"});
+  EXPECT_EQ(reason("torch-2.10-xpu-2025.2-cpython-3.9-abi3-x86_64-linux", xenv),
+            "backend (xpu-2025.2) does not match selected backend (xpu20253)");
+}
+
+// -- ROCm: minor releases are backward compatible, as CUDA's ---------------------
+
+Environment rocm_env(const std::string& hip) {
+  TorchFacts t = torch_facts("2.15");
+  t.hip = hip;
+  return resolve::make_environment("x86_64", "Linux", t);
+}
+
+TEST(ResolveRocm, NewestMinorNotAboveTheSystemsSameMajorOnly) {
+  const std::vector<std::string> names = {"torch215-cxx11-rocm72-x86_64-linux", "torch215-cxx11-rocm100-x86_64-linux",
+                                          "torch215-cxx11-rocm101-x86_64-linux", "torch215-cxx11-rocm102-x86_64-linux"};
+  EXPECT_EQ(accepted_names(names, rocm_env("10.1.0")),
+            (std::vector<std::string>{"torch215-cxx11-rocm101-x86_64-linux", "torch215-cxx11-rocm100-x86_64-linux"}));
+  EXPECT_EQ(accepted_names(names, rocm_env("7.2.1")), std::vector<std::string>{"torch215-cxx11-rocm72-x86_64-linux"});
+  EXPECT_EQ(accepted_names(names, rocm_env("10.0.0")), std::vector<std::string>{"torch215-cxx11-rocm100-x86_64-linux"});
+  EXPECT_EQ(reason("torch215-cxx11-rocm102-x86_64-linux", rocm_env("10.1.0")),
+            "ROCm version (10.2) is not compatible with system ROCm version (10.1)");
+  EXPECT_EQ(reason("torch215-cxx11-rocm72-x86_64-linux", rocm_env("10.1.0")),
+            "ROCm version (7.2) is not compatible with system ROCm version (10.1)");
+  EXPECT_EQ(reason("torch-2.15-cxx11-rocm-7.14-cpython-3.9-abi3-x86_64-linux", rocm_env("7.14.0")), "<accepted>");
+  EXPECT_EQ(reason("torch215-cxx11-rocm714-x86_64-linux", rocm_env("7.2.0")),
+            "ROCm version (7.14) is not compatible with system ROCm version (7.2)");
+}
+
+// -- noarch: cann by its own name, MLX ------------------------------------------
+
+TEST(ResolveNoarch, CannMatchesTorchCannNotNpu) {
+  TorchFacts t = torch_facts("2.10");
+  t.cann = Version::parse("8.1");
+  Environment env = resolve::make_environment("aarch64", "Linux", t);
+  EXPECT_EQ(accepted_names({"torch-cann", "torch-npu"}, env), std::vector<std::string>{"torch-cann"});
+  EXPECT_EQ(reason("torch-npu", env), "backend (npu) does not match system backend (cann) and is not universal");
+}
+
+TEST(ResolveNoarch, MlxNeedsMlxAndTheBackend) {
+  Environment env = resolve::make_environment("arm64", "Darwin", std::nullopt);
+  env.backend = variant::Compute{variant::ComputeKind::Metal};
+  env.macos = Version::parse("26.0");
+  EXPECT_EQ(reason("mlx-metal", env), "MLX is not installed in the environment");
+  env.mlx = true;
+  EXPECT_EQ(accepted_names({"mlx-cuda", "mlx-metal", "mlx-metal-4.0"}, env), std::vector<std::string>{"mlx-metal"});
+  EXPECT_EQ(reason("mlx-cuda", env), "backend (cuda) does not match system backend (metal) and is not universal");
+}
+
+// -- SDKs ---------------------------------------------------------------------
+
+const std::vector<std::string> kSdkCandidates = {"sdk",
+                                                 "sdk-cuda",
+                                                 "sdk-cpu",
+                                                 "sdk-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                                 "sdk-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
+                                                 "sdk-cuda-12.6-cpython-3.9-abi3-x86_64-linux",
+                                                 "sdk-cuda-13.0-cpython-3.9-abi3-x86_64-linux",
+                                                 "sdk-cuda-12.8-cpython-3.9-abi3-aarch64-linux",
+                                                 "sdk-rocm-6.3-cpython-3.9-abi3-x86_64-linux",
+                                                 "sdk-metal-cpython-3.9-abi3-aarch64-darwin",
+                                                 "sdk-cpython-3.9-abi3-x86_64-linux",
+                                                 "sdk-cpython-3.15-abi3t-x86_64-linux",
+                                                 "sdk-cpython-3.9-abi3-aarch64-linux",
+                                                 "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux"};
+
+TEST(ResolveSdk, NeedNoFrameworkAndRankBackendFirstAgnosticLast) {
+  Environment env = resolve::make_environment("x86_64", "Linux", std::nullopt);
+  env.backend = variant::Compute::parse("cu128");
+  env.python = Version::parse("3.15");
+  EXPECT_EQ(accepted_names(kSdkCandidates, env),
+            (std::vector<std::string>{
+                "sdk-cuda-12.8-cpython-3.9-abi3-x86_64-linux", "sdk-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
+                "sdk-cuda-12.6-cpython-3.9-abi3-x86_64-linux", "sdk-cpython-3.9-abi3-x86_64-linux",
+                "sdk-cpython-3.15-abi3t-x86_64-linux", "sdk-cuda", "sdk"}));
+  EXPECT_EQ(reason("sdk-cpu", env), "backend (cpu) does not match system backend (cuda)");
+  EXPECT_EQ(reason("sdk-cuda-13.0-cpython-3.9-abi3-x86_64-linux", env),
+            "CUDA version (13.0) is not compatible with system CUDA version (12.8)");
+  EXPECT_EQ(reason("sdk-cpython-3.9-abi3-aarch64-linux", env), "CPU (aarch64) does not match system CPU (x86_64)");
+  EXPECT_EQ(reason("sdk-rocm-6.3-cpython-3.9-abi3-x86_64-linux", env),
+            "backend (rocm-6.3) does not match selected backend (cu128)");
+  env.free_threaded = true;
+  EXPECT_EQ(accepted_names(kSdkCandidates, env),
+            (std::vector<std::string>{"sdk-cuda-12.8-cpython-3.15-abi3t-x86_64-linux",
+                                      "sdk-cpython-3.15-abi3t-x86_64-linux", "sdk-cuda", "sdk"}));
+}
+
+TEST(ResolveSdk, MetalSdkNeedsMacos26) {
+  Environment env = resolve::make_environment("arm64", "Darwin", std::nullopt);
+  env.backend = variant::Compute{variant::ComputeKind::Metal};
+  env.macos = Version::parse("25.4");
+  EXPECT_EQ(reason("sdk-metal-cpython-3.9-abi3-aarch64-darwin", env),
+            "Metal kernels require macOS 26.0 or later, system macOS version is 25.4");
+  env.macos = Version::parse("26.0");
+  EXPECT_EQ(reason("sdk-metal-cpython-3.9-abi3-aarch64-darwin", env), "<accepted>");
+}
+
+TEST(ResolvePreference, FrameworksThenSdksThenNoarchThenNameOnlySdks) {
+  const std::vector<std::string> expected = {"torch-stable-abi-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                             "torch-2.10-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                             "tvm-ffi-0.1-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                             "sdk-cuda-12.8-cpython-3.9-abi3-x86_64-linux",
+                                             "sdk-cpython-3.9-abi3-x86_64-linux",
+                                             "torch-cuda",
+                                             "torch-universal",
+                                             "sdk-cuda",
+                                             "sdk"};
+  Environment env = linux_env("2.10", "12.8");
+  env.tvm_ffi = Version::parse("0.1");
+  EXPECT_EQ(accepted_names(std::vector<std::string>(expected.rbegin(), expected.rend()), env), expected);
 }
 
 TEST(ResolveTrace, RendersPreferredAcceptedAndRejectedLines) {
@@ -200,6 +412,25 @@ TEST(ResolveTrace, RendersPreferredAcceptedAndRejectedLines) {
             "torch210-cxx11-cpu-x86_64-linux compatible, preferred ✅\n"
             "torch-cpu compatible ✅\n"
             "torch-cuda: backend (cuda) does not match system backend (cpu) and is not universal");
+}
+
+TEST(ResolveTrace, ALegacyNameAndItsDottedTwinAreBothPreferred) {
+  auto r = resolve::resolve(
+      variants({"torch210-cxx11-cpu-x86_64-linux", "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux",
+                "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux", "torch-cpu"}),
+      linux_env("2.10"));
+  EXPECT_EQ(resolve::render_trace(r.trace),
+            "torch-2.10-cxx11-cpu-cpython-3.10-abi3-x86_64-linux compatible, preferred ✅\n"
+            "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux compatible ✅\n"
+            "torch210-cxx11-cpu-x86_64-linux compatible ✅\n"
+            "torch-cpu compatible ✅");
+  r = resolve::resolve(
+      variants({"torch210-cxx11-cpu-x86_64-linux", "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux", "torch-cpu"}),
+      linux_env("2.10"));
+  EXPECT_EQ(resolve::render_trace(r.trace),
+            "torch-2.10-cxx11-cpu-cpython-3.9-abi3-x86_64-linux compatible, preferred ✅\n"
+            "torch210-cxx11-cpu-x86_64-linux compatible, preferred ✅\n"
+            "torch-cpu compatible ✅");
 }
 
 TEST(ResolveTrace, OrderDoesNotDependOnInputOrder) {

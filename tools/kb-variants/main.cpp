@@ -1,6 +1,6 @@
 // kb-variants: which build variant of a local kernel would load, and why each
 // of the others would not, for the torch of a Python interpreter.
-//   kb variants PATH [--backend NAME] [--python PY] [--json]
+//   kb variants PATH [--backend NAME] [--python PY] [--only-compatible] [--json]
 // Exit status: 0 a variant would load, 1 none would, 2 usage errors (bad
 // option, --backend or --python, missing PATH).
 #include <CLI/CLI.hpp>
@@ -23,11 +23,12 @@ int main(int argc, char** argv) {
       "Exit status: 0 when a variant would load, 1 when none would, 2 on usage errors.",
       "kb-variants"};
   std::string path, backend, python;
-  bool json = false;
+  bool json = false, only_compatible = false;
   app.add_option("PATH", path, "Kernel directory, build/ directory or variant directory")->required();
   app.add_option("--backend", backend, "Resolve for this backend: cpu or the one torch was built for");
   app.add_option("--python", python,
                  "Interpreter whose torch to resolve for (default: KB_PYTHON, else the first with torch found)");
+  app.add_flag("--only-compatible", only_compatible, "Only list the variants compatible with the environment");
   app.add_flag("--json", json, "Print one JSON object {environment, variants, chosen}");
   kb::tools::ToolRun run("kb-variants");
   return kb::tools::tool_main(run, app, argc, argv, [&] {
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     if (!fs::exists(path, ec)) throw kb::tools::UsageError("Could not find kernel in " + path);
 
     rt::VariantsReport report = rt::report_local_variants(path, env);
+    if (only_compatible) rt::keep_compatible(report);
     if (json) {
       nlohmann::ordered_json out = {{"environment", rt::environment_json(env)}};
       out["environment"]["python"] = interpreter ? nlohmann::ordered_json(interpreter->python.string()) : nullptr;
