@@ -1,5 +1,6 @@
 #include "libkb/cache/listing.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@ struct FileStat {
   uint64_t size = 0;
   double accessed = 0;
   double modified = 0;
+  timespec atime{};
 };
 
 // Seconds as a float, the way Python's os.stat_result reports st_atime.
@@ -51,7 +53,7 @@ double seconds(const timespec& t) { return static_cast<double>(t.tv_sec) + stati
 std::optional<FileStat> stat_file(const fs::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileStat{static_cast<uint64_t>(st.st_size), seconds(st.st_atim), seconds(st.st_mtim)};
+  return FileStat{static_cast<uint64_t>(st.st_size), seconds(st.st_atim), seconds(st.st_mtim), st.st_atim};
 }
 
 struct SnapshotFile {
@@ -214,8 +216,13 @@ CachedVerification verify_snapshot(const Snapshot& snapshot, const std::map<fs::
     }
     auto cached = verdicts.find(f.blob);
     if (cached == verdicts.end()) {
-      ExpectedHash expected{*kind, to_lower(hex), blobs.at(f.blob).size};
+      const FileStat& st = blobs.at(f.blob);
+      ExpectedHash expected{*kind, to_lower(hex), st.size};
       cached = verdicts.emplace(f.blob, file_matches(f.blob, expected)).first;
+      // Reading for the check is not a use of the kernel: LAST_ACCESSED stays
+      // what it was (for this listing and the next).
+      timespec times[2] = {st.atime, {0, UTIME_OMIT}};
+      ::utimensat(AT_FDCWD, f.blob.c_str(), times, 0);
     }
     if (!cached->second) result.mismatched.push_back(f.relative);
   }

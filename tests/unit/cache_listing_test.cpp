@@ -109,10 +109,11 @@ TEST(CacheListing, TimesAreTheNewestBlobTimes) {
   double newest_access = 0, newest_modification = 0;
   int i = 0;
   for (const auto& entry : fs::directory_iterator(repo.blobs_dir())) {
-    timespec times[2] = {{1'700'000'000 + 100 * i, 0}, {1'600'000'000 + 100 * i, 0}};
+    // Accessed before modified: a read would update the access time (relatime).
+    timespec times[2] = {{1'600'000'000 + 100 * i, 0}, {1'700'000'000 + 100 * i, 0}};
     ASSERT_EQ(::utimensat(AT_FDCWD, entry.path().c_str(), times, 0), 0);
-    newest_access = 1'700'000'000 + 100 * i;
-    newest_modification = 1'600'000'000 + 100 * i;
+    newest_access = 1'600'000'000 + 100 * i;
+    newest_modification = 1'700'000'000 + 100 * i;
     ++i;
   }
   CacheListing listing = list_cached_kernels(cache.root());
@@ -120,6 +121,8 @@ TEST(CacheListing, TimesAreTheNewestBlobTimes) {
   EXPECT_EQ(listing.kernels[0].versions[0].last_accessed, newest_access);
   EXPECT_EQ(listing.kernels[0].versions[0].last_modified, newest_modification);
   EXPECT_EQ(listing.kernels[0].last_modified, newest_modification);
+  // Hashing the files for the verification does not count as an access.
+  EXPECT_EQ(list_cached_kernels(cache.root()).kernels[0].versions[0].last_accessed, newest_access);
 }
 
 TEST(CacheListing, VerificationFindsFilesChangedAfterTheyWereCached) {
