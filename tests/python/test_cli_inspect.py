@@ -356,3 +356,16 @@ def test_cache_ls_json_matches_the_kernels_package(hf_env, relu, capsys):
         for version in repo["versions"]:
             assert version.pop("verification")["status"] == "verified"
     assert ours == json.loads(theirs.stdout)
+
+
+@pytest.mark.skipif(not UPSTREAM_KERNELS.exists(), reason="the kernels 0.19 test environment is not installed")
+def test_the_kernels_package_reads_the_symbols_json_kb_writes(relu, capsys):
+    variant_dir = relu[1]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_HUB_OFFLINE"] = "1"
+    theirs = subprocess.run([str(UPSTREAM_KERNELS), "describe-api", str(variant_dir), "--json"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert theirs.returncode == 0, theirs.stderr
+    code, out, _ = run_cli(capsys, "describe-api", str(variant_dir), "--json")
+    assert code == 0
+    assert json.loads(theirs.stdout) == json.loads(out)
