@@ -30,7 +30,7 @@ namespace {
 
 // Entries the scan passes over: desktop litter (as huggingface_hub), the
 // download locks, and the records kb and the kernels package keep there.
-const std::set<std::string> kIgnoredEntries = {".DS_Store",  "Thumbs.db", "desktop.ini",       ".locks",
+const std::set<std::string> kIgnoredEntries = {".DS_Store",    "Thumbs.db", "desktop.ini",      ".locks",
                                                "CACHEDIR.TAG", ".kb-trust", ".verified-kernels"};
 const std::set<std::string> kLitter = {".DS_Store", "Thumbs.db", "desktop.ini"};
 const std::set<std::string> kRepoTypePrefixes = {"datasets", "kernels", "models", "spaces"};
@@ -173,7 +173,7 @@ ScannedRepo scan_repo(const fs::path& repo_path) {
       repo.last_accessed = std::max(repo.last_accessed, st.accessed);
       repo.last_modified = std::max(repo.last_modified, st.modified);
     }
-  } else if (struct stat st {}; ::stat(repo_path.c_str(), &st) == 0) {
+  } else if (struct stat st{}; ::stat(repo_path.c_str(), &st) == 0) {
     repo.last_accessed = seconds(st.st_atim);
     repo.last_modified = seconds(st.st_mtim);
   }
@@ -364,9 +364,8 @@ std::string format_timesince(double timestamp, double now) {
     double divider;
     long long max;  // -1: no limit
   };
-  static const Chunk kChunks[] = {{"second", 1, 59},          {"minute", 60, 59},
-                                  {"hour", 3600, 23},         {"day", 86400, 6},
-                                  {"week", 7 * 86400.0, 6},   {"month", 30 * 86400.0, 11},
+  static const Chunk kChunks[] = {{"second", 1, 59},          {"minute", 60, 59},       {"hour", 3600, 23},
+                                  {"day", 86400, 6},          {"week", 7 * 86400.0, 6}, {"month", 30 * 86400.0, 11},
                                   {"year", 365 * 86400.0, -1}};
   long long value = 0;
   const char* label = "";
@@ -384,8 +383,7 @@ namespace {
 // Cuts cells (in place) so the table fits `columns`: the widest column loses
 // a character at a time, never below its header or 4 ("x..."). True when a
 // cell was cut.
-bool truncate_cells(const std::vector<std::string>& headers, std::vector<std::vector<std::string>>& rows,
-                    int columns) {
+bool truncate_cells(const std::vector<std::string>& headers, std::vector<std::vector<std::string>>& rows, int columns) {
   if (rows.empty()) return false;
   size_t n = headers.size();
   std::vector<size_t> caps(n), floors(n);
@@ -404,7 +402,8 @@ bool truncate_cells(const std::vector<std::string>& headers, std::vector<std::ve
   while (total() > budget) {
     int widest = -1;
     for (size_t c = 0; c < n; ++c)
-      if (caps[c] > floors[c] && (widest < 0 || caps[c] > caps[static_cast<size_t>(widest)])) widest = static_cast<int>(c);
+      if (caps[c] > floors[c] && (widest < 0 || caps[c] > caps[static_cast<size_t>(widest)]))
+        widest = static_cast<int>(c);
     if (widest < 0) break;
     --caps[static_cast<size_t>(widest)];
   }
@@ -501,9 +500,10 @@ CacheLsOutput render_cache_ls(const CacheListing& listing, const CacheTableOptio
                       v.version, verified_cell(v), v.variants.empty() ? "-" : v.variants.front()});
       for (size_t i = 1; i < v.variants.size(); ++i) rows.push_back({"", "", "", "", "", "", v.variants[i]});
       if (v.verification && v.verification->status == CachedVerification::Modified)
-        output.err += "Warning: kernel/" + k.repo_id + " " + v.version +
-                      ": cached files differ from the hashes they were stored under: " +
-                      join(v.verification->mismatched, ", ") + "\n";
+        output.err +=
+            "Warning: kernel/" + k.repo_id + " " + v.version +
+            ": cached files differ from the hashes they were stored under: " + join(v.verification->mismatched, ", ") +
+            "\n";
     }
   }
   if (rows.empty()) {

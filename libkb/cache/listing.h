@@ -37,10 +37,10 @@ const char* status_name(CachedVerification::Status status);
 struct CachedVersion {
   std::string version;  // the ref, "v<N>"
   std::string commit;
-  uint64_t size_on_disk = 0;  // distinct blobs of the snapshot
-  double last_accessed = 0;   // newest blob access time (the snapshot's when it has no file)
-  double last_modified = 0;   // newest blob modification time (idem)
-  std::vector<std::string> variants;  // build/<variant>/ holding files, with a valid variant name; sorted
+  uint64_t size_on_disk = 0;                       // distinct blobs of the snapshot
+  double last_accessed = 0;                        // newest blob access time (the snapshot's when it has no file)
+  double last_modified = 0;                        // newest blob modification time (idem)
+  std::vector<std::string> variants;               // build/<variant>/ holding files, with a valid variant name; sorted
   std::optional<CachedVerification> verification;  // absent when not verified
 };
 
@@ -54,7 +54,7 @@ struct CachedKernel {
 
 struct CacheListing {
   std::filesystem::path cache_dir;
-  bool found = false;                // the directory exists
+  bool found = false;                 // the directory exists
   std::vector<CachedKernel> kernels;  // kernel repositories with at least one version ref, by repo id
   std::vector<std::string> warnings;  // one per repository skipped as inconsistent
 };
@@ -82,9 +82,9 @@ std::string format_timesince(double timestamp, double now);
 int terminal_columns();
 
 struct CacheTableOptions {
-  int columns = 80;        // terminal width the table must fit in
+  int columns = 80;  // terminal width the table must fit in
   bool no_truncate = false;
-  double now = 0;          // for LAST_ACCESSED / LAST_MODIFIED
+  double now = 0;  // for LAST_ACCESSED / LAST_MODIFIED
 };
 
 // The complete output of `cache ls`: what goes to stdout and to stderr.

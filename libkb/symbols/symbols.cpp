@@ -75,8 +75,13 @@ SymbolsResult write_symbols(const fs::path& variant_dir, const fs::path& python)
 
   ProcessSpec spec;
   // -B: importing must not leave bytecode in the variant (its digest covers every file).
-  spec.argv = {python.string(), "-I", "-B", "-c", std::string(embedded_file("symbols/data/symbols.py")),
-               fs::absolute(variant_dir).string(), import_name(variant_dir)};
+  spec.argv = {python.string(),
+               "-I",
+               "-B",
+               "-c",
+               std::string(embedded_file("symbols/data/symbols.py")),
+               fs::absolute(variant_dir).string(),
+               import_name(variant_dir)};
   spec.cwd = fs::temp_directory_path();
   ProcessResult run = run_process(spec);
   if (!run.ok()) {

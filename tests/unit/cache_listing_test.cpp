@@ -1,7 +1,7 @@
 // libkb/cache/listing: what `cache ls` finds in a Hugging Face-layout cache,
 // how it sizes, dates and verifies each kernel version, and how it prints.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -203,8 +203,7 @@ TEST(CacheListing, MissingDirectoryIsEmptyAndAFileIsAnError) {
 
 TEST(CacheListing, TableHasOneLinePerVariantAndFitsTheTerminal) {
   TempCache cache;
-  store_snapshot(cache.root(), "org/a-kernel-with-a-rather-long-name", kCommitA, variant_files({kCpu, kCuda}),
-                 {"v1"});
+  store_snapshot(cache.root(), "org/a-kernel-with-a-rather-long-name", kCommitA, variant_files({kCpu, kCuda}), {"v1"});
   CacheListing listing = list_cached_kernels(cache.root());
   CacheLsOutput wide = render_cache_ls(listing, {.columns = 300, .no_truncate = false, .now = 1e10}, false);
   std::vector<std::string> lines = split(trim(wide.out), '\n');

@@ -53,8 +53,8 @@ void handle_variant(const std::string& variant, const fs::path& dir, const fs::p
     if (out) out->warning(message, variant);
     return;
   }
-  std::cerr << "kb-symbols: " << variant << ": " << result.functions << " function(s), " << result.layers
-            << " layer(s)" << (result.written ? "" : " (unchanged)") << "\n";
+  std::cerr << "kb-symbols: " << variant << ": " << result.functions << " function(s), " << result.layers << " layer(s)"
+            << (result.written ? "" : " (unchanged)") << "\n";
   if (!out) return;
   ev::Json e = out->make("symbols-written");
   e["variant"] = variant;
@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
       out.finished(!stream.malformed, {{"variants", handled}});
       return !stream.malformed && !stream.upstream_failed ? 0 : 1;
     }
-    kb::metadata::DiscoveredVariants found = kb::metadata::discover_variants(dir.empty() ? fs::path(".") : fs::path(dir));
+    kb::metadata::DiscoveredVariants found =
+        kb::metadata::discover_variants(dir.empty() ? fs::path(".") : fs::path(dir));
     for (const fs::path& variant : found.variants)
       handle_variant(variant.filename().string(), variant, interpreters.for_variant(std::nullopt), nullptr);
     return 0;
