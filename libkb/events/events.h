@@ -33,6 +33,9 @@
 //                    symbol, detail}]}], error?
 //                    (kb-checkabi emits it just before forwarding the
 //                    variant-built event it checked)
+//  symbols-written   tool, variant, dir, path (symbols.json), functions, layers
+//                    (counts; kb-symbols emits it just before forwarding the
+//                    variant-built event it handled)
 //  variant-packaged  tool, variant, dir, portable, metadata{...}
 //  kernel-locked     tool, repo_id (the redirect destination when the kernel
 //                    moved), requested (the repo id pyproject.toml names),

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from . import _core
+from . import _cli_cache, _cli_describe_api, _cli_info
 from ._cli_variants import register as register_variants_command
 from .hf_hub import user_agent
 
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         "--all-variants", action="store_true", help="every locked variant, not only the one for this system"
     )
     download.set_defaults(run=_download)
+
+    _cli_cache.register(commands)
+    _cli_info.register(commands)
+    _cli_describe_api.register(commands)
 
     check = commands.add_parser("check", help=argparse.SUPPRESS)
     check.add_argument("repo_id", nargs="?")

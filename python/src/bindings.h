@@ -21,6 +21,7 @@ void bind_runtime(py::module_& m);
 void bind_hub(py::module_& m);
 void bind_layer(py::module_& m);
 void bind_load(py::module_& m);
+void bind_cli(py::module_& m);
 
 // The hub KB_HUB names, sending `user_agent` (built by the Python side) with
 // its requests.

@@ -26,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
   kb::python::bind_lock(m);
   kb::python::bind_layer(m);
   kb::python::bind_load(m);
+  kb::python::bind_cli(m);
 }

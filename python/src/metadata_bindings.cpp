@@ -161,6 +161,7 @@ void bind_metadata(py::module_& m) {
       .def_readonly("id", &Metadata::id)
       .def_property_readonly("name", [](const Metadata& md) { return KernelName{md.name}; })
       .def_readonly("version", &Metadata::version)
+      .def_readonly("kernels_minver", &Metadata::kernels_minver)
       .def_readonly("license", &Metadata::license)
       .def_property_readonly("upstream", [](const Metadata& md) { return normalized_url(md.upstream); })
       .def_property_readonly("source", [](const Metadata& md) { return normalized_url(md.source); })

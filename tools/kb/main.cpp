@@ -1,5 +1,6 @@
 // kb: the front command. `kb NAME ...` runs the tool kb-NAME (as git does);
-// `kb build` composes kb-genproject | kb-compile | kb-checkabi | kb-metadata
+// `kb build` composes kb-genproject | kb-compile | kb-checkabi | kb-symbols |
+// kb-metadata
 // and renders the card; `kb build-and-upload` is `kb build` then kb-upload.
 #include <unistd.h>
 
@@ -36,8 +37,8 @@ const char* kUsage = R"(kb — build, check and package compute kernels for PyTo
 Usage: kb <command> [options]
 
 Building
-  build [DIR]            genproject | compile | checkabi | metadata, with a summary;
-                         renders CARD.md to build/CARD.md
+  build [DIR]            genproject | compile | checkabi | symbols | metadata, with a
+                         summary; renders CARD.md to build/CARD.md
   init [PATH]            scaffold a new kernel project (kb-init)
   check-config [DIR]     validate build.toml
   update-build [DIR]     upgrade build.toml (editions 3-5) to edition 6 (kb-update-build)
@@ -62,6 +63,8 @@ Loading
                          DIR/kernels.lock (kb-lock)
   download DIR           fetch the kernels of DIR/kernels.lock into the cache, each
                          verified against the lock (--all-variants: every variant)
+  cache ls               the cached kernel versions, their variants and whether their
+                         files still match the hub's hashes (kb-cache)
 
 Any other NAME runs kb-NAME. `kb <command> --help` shows a command's options.
 
@@ -113,6 +116,7 @@ int build(const std::vector<std::string>& args) {
   std::vector<std::string> genproject = {kb::tool_path("kb-genproject").string()};
   std::vector<std::string> compile = {kb::tool_path("kb-compile").string()};
   std::vector<std::string> checkabi = {kb::tool_path("kb-checkabi").string()};
+  std::vector<std::string> symbols = {kb::tool_path("kb-symbols").string()};
   std::vector<std::string> metadata = {kb::tool_path("kb-metadata").string()};
   bool json = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -142,7 +146,7 @@ int build(const std::vector<std::string>& args) {
   }
   kb::pipeline::BuildSummary summary;
   std::string kernel_dir;
-  std::vector<int> codes = kb::run_pipeline({genproject, compile, checkabi, metadata}, [&](const std::string& line) {
+  std::vector<int> codes = kb::run_pipeline({genproject, compile, checkabi, symbols, metadata}, [&](const std::string& line) {
     if (json) std::cout << line << std::endl;
     auto e = kb::events::Json::parse(line, nullptr, false);
     if (e.is_discarded()) return;
