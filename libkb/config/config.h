@@ -97,6 +97,12 @@ struct KernelComponent {
   friend bool operator==(const KernelComponent&, const KernelComponent&) = default;
 };
 
+// How a built variant ships its Python package: as files in the variant
+// directory, or as `<id>.zip` next to the shared objects ([general] build-layout).
+enum class BuildLayout { Files, Zip };
+std::string_view build_layout_name(BuildLayout layout);               // "files" / "zip"
+std::optional<BuildLayout> parse_build_layout(std::string_view text);  // exact names only
+
 struct General {
   std::string name;
   uint64_t version = 0;
@@ -115,6 +121,7 @@ struct General {
   // [general.hub]
   std::optional<std::string> hub_repo_id;
   std::optional<std::string> hub_branch;
+  BuildLayout build_layout = BuildLayout::Files;
   friend bool operator==(const General&, const General&) = default;
 };
 

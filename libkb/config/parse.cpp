@@ -40,6 +40,7 @@ Keys general_keys(int edition) {
     keys.push_back("edition");
     keys.push_back("kernel-depends");
     keys.push_back("tpu");
+    keys.push_back("build-layout");
   }
   return keys;
 }
@@ -170,6 +171,14 @@ General read_general(const TableReader& general, ReadResult& result) {
 
   for (Backend b : {Backend::Cuda, Backend::Neuron, Backend::Tpu, Backend::Xpu})
     if (b != Backend::Tpu || ctx.edition >= 5) read_general_backend_table(general, b, out);
+
+  if (auto layout = general.opt_string("build-layout")) {
+    std::optional<BuildLayout> parsed = parse_build_layout(*layout);
+    if (!parsed)
+      general.fail(*general.get("build-layout"),
+                   "\"build-layout\" must be \"files\" or \"zip\", found " + dq(*layout));
+    out.build_layout = *parsed;
+  }
 
   if (auto hub = general.opt_table("hub")) {
     hub->deny_unknown_keys({"repo-id", "branch"});

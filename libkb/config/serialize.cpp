@@ -140,6 +140,7 @@ void write_general(Writer& w, const General& g) {
   w.strings("backends", backends);
   w.strings_if_any("python-depends", g.python_depends);
   if (!g.kernel_depends.empty()) w.kernel_depends("kernel-depends", g.kernel_depends);
+  if (g.build_layout != BuildLayout::Files) w.string("build-layout", std::string(build_layout_name(g.build_layout)));
 
   auto backend_table = [&](Backend b) {
     auto py = g.backend_python_depends.find(b);
