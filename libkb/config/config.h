@@ -121,8 +121,11 @@ struct KernelComponent {
   friend bool operator==(const KernelComponent&, const KernelComponent&) = default;
 };
 
-// How a variant's files are shipped (edition 6 [general] build-layout).
+// How a built variant ships its Python package: as files in the variant
+// directory, or as `<id>.zip` next to the shared objects ([general] build-layout).
 enum class BuildLayout { Files, Zip };
+std::string_view build_layout_name(BuildLayout layout);               // "files" / "zip"
+std::optional<BuildLayout> parse_build_layout(std::string_view text);  // exact names only
 
 struct General {
   std::string name;

@@ -36,3 +36,15 @@ const std::vector<std::string>& known_cpp_dependencies(int edition) {
 }
 
 }  // namespace kb::config
+
+namespace kb::config {
+
+std::string_view build_layout_name(BuildLayout layout) { return layout == BuildLayout::Zip ? "zip" : "files"; }
+
+std::optional<BuildLayout> parse_build_layout(std::string_view text) {
+  if (text == "files") return BuildLayout::Files;
+  if (text == "zip") return BuildLayout::Zip;
+  return std::nullopt;
+}
+
+}  // namespace kb::config

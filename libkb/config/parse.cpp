@@ -177,14 +177,11 @@ General read_general(const TableReader& general, ReadResult& result) {
   out.backends = read_backends(general);
   if (ctx.edition >= 6)
     if (const toml::node* layout = general.get("build-layout")) {
-      std::string text = layout->is_string() ? layout->as_string()->get() : std::string();
-      if (text == "files")
-        out.build_layout = BuildLayout::Files;
-      else if (text == "zip")
-        out.build_layout = BuildLayout::Zip;
-      else
-        general.fail(*layout, "\"build-layout\" must be \"files\" or \"zip\", found " +
-                                  (layout->is_string() ? dq(text) : type_name(*layout)));
+      if (!layout->is_string()) general.fail(*layout, "\"build-layout\" must be a string, found " + type_name(*layout));
+      std::string text = layout->as_string()->get();
+      std::optional<BuildLayout> parsed = parse_build_layout(text);
+      if (!parsed) general.fail(*layout, "\"build-layout\" must be \"files\" or \"zip\", found " + dq(text));
+      out.build_layout = *parsed;
     }
   out.python_depends = general.strings("python-depends");
   if (ctx.edition >= 5)

@@ -139,7 +139,7 @@ void write_general(Writer& w, const General& g) {
   std::vector<std::string> backends;
   for (Backend b : g.backends) backends.emplace_back(backend_name(b));
   w.strings("backends", backends);
-  if (g.build_layout == BuildLayout::Zip) w.string("build-layout", "zip");
+  if (g.build_layout != BuildLayout::Files) w.string("build-layout", std::string(build_layout_name(g.build_layout)));
   w.strings_if_any("python-depends", g.python_depends);
   if (!g.kernel_depends.empty()) w.kernel_depends("kernel-depends", g.kernel_depends);
 

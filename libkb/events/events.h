@@ -21,7 +21,8 @@
 //  project           tool, format (event format version, 1), kernel_dir,
 //                    project_dir, name, module, version,
 //                    framework ("torch"|"torch-noarch"|"tvm-ffi"), backends[],
-//                    unique_id, strict (bool)
+//                    unique_id, strict (bool), build_layout? ("files"|"zip";
+//                    absent: files)
 //  variant-planned   tool, variant, backend, kind ("arch"|"noarch"), kernel_dir,
 //                    project_dir, ops_name, python?, torch_version?,
 //                    cuda_version?, nvcc?, cmake_args[]?

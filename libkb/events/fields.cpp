@@ -87,6 +87,10 @@ ProjectEvent ProjectEvent::from_json(const Json& e) {
                      std::to_string(kFormatVersion) + "); use tools of the same kb release");
   p.kernel_dir = optional_string_field(e, "kernel_dir");
   p.strict = bool_field(e, "strict", false);
+  if (std::optional<std::string> layout = optional_string_field(e, "build_layout")) {
+    if (*layout != "files" && *layout != "zip") wrong_type(e, "build_layout", "\"files\" or \"zip\"", *find(e, "build_layout"));
+    p.build_layout = *layout;
+  }
   return p;
 }
 
@@ -117,6 +121,7 @@ void set_optional(Json& e, const char* field, const std::optional<std::string>& 
 Json ProjectEvent::to_json() const {
   Json e = {{"event", std::string(kProject)}, {"format", kFormatVersion}, {"strict", strict}};
   set_optional(e, "kernel_dir", kernel_dir);
+  e["build_layout"] = build_layout;
   return e;
 }
 

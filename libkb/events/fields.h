@@ -35,6 +35,7 @@ std::string variant_label(const Json& e);
 struct ProjectEvent {
   std::optional<std::string> kernel_dir;
   bool strict = false;
+  std::string build_layout = "files";  // "build_layout": "files" | "zip" ([general] build-layout)
   static ProjectEvent from_json(const Json& e);
   // The fields above as an event object (with "format"), for writers and tests.
   Json to_json() const;

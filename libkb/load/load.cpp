@@ -12,6 +12,7 @@
 #include "libkb/hub/hub.h"
 #include "libkb/hub/trust.h"
 #include "libkb/lock/download.h"
+#include "libkb/metadata/zip_layout.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/python_depends.h"
 #include "libkb/util/strings.h"
@@ -64,6 +65,16 @@ void check_loadable(const Located& located, const Context& ctx) {
   const metadata::Metadata& metadata = located.metadata;
   std::string variant = located.variant ? located.variant->str() : located.variant_dir.filename().string();
   check_kernels_minver(metadata, variant);
+  // Nothing is extracted from a zip-layout variant (Python imports from the
+  // archive, the shared object sits next to it), so the archive is checked here,
+  // before anything of the kernel is imported or opened.
+  if (metadata.build_layout == config::BuildLayout::Zip) {
+    fs::path archive = metadata::zip_archive_path(located.variant_dir, metadata);
+    std::error_code ec;
+    if (!fs::exists(archive, ec))
+      throw LoadError(ErrorKind::NotFound, "No kernel archive found at: `" + archive.string() + "`");
+    as(ErrorKind::InvalidArgument, [&] { metadata::check_zip_variant_archive(located.variant_dir, metadata); });
+  }
   if (ctx.importable)
     check_python_depends(config::python_module_name(metadata.name), metadata.python_depends, ctx.detected_backend,
                          ctx.importable);
@@ -238,9 +249,18 @@ Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
 std::string kernels_api_version() { return KB_KERNELS_API_VERSION; }
 std::string kernels_dist_version() { return KB_KERNELS_DIST_VERSION; }
 
+// The newest kernels-minver whose builds kb loads. kb reports API level
+// kernels_api_version() (what its Python API matches, which programs compare
+// against), but loads newer build formats than that API level: the zip build
+// layout, which raises kernels-minver to 0.19.0.
+std::string loadable_kernels_minver() {
+  return std::max(Version::parse(kernels_api_version()), Version::parse(std::string(metadata::kKernelsVersionZipLayout)))
+      .str();
+}
+
 void check_kernels_minver(const metadata::Metadata& metadata, const std::string& variant) {
   if (!metadata.kernels_minver) return;
-  if (Version::parse(*metadata.kernels_minver) <= Version::parse(kernels_api_version())) return;
+  if (Version::parse(*metadata.kernels_minver) <= Version::parse(loadable_kernels_minver())) return;
   throw LoadError(ErrorKind::Incompatible, "Kernel '" + metadata.name + "' variant '" + variant +
                                                "' requires kernels>=" + *metadata.kernels_minver + ", but version " +
                                                kernels_dist_version() + " is installed. Upgrade kb: its kernels API is " +

@@ -35,6 +35,9 @@ enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatc
 // version ("0.18.3+kb.0.1.0"), as the Python package reports them.
 std::string kernels_api_version();
 std::string kernels_dist_version();
+// The newest kernels-minver of a build kb loads (at least the API level; the
+// zip build layout's 0.19.0 too).
+std::string loadable_kernels_minver();
 
 // A warning for the caller to show: as a user warning, or (a newer version
 // exists) as a log message of the versions logger.

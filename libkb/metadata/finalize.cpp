@@ -3,6 +3,7 @@
 
 #include "libkb/metadata/checks.h"
 #include "libkb/metadata/digest.h"
+#include "libkb/metadata/zip_layout.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
 
@@ -43,15 +44,19 @@ FinalizeResult finalize_variant(const fs::path& variant_dir, const FinalizeOptio
   }
   Metadata& metadata = *result.metadata;
 
+  const bool already_zipped = metadata.build_layout == config::BuildLayout::Zip;
   try {
     // Bytecode is a by-product of running the kernel's tests, never shipped.
     remove_bytecode(variant_dir);
-    for (std::string& problem : check_layout(variant_dir, config::python_module_name(metadata.name)))
-      result.problems.push_back(std::move(problem));
+    std::vector<std::string> problems = already_zipped
+                                            ? check_zip_layout(variant_dir, metadata)
+                                            : check_layout(variant_dir, config::python_module_name(metadata.name));
+    for (std::string& problem : problems) result.problems.push_back(std::move(problem));
   } catch (const Error& e) {
     result.problems.push_back(e.what());
   }
-  if (options.lint_ops) {
+  // A zipped package was linted when it was zipped.
+  if (options.lint_ops && !already_zipped) {
     try {
       std::vector<OpsViolation> violations = lint_ops_registrations(variant_dir, options.python);
       if (!violations.empty()) result.problems.push_back(format_ops_report(violations));
@@ -70,6 +75,8 @@ FinalizeResult finalize_variant(const fs::path& variant_dir, const FinalizeOptio
 
   try {
     Metadata updated = metadata;
+    if (options.build_layout == config::BuildLayout::Zip && !already_zipped)
+      convert_to_zip_layout(variant_dir, updated);
     updated.provenance = provenance;
     updated.digest = compute_digest(variant_dir, options.algorithm);
     write_metadata(variant_dir / "metadata.json", updated);

@@ -22,6 +22,10 @@ struct FinalizeOptions {
   std::optional<std::filesystem::path> python;  // interpreter for the ops lint (default python3 on PATH)
   bool lint_ops = true;
   DigestAlgorithm algorithm = DigestAlgorithm::Sha256;
+  // [general] build-layout: Zip moves the checked package into `<id>.zip`
+  // (zip_layout.h) before the digest is taken. A variant already in the zip
+  // layout stays so, whatever this says; its archive is checked instead.
+  config::BuildLayout build_layout = config::BuildLayout::Files;
 };
 
 struct FinalizeResult {

@@ -3,6 +3,7 @@
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
+#include "libkb/util/version.h"
 
 namespace kb::metadata {
 
@@ -240,6 +241,14 @@ Metadata metadata_from_json(const json& j, const std::string& source) {
     }
     m.id = as_string(required_member(j, "id", ""), "id");
     m.version = as_unsigned(required_member(j, "version", ""), "version");
+    if (const json* v = optional_member(j, "build-layout")) {
+      std::string layout = as_string(*v, "build-layout");
+      std::optional<config::BuildLayout> parsed = config::parse_build_layout(layout);
+      if (!parsed)
+        throw KeyError{"build-layout", "unknown build layout \"" + layout +
+                                           "\", expected \"files\" or \"zip\" (a newer kernels may be needed)"};
+      m.build_layout = *parsed;
+    }
     if (const json* v = optional_member(j, "kernels-minver")) m.kernels_minver = three_part_version(*v, "kernels-minver");
     m.license = as_string(required_member(j, "license", ""), "license");
     if (const json* v = optional_member(j, "upstream")) m.upstream = git_url(*v, "upstream");
@@ -284,6 +293,9 @@ ordered_json to_json(const Metadata& m) {
   j["name"] = m.name;
   j["id"] = m.id;
   j["version"] = m.version;
+  // Written only when not the default, so files-layout metadata stays as older readers know it.
+  if (m.build_layout != config::BuildLayout::Files)
+    j["build-layout"] = std::string(config::build_layout_name(m.build_layout));
   if (m.kernels_minver) j["kernels-minver"] = *m.kernels_minver;
   j["license"] = m.license;
   if (m.upstream) j["upstream"] = *m.upstream;
@@ -335,9 +347,16 @@ void write_metadata(const fs::path& path, const Metadata& metadata) {
 }
 
 std::string minimum_kernels_version(const KernelsFeatures& features) {
-  if (features.zip_layout) return "0.19.0";
+  if (features.zip_layout) return std::string(kKernelsVersionZipLayout);
   if (features.kernel_depends) return "0.17.0";
   return "0.14.0";
+}
+
+void set_zip_layout(Metadata& metadata) {
+  metadata.build_layout = config::BuildLayout::Zip;
+  if (!metadata.kernels_minver ||
+      Version::parse(*metadata.kernels_minver) < Version::parse(std::string(kKernelsVersionZipLayout)))
+    metadata.kernels_minver = std::string(kKernelsVersionZipLayout);
 }
 
 Metadata metadata_for_backend(const config::BuildConfig& config, config::Backend backend, const std::string& ops_name,

@@ -2,7 +2,7 @@
 // metadata.json: the description every built variant carries (builder spec
 // 3.10, runtime spec 5.5). Reading validates everything the runtime validates
 // and ignores unknown keys; writing emits the keys in the canonical order:
-//   name, id, version, kernels-minver?, license, upstream?, source?, python-depends,
+//   name, id, version, build-layout? (only "zip"), kernels-minver?, license, upstream?, source?, python-depends,
 //   kernel-depends, backend{type, archs?}, digest?, provenance?
 #include <cstdint>
 #include <filesystem>
@@ -62,6 +62,8 @@ struct Metadata {
   std::string name;
   std::string id;
   uint64_t version = 0;
+  // "build-layout": absent means files; the zip layout ships `<id>.zip`.
+  config::BuildLayout build_layout = config::BuildLayout::Files;
   // The oldest `kernels` API that can load this build ("X.Y.Z", exactly three
   // parts), when the builder recorded one.
   std::optional<std::string> kernels_minver;
@@ -107,6 +109,12 @@ std::string minimum_kernels_version(const KernelsFeatures& features);
 // listed. Throws what python_depends_for throws.
 Metadata metadata_for_backend(const config::BuildConfig& config, config::Backend backend,
                               const std::string& ops_name, const std::optional<Provenance>& provenance);
+
+// The kernels version that first loads the zip build layout.
+inline constexpr std::string_view kKernelsVersionZipLayout = "0.19.0";
+// Marks `metadata` as zip layout and raises kernels-minver to at least
+// kKernelsVersionZipLayout (a newer minver is kept).
+void set_zip_layout(Metadata& metadata);
 
 // kb's own provenance: version "kb <KB_VERSION>" and the commit/dirty state of
 // the kb sources it was compiled from (absent when unknown).

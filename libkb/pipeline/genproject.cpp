@@ -63,6 +63,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   project["backends"] = backends;
   project["unique_id"] = unique_id;
   project["strict"] = options.strict;
+  project["build_layout"] = std::string(config::build_layout_name(config.general.build_layout));
   if (config.general.hub_repo_id) project["repo_id"] = *config.general.hub_repo_id;
   out.emit(project);
 

@@ -12,6 +12,7 @@
 
 #include "libkb/config/config.h"
 #include "libkb/metadata/metadata.h"
+#include "libkb/metadata/zip_layout.h"
 #include "python/src/bindings.h"
 
 namespace kb::python {
@@ -154,6 +155,17 @@ void bind_metadata(py::module_& m) {
         return "KernelDependency('" + d.repo_id + "', " + spec + ")";
       });
 
+  py::enum_<config::BuildLayout>(m, "BuildLayout", "How a variant ships its Python package (metadata.json build-layout).")
+      .value("FILES", config::BuildLayout::Files)
+      .value("ZIP", config::BuildLayout::Zip);
+  m.def(
+      "check_zip_variant_archive",
+      [](const std::filesystem::path& variant_dir, const Metadata& md) {
+        metadata::check_zip_variant_archive(variant_dir, md);
+      },
+      py::arg("variant_dir"), py::arg("metadata"),
+      "Checks a zip-layout variant's <id>.zip without extracting it (ValueError naming the archive and entry).");
+
   py::class_<Metadata>(m, "Metadata", "A variant's metadata.json.")
       .def_static("read_from_file", &read_from_file, py::arg("path"),
                   "Reads and validates a metadata.json (OSError when unreadable, ValueError when invalid).")
@@ -162,6 +174,7 @@ void bind_metadata(py::module_& m) {
       .def_property_readonly("name", [](const Metadata& md) { return KernelName{md.name}; })
       .def_readonly("version", &Metadata::version)
       .def_readonly("kernels_minver", &Metadata::kernels_minver)
+      .def_readonly("build_layout", &Metadata::build_layout)
       .def_readonly("license", &Metadata::license)
       .def_property_readonly("upstream", [](const Metadata& md) { return normalized_url(md.upstream); })
       .def_property_readonly("source", [](const Metadata& md) { return normalized_url(md.source); })

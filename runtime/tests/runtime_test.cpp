@@ -11,6 +11,8 @@
 
 #include "kb/runtime.h"
 #include "libkb/load/load.h"
+#include "libkb/util/fs.h"
+#include "libkb/util/zip.h"
 #include "tests/unit/hub_server.h"
 #include "tests/unit/support.h"
 
@@ -429,4 +431,51 @@ TEST_F(ExampleReluHub, LoadKernelFollowsTheLockAndRefetchesAnAlteredCachedCopy) 
   torch::Tensor output = torch::empty_like(input);
   rt::op(relu, "relu").typed<void(at::Tensor&, const at::Tensor&)>().call(output, input);
   EXPECT_TRUE(torch::equal(output, torch::relu(input)));
+}
+
+// examples/relu's variant rearranged into the zip build layout: the package in
+// <id>.zip, the shared object next to it.
+class ExampleReluZipLayout : public ExampleRelu {
+ protected:
+  fs::path make_zip_variant(const std::vector<kb::ZipInput>& extra = {}) {
+    fs::path built = kernel / "build" / matching_variant();
+    kb::metadata::Metadata meta = kb::metadata::read_metadata(built / "metadata.json");
+    fs::path variant = tmp.path / "build" / matching_variant();
+    fs::create_directories(variant);
+    fs::copy_file(built / (meta.id + ".abi3.so"), variant / (meta.id + ".abi3.so"));
+    std::vector<kb::ZipInput> entries = {{"__init__.py", kb::read_file(built / "__init__.py")},
+                                         {"_ops.py", kb::read_file(built / "_ops.py")}};
+    entries.insert(entries.end(), extra.begin(), extra.end());
+    kb::write_file_atomic(variant / (meta.id + ".zip"), kb::make_zip(entries));
+    meta.digest.reset();
+    kb::metadata::set_zip_layout(meta);
+    kb::metadata::write_metadata(variant / "metadata.json", meta);
+    return variant;
+  }
+  TempDir tmp;
+};
+
+TEST_F(ExampleReluZipLayout, LoadsTheSharedObjectNextToTheArchive) {
+  fs::path variant = make_zip_variant();
+  const rt::LoadedKernel& relu = rt::load_local_kernel(tmp.path);
+  EXPECT_EQ(relu.metadata.build_layout, kb::config::BuildLayout::Zip);
+  EXPECT_EQ(relu.library, fs::canonical(variant) / (relu.metadata.id + ".abi3.so"));
+  torch::Tensor input = torch::linspace(-2, 2, 9);
+  torch::Tensor output = torch::empty_like(input);
+  rt::op(relu, "relu").typed<void(at::Tensor&, const at::Tensor&)>().call(output, input);
+  EXPECT_TRUE(torch::equal(output, torch::relu(input)));
+}
+
+TEST_F(ExampleReluZipLayout, AHostileArchiveIsRefusedBeforeTheLibraryOpens) {
+  fs::path variant = make_zip_variant();
+  kb::metadata::Metadata meta = kb::metadata::read_metadata(variant / "metadata.json");
+  std::string archive = kb::read_file(variant / (meta.id + ".zip"));
+  // Rename `_ops.py` to `../x.py` in place (same length), central directory and local header alike.
+  for (size_t at = archive.find("_ops.py"); at != std::string::npos; at = archive.find("_ops.py", at))
+    archive.replace(at, 7, "../x.py");
+  kb::write_file_atomic(variant / (meta.id + ".zip"), archive);
+  std::string error = error_of([&] { rt::load_local_kernel(tmp.path); });
+  EXPECT_EQ(error, "Invalid kernel archive `" + (variant / (meta.id + ".zip")).string() +
+                       "`: entry `../x.py`: path escapes the archive (`..`)");
+  EXPECT_TRUE(rt::loaded_kernels().empty());
 }

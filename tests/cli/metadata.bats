@@ -168,6 +168,31 @@ EVENTS
   [ "$(json_eval 'd["digest"]["algorithm"]' < "$V/metadata.json")" = "sha256" ]
 }
 
+@test "stream: a project with build_layout zip packages each variant's Python package into <id>.zip" {
+  printf 'fake' > "$V/_relu_cpu_abc1234.abi3.so"
+  events=$(cat <<EVENTS
+{"event":"project","tool":"kb-genproject","kernel_dir":"$K","name":"relu","build_layout":"zip"}
+{"event":"variant-built","tool":"kb-compile","variant":"torch-cpu","kind":"arch","dir":"$V","kernel_dir":"$K"}
+EVENTS
+)
+  run_stream "$events"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$V" | tr '\n' ' ')" = "_relu_cpu_abc1234.abi3.so _relu_cpu_abc1234.zip metadata.json " ]
+  [ "$(unzip -Z1 "$V/_relu_cpu_abc1234.zip" | tr '\n' ' ')" = "__init__.py _ops.py " ]
+  [ "$(json_eval 'd["build-layout"], d["kernels-minver"], sorted(d["digest"]["files"])' < "$V/metadata.json")" = "('zip', '0.19.0', ['_relu_cpu_abc1234.abi3.so', '_relu_cpu_abc1234.zip'])" ]
+  # Standalone again (kb hash): the archive is checked and kept byte for byte.
+  before=$(sha256sum < "$V/_relu_cpu_abc1234.zip")
+  run "$TOOL" "$K"
+  [ "$status" -eq 0 ]
+  [ "$(sha256sum < "$V/_relu_cpu_abc1234.zip")" = "$before" ]
+}
+
+@test "stream: an unknown build_layout in the project event is named" {
+  run_stream '{"event":"project","tool":"kb-genproject","kernel_dir":"'"$K"'","build_layout":"tar"}'
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'field \"build_layout\" must be \"files\" or \"zip\", got string \"tar\"'* ]]
+}
+
 @test "stream: a variant without an ABI check is not portable" {
   run_stream '{"event":"variant-built","tool":"kb-compile","variant":"torch-cpu","kind":"arch","dir":"'"$V"'"}'
   [ "$status" -eq 0 ]

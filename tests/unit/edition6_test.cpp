@@ -226,7 +226,7 @@ TEST(Edition6, BuildLayout) {
   EXPECT_EQ(error_of(with(kernel6("cpp-cpu"), "backends", "build-layout = \"tar\"\nbackends")),
             "build.toml:6:16: [general] \"build-layout\" must be \"files\" or \"zip\", found \"tar\"");
   EXPECT_EQ(error_of(with(kernel6("cpp-cpu"), "backends", "build-layout = 1\nbackends")),
-            "build.toml:6:16: [general] \"build-layout\" must be \"files\" or \"zip\", found integer");
+            "build.toml:6:16: [general] \"build-layout\" must be a string, found integer");
 }
 
 TEST(Edition6, MlxNoarchIsNotBuiltByKb) {

@@ -34,7 +34,9 @@ int run_stream(ev::Writer& out, md::FinalizeOptions options) {
       [&](const ev::Json& e) {
         std::string name = ev::event_name(e);
         if (name == ev::kProject) {
-          if (auto kernel_dir = ev::ProjectEvent::from_json(e).kernel_dir) options.kernel_dir = *kernel_dir;
+          ev::ProjectEvent project = ev::ProjectEvent::from_json(e);
+          if (project.kernel_dir) options.kernel_dir = *project.kernel_dir;
+          options.build_layout = *kb::config::parse_build_layout(project.build_layout);
           return true;
         }
         if (name == ev::kAbiChecked) {
@@ -119,6 +121,11 @@ int main(int argc, char** argv) {
                    ->option_text("PATH");
   check->excludes(lint);
   app.add_option("--python", python, "Python interpreter for the ops registration check (default: python3)");
+  std::string build_layout;
+  app.add_option("--build-layout", build_layout,
+                 "Package layout of finalized variants: files, or zip (the Python package in <id>.zip; default: "
+                 "the stream's, else files)")
+      ->check(CLI::IsMember({"files", "zip"}));
   app.add_option("--kernel-dir", kernel_dir,
                  "Git repository for the kernel provenance (default: DIR, or the stream's kernel_dir)");
   kb::tools::ToolRun run("kb-metadata");
@@ -127,6 +134,7 @@ int main(int argc, char** argv) {
     md::FinalizeOptions options;
     if (!python.empty()) options.python = python;
     if (!kernel_dir.empty()) options.kernel_dir = kernel_dir;
+    if (!build_layout.empty()) options.build_layout = *kb::config::parse_build_layout(build_layout);
     if (!lint_path.empty()) {
       auto violations = md::lint_ops_registrations(lint_path, options.python);
       if (violations.empty()) return 0;
