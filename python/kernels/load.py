@@ -16,14 +16,14 @@ from types import ModuleType
 from . import _core
 from ._environment import detected_backend, emit_warnings, environment, locate_reporting, warn_all
 from . import deps
-from .deps import validate_variant_dependencies
 from .hf_hub import RepoInfo, user_agent as build_user_agent
-from .importer import _import_from_path
+from .importer import import_located
 from .variants import VariantAccepted, VariantRejected, decisions, local_variants
 
 
 def get_kernel(
     repo_id: str,
+    *,
     revision: str | None = None,
     version: int | str | None = None,
     backend: str | None = None,
@@ -38,7 +38,8 @@ def get_kernel(
     as in the existing package). Otherwise the publisher must be trusted
     (or `trust_remote_code`), `revision` or `version` selects the commit,
     and the variant for this process is fetched into the cache, verified.
-    `check_arch` is accepted for the current API; kb does not yet compare a
+    The kernel's dependencies (metadata kernel-depends) load first, found the
+    same way. `check_arch` is accepted for the current API; kb does not yet compare a
     build's GPU architectures with the device.
     """
     located = locate_reporting(
@@ -55,38 +56,41 @@ def get_kernel(
         importable=deps.importable_now,
     )
     repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
-    return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata)
+    return import_located(located, repo_info)
 
 
 def install_kernel(
     repo_id: str,
     *,
-    revision: str,
+    revision: str | None = None,
+    version: int | str | None = None,
     local_files_only: bool = False,
     backend: str | None = None,
     user_agent: str | dict | None = None,
-    validate_dependencies: bool = False,
+    trust_remote_code: bool | list[str] = False,
 ) -> Path:
-    """Downloads the variant of `repo_id` at `revision` that fits this process
-    into the cache (each file verified against the hub's hash) and returns its
-    directory. Nothing is imported. Online, a kernel-status.toml redirect of
-    the repository is followed (one hop, with a warning)."""
-    variant_dir = _install(repo_id, revision, local_files_only, backend, build_user_agent(user_agent))
-    if validate_dependencies:
-        validate_variant_dependencies(variant_dir)
-    return variant_dir
-
-
-def _install(repo_id: str, revision: str, local_files_only: bool, backend: str | None, agent: str) -> Path:
-    variant_dir, _commit, warnings, _repo = _core.install_variant(
-        repo_id, revision, environment(backend), local_files_only, agent
+    """Downloads the variant of `repo_id` at `revision` (or the newest of
+    major `version`) that fits this process into the cache, each file
+    verified against the hub's hash, after the publisher trust check, with
+    its kernel dependencies; returns its directory. Nothing is imported."""
+    located = locate_reporting(
+        _core.locate,
+        repo_id=repo_id,
+        revision=revision,
+        version=None if version is None else int(version),
+        env=environment(None),
+        backend=backend,
+        detected_backend=detected_backend(),
+        trust_remote_code=trust_remote_code,
+        local_files_only=local_files_only or _core.offline_mode(),
+        user_agent=build_user_agent(user_agent),
     )
-    warn_all(warnings)
-    return Path(variant_dir)
+    return Path(located.variant_dir)
 
 
 def has_kernel(
     repo_id: str,
+    *,
     revision: str | None = None,
     version: int | str | None = None,
     backend: str | None = None,
@@ -104,10 +108,17 @@ def has_kernel(
     return _core.hub_file_exists(repo_id, revision, f"build/{best.variant_str}/metadata.json", agent)
 
 
-def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
+def get_local_kernel(
+    repo_path: Path,
+    *,
+    backend: str | None = None,
+    trust_remote_code: bool | list[str] = False,
+    user_agent: str | dict | None = None,
+) -> ModuleType:
     """Loads a kernel from a repository root (holding build/), a build/
     directory or a single variant directory, choosing the variant that fits
-    this process best."""
+    this process best. Its kernel dependencies load first, as get_kernel
+    finds them (LOCAL_KERNELS, else the hub with `trust_remote_code`)."""
     located = locate_reporting(
         _core.locate_local,
         path=Path(repo_path),
@@ -115,8 +126,11 @@ def get_local_kernel(repo_path: Path, backend: str | None = None) -> ModuleType:
         backend=backend,
         detected_backend=detected_backend(),
         importable=deps.importable_now,
+        trust_remote_code=trust_remote_code,
+        local_files_only=_core.offline_mode(),
+        user_agent=build_user_agent(user_agent),
     )
-    return _import_from_path(located.variant_dir, metadata=located.metadata)
+    return import_located(located)
 
 
 def get_kernel_variants(
