@@ -38,9 +38,11 @@
 //                    (counts; kb-symbols emits it just before forwarding the
 //                    variant-built event it handled)
 //  variant-packaged  tool, variant, dir, portable, metadata{...}
-//  kernel-locked     tool, repo_id (the redirect destination when the kernel
-//                    moved), requested (the repo id pyproject.toml names),
-//                    version, sha, variants[] (names, in lock order)
+//  kernel-locked     tool, repo_id, sha, and for a structured lock (every
+//                    kernel of the trees) version or revision; for a legacy
+//                    lock (the redirect destination when the kernel moved)
+//                    requested (the repo id pyproject.toml names), version,
+//                    variants[] (names, in lock order)
 //  lock-written      tool, path, kernels (count)
 //  kernel-downloaded tool, repo_id, sha, variants[{variant, dir}] (each
 //                    verified against kernels.lock)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -192,9 +194,30 @@ void check_device_arch(const metadata::Metadata& metadata, const std::string& va
     throw LoadError(ErrorKind::Incompatible, arch_refusal_message(metadata.name, variant, *reason));
 }
 
-Located locate_local(const fs::path& path, const Context& ctx) { return locate_in(path, requested_env(ctx), ctx); }
+namespace {
 
-Located locate(const Request& request, const Context& ctx) {
+// The newest numbered version of `repo_id` (on the hub, or offline in the
+// cache), for UNSTABLE_KERNELS_ALL_LATEST.
+int newest_version(const std::string& repo_id, const Context& ctx) {
+  std::map<int, std::string> versions =
+      ctx.local_files_only ? cache::cached_version_refs(ctx.cache_root, repo_id)
+                           : as(ErrorKind::NotFound, [&] { return hub::version_branches(open_hub(ctx)->list_branches(repo_id)); });
+  if (versions.empty())
+    throw LoadError(ErrorKind::InvalidArgument,
+                    "Cannot load the latest version of '" + repo_id + "': no numbered versions are available " +
+                        (ctx.local_files_only ? "in the local cache" : "on the Hub") +
+                        ". UNSTABLE_KERNELS_ALL_LATEST requires a numbered version.");
+  return versions.rbegin()->first;
+}
+
+std::string describe_pin(const std::optional<std::string>& revision, const std::optional<int>& version) {
+  if (version) return "version " + std::to_string(*version);
+  if (revision) return "revision '" + *revision + "'";
+  return "no version";
+}
+
+// One kernel of a tree, without its dependencies.
+Located locate_one(Request request, const Context& ctx) {
   std::optional<fs::path> local =
       as(ErrorKind::InvalidArgument, [&] { return runtime::local_kernel_override(request.repo_id); });
   if (local) return locate_in(*local, ctx.env, ctx);
@@ -202,6 +225,15 @@ Located locate(const Request& request, const Context& ctx) {
   Located out;
   try {
     check_trust(request.repo_id, request.trust, ctx, out.warnings);
+    if (all_latest_requested()) {
+      std::string asked = describe_pin(request.revision, request.version);
+      request.version = newest_version(request.repo_id, ctx);
+      request.revision.reset();
+      out.warnings.push_back({Warning::Channel::User,
+                              "UNSTABLE_KERNELS_ALL_LATEST is enabled: overriding requested " + asked +
+                                  " and any lockfile pin for '" + request.repo_id + "' with v" +
+                                  std::to_string(*request.version) + ". Kernel API changes may break your code."});
+    }
     std::string revision = select_revision(request.repo_id, request.revision, request.version, ctx, out.warnings);
     fetch::Installed installed = as(ErrorKind::NotFound, [&] {
       std::unique_ptr<hub::Hub> hub = open_hub(ctx);
@@ -222,7 +254,23 @@ Located locate(const Request& request, const Context& ctx) {
   return out;
 }
 
-Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
+Request dependency_request(const config::KernelDependency& dep, const Trust& trust) {
+  Request request{dep.repo_id, dep.revision, std::nullopt, trust};
+  if (dep.version) {
+    if (*dep.version > static_cast<uint64_t>(std::numeric_limits<int>::max()))
+      throw LoadError(ErrorKind::InvalidArgument,
+                      "Kernel dependency '" + dep.repo_id + "' has an invalid version: " + std::to_string(*dep.version));
+    request.version = static_cast<int>(*dep.version);
+  }
+  return request;
+}
+
+// Dependencies of a kernel located through LOCAL_KERNELS or the hub.
+DependencyLocator hub_dependencies(const Trust& trust, const Context& ctx) {
+  return [&trust, &ctx](const config::KernelDependency& dep) { return locate_one(dependency_request(dep, trust), ctx); };
+}
+
+Located locate_locked_one(const lock::KernelLock& entry, const Context& ctx) {
   lock::DownloadOptions options;
   options.cache_root = ctx.cache_root;
   options.env = requested_env(ctx);
@@ -243,6 +291,52 @@ Located locate_locked(const lock::KernelLock& entry, const Context& ctx) {
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
   check_loadable(out, ctx);
   out.repo_info = std::make_pair(entry.repo_id, entry.sha);
+  return out;
+}
+
+config::KernelDependency lock_key(const lock::KernelLock& entry) {
+  config::KernelDependency key{entry.repo_id, std::nullopt, std::nullopt};
+  if (entry.pin) {
+    key.version = entry.pin->version;
+    key.revision = entry.pin->revision;
+  } else {
+    key.revision = entry.sha;
+  }
+  return key;
+}
+
+}  // namespace
+
+Located locate_local(const fs::path& path, const Context& ctx, const Trust& trust) {
+  Located out = locate_in(path, requested_env(ctx), ctx);
+  locate_dependencies(out, {path.string(), 0, std::nullopt}, hub_dependencies(trust, ctx));
+  return out;
+}
+
+Located locate(const Request& request, const Context& ctx) {
+  Located out = locate_one(request, ctx);
+  config::KernelDependency key{request.repo_id, std::nullopt, request.revision};
+  if (request.version) key.version = static_cast<uint64_t>(*request.version);
+  locate_dependencies(out, key, hub_dependencies(request.trust, ctx));
+  return out;
+}
+
+Located locate_locked(const lock::KernelLock& entry, const Context& ctx, const std::vector<lock::KernelLock>& locks,
+                      const Trust& trust) {
+  if (all_latest_requested()) {
+    // Development only: the newest version wins over the lock, as for get_kernel.
+    Request request{entry.repo_id, std::nullopt, 0, trust};
+    return locate(request, ctx);
+  }
+  Located out = locate_locked_one(entry, ctx);
+  locate_dependencies(out, lock_key(entry), [&](const config::KernelDependency& dep) {
+    const lock::KernelLock* locked = find_locked(locks, dep);
+    if (!locked)
+      throw LoadError(ErrorKind::InvalidArgument, "Kernel `" + dep.repo_id +
+                                                      "` is not locked. Please lock it with `kernels lock <project>` "
+                                                      "and then reinstall the project.");
+    return locate_locked_one(*locked, ctx);
+  });
   return out;
 }
 

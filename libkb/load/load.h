@@ -7,6 +7,7 @@
 // object. Each step's messages are the existing runtime's.
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -101,6 +102,16 @@ struct Request {
   Trust trust;
 };
 
+struct Located;
+
+// A kernel-depends entry of a located kernel, located the way its dependent
+// was (LOCAL_KERNELS, the hub, or the lock). A dependency that several
+// kernels of one tree share is located once and shared.
+struct LocatedDependency {
+  std::string repo_id;
+  std::shared_ptr<const Located> located;
+};
+
 struct Located {
   std::filesystem::path variant_dir;
   std::optional<variant::Variant> variant;  // nullopt for a variant directory given directly
@@ -108,7 +119,11 @@ struct Located {
   // Where a hub kernel came from: the repository asked for and the revision
   // selected (a commit for a version). nullopt for local kernels.
   std::optional<std::pair<std::string, std::string>> repo_info;
+  // Every warning of the load, the dependencies' included.
   std::vector<Warning> warnings;
+  // The metadata's kernel-depends in their order, each with its own tree:
+  // loaded before this kernel.
+  std::vector<LocatedDependency> dependencies;
 };
 
 // `revision` verbatim, or the commit of branch v<version>; exactly one must
@@ -138,18 +153,47 @@ void check_python_depends(std::string_view python_name, const std::vector<std::s
 
 // A kernel on disk: a repository root with build/, a build/ directory or one
 // variant directory; the best variant for ctx.env with ctx.backend,
-// python-depends checked.
-Located locate_local(const std::filesystem::path& path, const Context& ctx);
+// python-depends checked. Its kernel dependencies are located as get_kernel
+// locates them, with `trust`.
+Located locate_local(const std::filesystem::path& path, const Context& ctx, const Trust& trust = {});
 
 // get_kernel's path: LOCAL_KERNELS first (then no trust check and no
-// revision needed), else trust, revision, install and python-depends.
+// revision needed), else trust, revision, install and python-depends; then
+// the same for each kernel dependency, recursively. With
+// UNSTABLE_KERNELS_ALL_LATEST set, every kernel of the tree loads at its
+// newest numbered version instead (with a warning).
 Located locate(const Request& request, const Context& ctx);
 
 // A kernel pinned by a kernels.lock entry: the variant for ctx.env (with
 // ctx.backend) at the locked commit, fetched unless cached, and checked
 // against the lock's hash of that variant. A cached copy that no longer
 // matches is discarded and fetched again (offline: named and removed); no
-// trust check, since locking the project chose the kernel.
-Located locate_locked(const lock::KernelLock& entry, const Context& ctx);
+// trust check, since locking the project chose the kernel. Its kernel
+// dependencies must be locked in `locks` too (the whole lock file; a
+// structured entry matches a dependency by repository and pin, a legacy one
+// by repository), else InvalidArgument naming the dependency.
+// UNSTABLE_KERNELS_ALL_LATEST bypasses the lock (`trust` then applies).
+Located locate_locked(const lock::KernelLock& entry, const Context& ctx,
+                      const std::vector<lock::KernelLock>& locks = {}, const Trust& trust = {});
+
+// The entry of `locks` that pins `dependency`, or nullptr.
+const lock::KernelLock* find_locked(const std::vector<lock::KernelLock>& locks,
+                                    const config::KernelDependency& dependency);
+
+// Whether UNSTABLE_KERNELS_ALL_LATEST asks for the newest version of every
+// kernel ("1", "on", "yes", "true", any case).
+bool all_latest_requested();
+
+// How a loader finds one kernel dependency.
+using DependencyLocator = std::function<Located(const config::KernelDependency&)>;
+
+// Fills root.dependencies from its metadata's kernel-depends, recursively,
+// with `locate_dependency`; the dependencies' warnings join root.warnings.
+// A kernel depending on itself through its own dependencies is
+// InvalidArgument "Cyclic kernel dependency detected: a/x -> b/y -> a/x"; a
+// kernel reached twice elsewhere in the tree is located once. `root_key` is
+// how the root was asked for (its repository id and pin).
+void locate_dependencies(Located& root, const config::KernelDependency& root_key,
+                         const DependencyLocator& locate_dependency);
 
 }  // namespace kb::load

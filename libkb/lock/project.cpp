@@ -1,6 +1,7 @@
 #include "libkb/lock/project.h"
 
 #include <algorithm>
+#include <set>
 #include <climits>
 #include <map>
 #include <mutex>
@@ -8,6 +9,7 @@
 
 #include "libkb/hub/status.h"
 #include "libkb/lock/variant_hash.h"
+#include "libkb/metadata/metadata.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
@@ -135,6 +137,135 @@ std::vector<KernelLock> lock_dependencies(hub::Hub& hub, const std::vector<Depen
   return locks;
 }
 
+namespace {
+
+// Deeper than any real tree; stops a hub serving an endless chain.
+constexpr size_t kMaxTreeDepth = 64;
+
+std::string pin_key(const std::string& repo_id, const Pin& pin) {
+  return pin.version ? repo_id + "@v" + std::to_string(*pin.version) : repo_id + "@" + pin.revision.value_or("");
+}
+
+Pin pin_of(const config::KernelDependency& d) { return {d.version, d.revision}; }
+
+// One lock_tree walk: the path from the root (for cycles) and what is
+// locked already.
+class TreeLocker {
+ public:
+  TreeLocker(hub::Hub& hub, const LockOptions& options, std::vector<KernelLock>& locks)
+      : hub_(hub), options_(options), locks_(locks) {
+    for (const KernelLock& k : locks_)
+      if (k.pin) done_.insert(pin_key(k.repo_id, *k.pin));
+  }
+
+  void lock(const config::KernelDependency& dep) {
+    Pin pin = pin_of(dep);
+    std::string key = pin_key(dep.repo_id, pin);
+    if (done_.count(key)) return;
+    for (size_t i = 0; i < path_keys_.size(); ++i) {
+      if (path_keys_[i] != key) continue;
+      std::vector<std::string> cycle(path_names_.begin() + static_cast<std::ptrdiff_t>(i), path_names_.end());
+      cycle.push_back(dep.repo_id);
+      throw Error("Cyclic kernel dependency detected: " + join(cycle, " -> "));
+    }
+    if (path_keys_.size() >= kMaxTreeDepth)
+      throw Error("Kernel dependency tree deeper than " + std::to_string(kMaxTreeDepth) +
+                  " levels: " + join(path_names_, " -> "));
+    hub::validate_repo_id(dep.repo_id);
+    check_publisher(dep.repo_id);
+    std::string commit = resolve(dep);
+
+    path_keys_.push_back(key);
+    path_names_.push_back(dep.repo_id);
+    for (const config::KernelDependency& child : variant_dependencies(dep.repo_id, commit)) lock(child);
+    path_keys_.pop_back();
+    path_names_.pop_back();
+
+    KernelLock entry;
+    entry.repo_id = dep.repo_id;
+    entry.sha = commit;
+    entry.pin = pin;
+    locks_.push_back(std::move(entry));
+    done_.insert(key);
+  }
+
+ private:
+  // As the current release locks: only kernels of trusted publishers (a hub
+  // without publishers trusts what it holds).
+  void check_publisher(const std::string& repo_id) {
+    std::string org = repo_id.substr(0, repo_id.find('/'));
+    std::optional<bool> trusted;
+    try {
+      trusted = hub_.publisher_trusted(org);
+    } catch (const Error& e) {
+      throw Error("Kernel repository '" + repo_id + "' could not verify publisher trust status (" + e.what() + ")");
+    }
+    if (trusted && !*trusted)
+      throw Error("Kernel repository '" + repo_id +
+                  "' is not from a trusted publisher. Set trust_remote_code=True or add the repository ID to the "
+                  "trust_remote_code allowlist to allow loading kernels from untrusted sources.");
+  }
+
+  std::string resolve(const config::KernelDependency& dep) {
+    if (path_keys_.empty()) {
+      if (auto pinned = options_.pinned_commits.find(dep.repo_id); pinned != options_.pinned_commits.end())
+        return hub_.resolve_revision(dep.repo_id, pinned->second);
+    }
+    if (dep.revision) return hub_.resolve_revision(dep.repo_id, *dep.revision);
+    if (*dep.version > static_cast<uint64_t>(INT_MAX)) throw Error("invalid version " + std::to_string(*dep.version));
+    const int version = static_cast<int>(*dep.version);
+    std::map<int, std::string> versions = hub::version_branches(hub_.list_branches(dep.repo_id));
+    std::string commit = hub::version_commit(versions, version);
+    if (auto notice = hub::newer_version_notice(dep.repo_id, version, versions)) warn(options_, *notice);
+    return commit;
+  }
+
+  // The kernel-depends of every variant at `commit`: each may depend on
+  // other kernels, and the lock serves every system.
+  std::vector<config::KernelDependency> variant_dependencies(const std::string& repo_id, const std::string& commit) {
+    std::vector<hub::TreeEntry> variants;
+    try {
+      variants = hub_.list_tree(repo_id, commit, "build", false);
+    } catch (const hub::NotFound&) {
+      return {};  // nothing built at this commit
+    }
+    std::vector<config::KernelDependency> out;
+    for (const hub::TreeEntry& variant : variants) {
+      if (!variant.directory) continue;
+      std::string path = variant.path + "/metadata.json";
+      std::optional<std::string> text = hub_.read_repo_file(repo_id, commit, path);
+      if (!text) continue;
+      metadata::Metadata md = metadata::parse_metadata(*text, repo_id + "@" + commit + ":" + path);
+      out.insert(out.end(), md.kernel_depends.begin(), md.kernel_depends.end());
+    }
+    return out;
+  }
+
+  hub::Hub& hub_;
+  const LockOptions& options_;
+  std::vector<KernelLock>& locks_;
+  std::set<std::string> done_;
+  std::vector<std::string> path_keys_, path_names_;
+};
+
+}  // namespace
+
+void lock_tree(hub::Hub& hub, const config::KernelDependency& root, std::vector<KernelLock>& locks,
+               const LockOptions& options) {
+  TreeLocker(hub, options, locks).lock(root);
+}
+
+std::map<std::string, std::string> legacy_commits(const fs::path& lock_path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(lock_path, ec)) throw Error("No kernels.lock to migrate: " + lock_path.string());
+  std::map<std::string, std::string> out;
+  for (const KernelLock& k : read_lock_file(lock_path)) {
+    if (k.pin) throw Error(lock_path.string() + " is already in the structured format: nothing to migrate");
+    out.emplace(k.repo_id, k.sha);
+  }
+  return out;
+}
+
 ProjectLock lock_project(hub::Hub& hub, const fs::path& project_dir, const LockOptions& options) {
   fs::path pyproject = project_dir / "pyproject.toml";
   std::error_code ec;
@@ -144,9 +275,20 @@ ProjectLock lock_project(hub::Hub& hub, const fs::path& project_dir, const LockO
   std::optional<std::vector<Dependency>> dependencies = read_dependencies(pyproject);
   if (!dependencies) return out;
   out.declared = true;
+  out.format = options.format;
   out.dependencies = std::move(*dependencies);
-  out.locks = lock_dependencies(hub, out.dependencies, options);
-  write_lock_file(out.lock_path, out.locks);
+  if (options.format == LockFormat::Legacy) {
+    out.locks = lock_dependencies(hub, out.dependencies, options);
+    write_lock_file(out.lock_path, out.locks);
+    return out;
+  }
+  for (const Dependency& d : out.dependencies) {
+    if (!options.pinned_commits.empty() && !options.pinned_commits.count(d.repo_id))
+      throw Error(d.repo_id + ": not in the lock being migrated; lock the project without migrating to add it");
+    lock_tree(hub, {d.repo_id, static_cast<uint64_t>(d.version), std::nullopt}, out.locks, options);
+  }
+  write_file_atomic(out.lock_path, format_structured_lock_file(out.locks));
+  out.locks = parse_lock_file(read_file(out.lock_path), out.lock_path.string());  // in the file's order
   return out;
 }
 

@@ -22,6 +22,16 @@ def main(argv: list[str] | None = None) -> int:
 
     lock = commands.add_parser("lock", help="pin the kernels a project depends on in PROJECT_DIR/kernels.lock")
     lock.add_argument("project_dir", type=Path, help="directory whose pyproject.toml has [tool.kernels.dependencies]")
+    lock.add_argument(
+        "--format",
+        choices=("structured", "legacy"),
+        default="structured",
+        help="structured: the format of kernels >= 0.17, with every kernel's dependencies (default); "
+        "legacy: the format of kernels <= 0.16, with a hash per variant",
+    )
+    lock.add_argument(
+        "--migrate", action="store_true", help="rewrite a legacy kernels.lock in the structured format, same commits"
+    )
     lock.set_defaults(run=_lock)
 
     download = commands.add_parser("download", help="download and verify the kernels of PROJECT_DIR/kernels.lock")
@@ -68,7 +78,7 @@ def _versions(args) -> int:
 
 
 def _lock(args) -> int:
-    result = _core.lock_project(args.project_dir, user_agent(None))
+    result = _core.lock_project(args.project_dir, user_agent(None), format=args.format, migrate=args.migrate)
     for message in result["warnings"]:
         print(f"warning: {message}", file=sys.stderr)
     if not result["declared"]:
@@ -77,10 +87,19 @@ def _lock(args) -> int:
             file=sys.stderr,
         )
         return 0
-    for (_requested, version), lock in zip(result["dependencies"], result["locks"]):
-        print(f"Locked {lock.repo_id} v{version} at {lock.sha} ({len(lock.variants)} variant(s))", file=sys.stderr)
+    if args.format == "legacy":
+        for (_requested, version), lock in zip(result["dependencies"], result["locks"]):
+            print(f"Locked {lock.repo_id} v{version} at {lock.sha} ({len(lock.variants)} variant(s))", file=sys.stderr)
+    else:
+        for lock in result["locks"]:
+            pin = lock.dependency
+            print(f"Locked {lock.repo_id} {_describe_pin(pin)} at {lock.sha}", file=sys.stderr)
     print(f"Wrote {result['lock_path']} ({len(result['locks'])} kernel(s))", file=sys.stderr)
     return 0
+
+
+def _describe_pin(dependency: dict) -> str:
+    return f"v{dependency['version']}" if "version" in dependency else f"revision {dependency['revision']}"
 
 
 def _download(args) -> int:

@@ -16,8 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Callable
 
-from .load import get_kernel
-from .lockfile import _locked_entry
+from .lockfile import _load_locked, _locked_entry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -69,13 +68,11 @@ class _LockedRepository:
         self.lockfile = lockfile
         self.trust_remote_code = trust_remote_code
         self._name = name
-        entry = _locked_entry(repo_id, lockfile)
-        if entry is None:
-            raise ValueError(f"Kernel `{repo_id}` is not locked")
-        self.revision = entry.sha
+        self._locks, self._entry = _locked_entry(repo_id, lockfile)
+        self.revision = self._entry.sha
 
     def _load_kernel(self) -> ModuleType:
-        return get_kernel(self.repo_id, revision=self.revision, trust_remote_code=self.trust_remote_code)
+        return _load_locked(self._locks, self._entry, trust_remote_code=self.trust_remote_code)
 
     def _key(self) -> tuple:
         return (self._name, self.repo_id, self.revision, _hashable(self.trust_remote_code))

@@ -16,14 +16,14 @@ from types import ModuleType
 from . import _core
 from ._environment import detected_backend, device_arch, emit_warnings, environment, locate_reporting, warn_all
 from . import deps
-from .deps import validate_variant_dependencies
 from .hf_hub import RepoInfo, user_agent as build_user_agent
-from .importer import _import_from_path
+from .importer import import_located
 from .variants import VariantAccepted, VariantRejected, decisions, local_variants
 
 
 def get_kernel(
     repo_id: str,
+    *,
     revision: str | None = None,
     version: int | str | None = None,
     backend: str | None = None,
@@ -48,6 +48,9 @@ def get_kernel(
     gcnArchName) is refused with a RuntimeError naming both. The declared
     architectures can be incomplete (a kernel with a Triton fallback, say):
     `check_arch=False` skips the check.
+
+    The kernel's dependencies (metadata kernel-depends) load first, found
+    the same way.
     """
     located = locate_reporting(
         _core.locate,
@@ -65,38 +68,41 @@ def get_kernel(
         device=device_arch,
     )
     repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
-    return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata)
+    return import_located(located, repo_info)
 
 
 def install_kernel(
     repo_id: str,
     *,
-    revision: str,
+    revision: str | None = None,
+    version: int | str | None = None,
     local_files_only: bool = False,
     backend: str | None = None,
     user_agent: str | dict | None = None,
-    validate_dependencies: bool = False,
+    trust_remote_code: bool | list[str] = False,
 ) -> Path:
-    """Downloads the variant of `repo_id` at `revision` that fits this process
-    into the cache (each file verified against the hub's hash) and returns its
-    directory. Nothing is imported. Online, a kernel-status.toml redirect of
-    the repository is followed (one hop, with a warning)."""
-    variant_dir = _install(repo_id, revision, local_files_only, backend, build_user_agent(user_agent))
-    if validate_dependencies:
-        validate_variant_dependencies(variant_dir)
-    return variant_dir
-
-
-def _install(repo_id: str, revision: str, local_files_only: bool, backend: str | None, agent: str) -> Path:
-    variant_dir, _commit, warnings, _repo = _core.install_variant(
-        repo_id, revision, environment(backend), local_files_only, agent
+    """Downloads the variant of `repo_id` at `revision` (or the newest of
+    major `version`) that fits this process into the cache, each file
+    verified against the hub's hash, after the publisher trust check, with
+    its kernel dependencies; returns its directory. Nothing is imported."""
+    located = locate_reporting(
+        _core.locate,
+        repo_id=repo_id,
+        revision=revision,
+        version=None if version is None else int(version),
+        env=environment(None),
+        backend=backend,
+        detected_backend=detected_backend(),
+        trust_remote_code=trust_remote_code,
+        local_files_only=local_files_only or _core.offline_mode(),
+        user_agent=build_user_agent(user_agent),
     )
-    warn_all(warnings)
-    return Path(variant_dir)
+    return Path(located.variant_dir)
 
 
 def has_kernel(
     repo_id: str,
+    *,
     revision: str | None = None,
     version: int | str | None = None,
     backend: str | None = None,
@@ -124,10 +130,19 @@ def has_kernel(
     return _core.arch_refusal(metadata=metadata, variant=best.variant_str, device=device_arch) is None
 
 
-def get_local_kernel(repo_path: Path, backend: str | None = None, *, check_arch: bool = True) -> ModuleType:
+def get_local_kernel(
+    repo_path: Path,
+    *,
+    backend: str | None = None,
+    trust_remote_code: bool | list[str] = False,
+    user_agent: str | dict | None = None,
+    check_arch: bool = True,
+) -> ModuleType:
     """Loads a kernel from a repository root (holding build/), a build/
     directory or a single variant directory, choosing the variant that fits
-    this process best. `check_arch` as for get_kernel."""
+    this process best. Its kernel dependencies load first, as get_kernel
+    finds them (LOCAL_KERNELS, else the hub with `trust_remote_code`).
+    `check_arch` as for get_kernel."""
     located = locate_reporting(
         _core.locate_local,
         path=Path(repo_path),
@@ -137,8 +152,11 @@ def get_local_kernel(repo_path: Path, backend: str | None = None, *, check_arch:
         importable=deps.importable_now,
         check_arch=check_arch,
         device=device_arch,
+        trust_remote_code=trust_remote_code,
+        local_files_only=_core.offline_mode(),
+        user_agent=build_user_agent(user_agent),
     )
-    return _import_from_path(located.variant_dir, metadata=located.metadata)
+    return import_located(located)
 
 
 def get_kernel_variants(

@@ -22,7 +22,8 @@ from . import _core
 from ._environment import detected_backend, device_arch, environment, locate_reporting
 from .deps import importable_now
 from .hf_hub import user_agent as build_user_agent
-from .importer import _import_from_path
+from .hf_hub import RepoInfo
+from .importer import import_located
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -42,46 +43,61 @@ def load_kernel(
     metadata when `lockfile` is None. The variant for this process (or for
     `backend`) must have been downloaded before, with `kernels download
     PROJECT_DIR`. `check_arch` as for get_kernel."""
-    entry = _locked_entry(repo_id, lockfile)
-    if entry is None:
-        raise ValueError(
-            f"Kernel `{repo_id}` is not locked. Please lock it with `kernels lock <project>` and then reinstall "
-            "the project."
-        )
+    locks, entry = _locked_entry(repo_id, lockfile)
     try:
-        located = _locate_locked(entry, backend=backend, local_files_only=True, check_arch=check_arch)
+        located = _locate_locked(locks, entry, backend=backend, local_files_only=True, check_arch=check_arch)
     except FileNotFoundError as e:
         raise FileNotFoundError(
             f"Locked kernel `{repo_id}` was not downloaded or does not have an applicable variant. Make sure it's "
             "downloaded locally via `kernels download <project>`."
         ) from e
-    return _import_from_path(located.variant_dir, metadata=located.metadata)
+    return import_located(located, _repo_info(located))
 
 
-def get_locked_kernel(repo_id: str, *, check_arch: bool = True) -> ModuleType:
-    """Loads the kernel `repo_id` at the commit the calling package's
-    installed kernels.lock pins, downloading it unless HF_HUB_OFFLINE is set.
-    No publisher trust check: locking the project chose the kernel.
-    `check_arch` as for get_kernel."""
-    entry = _caller_locked_entry(repo_id)
-    if entry is None:
-        raise ValueError(f"Kernel `{repo_id}` is not locked")
+def get_locked_kernel(
+    repo_id: str,
+    *,
+    lockfile: Path | None,
+    trust_remote_code: bool | list[str] = False,
+    user_agent: str | dict | None = None,
+    check_arch: bool = True,
+) -> ModuleType:
+    """Loads the kernel `repo_id` at the commit `lockfile` (or, when None, the
+    calling package's installed kernels.lock) pins, with the kernel
+    dependencies the lock pins, downloading unless HF_HUB_OFFLINE is set. No
+    publisher trust check: locking the project chose the kernel
+    (`trust_remote_code` applies only when UNSTABLE_KERNELS_ALL_LATEST
+    overrides the lock). `check_arch` as for get_kernel."""
+    locks, entry = _locked_entry(repo_id, lockfile)
+    return _load_locked(locks, entry, trust_remote_code=trust_remote_code, user_agent=user_agent,
+                        check_arch=check_arch)
+
+
+def _load_locked(locks, entry, *, trust_remote_code=False, user_agent=None, check_arch=True) -> ModuleType:
+    """Fetches (unless offline) and imports a locked kernel and the kernel
+    dependencies `locks` pins."""
     offline = _core.offline_mode()
     located = _locate_locked(
+        locks,
         entry,
         local_files_only=offline,
-        user_agent="" if offline else build_user_agent(None),
+        user_agent="" if offline else build_user_agent(user_agent),
         importable=importable_now,
         check_arch=check_arch,
+        trust_remote_code=trust_remote_code,
     )
-    return _import_from_path(located.variant_dir, metadata=located.metadata)
+    return import_located(located, _repo_info(located))
+
+
+def _repo_info(located) -> RepoInfo | None:
+    return None if located.repo_info is None else RepoInfo(*located.repo_info)
 
 
 def _locate_locked(
-    entry, *, backend=None, local_files_only, user_agent="", importable=None, check_arch=True
+    locks, entry, *, backend=None, local_files_only, user_agent="", importable=None, trust_remote_code=False, check_arch=True
 ) -> _core.Located:
     """The core's locked path: fetch, verify against the lock, python-depends
-    when `importable` is given."""
+    when `importable` is given, dependencies from `locks`."""
     return locate_reporting(
         _core.locate_locked,
         entry=entry,
@@ -93,6 +109,8 @@ def _locate_locked(
         importable=importable,
         check_arch=check_arch,
         device=device_arch,
+        locks=locks,
+        trust_remote_code=trust_remote_code,
     )
 
 
@@ -105,8 +123,8 @@ def get_locked_kernel_revision(repo_id: str, lock_json: str) -> str | None:
 
 def get_caller_locked_kernel_revision(repo_id: str) -> str | None:
     """The sha the calling package's installed kernels.lock pins `repo_id` to."""
-    entry = _caller_locked_entry(repo_id)
-    return None if entry is None else entry.sha
+    found = _caller_locked_entry(repo_id)
+    return None if found is None or found[1] is None else found[1].sha
 
 
 def write_egg_lockfile(cmd, basename, filename) -> None:
@@ -133,27 +151,44 @@ def _find(locks, repo_id: str):
 
 
 def _locked_entry(repo_id: str, lockfile: Path | None):
-    """The lock entry of `repo_id` in `lockfile`, or, when None, in the lock
-    installed with the calling package; None when it is not locked."""
-    return _locked_entry_from_file(repo_id, lockfile) if lockfile is not None else _caller_locked_entry(repo_id)
-
-
-def _locked_entry_from_file(repo_id: str, lockfile: Path):
-    path = Path(lockfile)
-    return _find(_core.parse_lock_file(path.read_text(), str(path)), repo_id)
+    """(every entry, the entry of `repo_id`) of `lockfile`, or, when None, of
+    the lock installed with the calling package. ValueError when it is not
+    locked."""
+    if lockfile is not None:
+        path = Path(lockfile)
+        found = _core.parse_lock_file(path.read_text(), str(path)), None
+        found = found[0], _find(found[0], repo_id)
+    else:
+        found = _caller_locked_entry(repo_id)
+        if found is None:
+            raise ValueError(
+                "Could not find a `kernels.lock` file in the caller's package metadata. Please lock kernels with "
+                "`kernels lock <project>` and then reinstall the project."
+            )
+    if found[1] is None:
+        raise ValueError(
+            f"Kernel `{repo_id}` is not locked. Please lock it with `kernels lock <project>` and then reinstall "
+            "the project."
+        )
+    return found
 
 
 def _caller_locked_entry(repo_id: str):
-    # A package may come from several distributions: the first lock that
-    # pins repo_id answers.
+    """(entries, entry of `repo_id` or None) of the first lock installed with
+    the calling package's distributions; None when none has a lock."""
+    found = None
     for dist in _caller_distributions():
         text = dist.read_text(LOCK_FILE_NAME)
         if text is None:
             continue
-        entry = _find(_core.parse_lock_file(text, f"{dist.metadata['Name']} {LOCK_FILE_NAME}"), repo_id)
+        locks = _core.parse_lock_file(text, f"{dist.metadata['Name']} {LOCK_FILE_NAME}")
+        entry = _find(locks, repo_id)
+        # A package may come from several distributions: the first lock that
+        # pins repo_id answers.
         if entry is not None:
-            return entry
-    return None
+            return locks, entry
+        found = found or (locks, None)
+    return found
 
 
 def _caller_distributions() -> list[importlib.metadata.Distribution]:

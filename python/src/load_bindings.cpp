@@ -99,7 +99,15 @@ void bind_load(py::module_& m) {
       .def_readonly("variant", &load::Located::variant)
       .def_readonly("metadata", &load::Located::metadata)
       .def_readonly("repo_info", &load::Located::repo_info)
-      .def_property_readonly("warnings", [](const load::Located& l) { return warnings_list(l.warnings); });
+      .def_property_readonly("warnings", [](const load::Located& l) { return warnings_list(l.warnings); })
+      .def_property_readonly(
+          "dependencies",
+          [](const load::Located& l) {
+            py::list out;
+            for (const auto& dep : l.dependencies) out.append(py::make_tuple(dep.repo_id, *dep.located));
+            return out;
+          },
+          "[(repo_id, Located)]: the kernel dependencies, in metadata order, each with its own dependencies.");
 
   m.def(
       "locate",
@@ -125,28 +133,36 @@ void bind_load(py::module_& m) {
   m.def(
       "locate_local",
       [](const fs::path& path, const resolve::Environment& env, const std::optional<std::string>& backend,
-         const std::string& detected_backend, const std::optional<py::function>& importable, bool check_arch,
+         const std::string& detected_backend, const std::optional<py::function>& importable,
+         const py::object& trust_remote_code, bool local_files_only, const std::string& user_agent, bool check_arch,
          const std::optional<py::function>& device) {
-        load::Context ctx = make_context(env, backend, detected_backend, false, "", importable);
+        load::Context ctx =
+            make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
         set_device(ctx, check_arch, device);
+        load::Trust trust = make_trust(trust_remote_code);
         py::gil_scoped_release release;
-        return load::locate_local(path, ctx);
+        return load::locate_local(path, ctx, trust);
       },
       py::kw_only(), py::arg("path"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
-      py::arg("importable") = py::none(), py::arg("check_arch") = true, py::arg("device") = py::none(),
-      "The variant directory of a local kernel for `env`, python-depends checked.");
+      py::arg("importable") = py::none(), py::arg("trust_remote_code") = false, py::arg("local_files_only") = false,
+      py::arg("user_agent") = "", py::arg("check_arch") = true, py::arg("device") = py::none(),
+      "The variant directory of a local kernel for `env`, python-depends checked; its kernel dependencies are "
+      "located as get_kernel locates them (LOCAL_KERNELS, then the hub with `trust_remote_code`).");
   m.def(
       "locate_locked",
       [](const lock::KernelLock& entry, const resolve::Environment& env, const std::optional<std::string>& backend,
          const std::string& detected_backend, bool local_files_only, const std::string& user_agent,
-         const std::optional<py::function>& importable, bool check_arch, const std::optional<py::function>& device) {
+         const std::optional<py::function>& importable, const std::vector<lock::KernelLock>& locks,
+         const py::object& trust_remote_code, bool check_arch, const std::optional<py::function>& device) {
         load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
         set_device(ctx, check_arch, device);
+        load::Trust trust = make_trust(trust_remote_code);
         py::gil_scoped_release release;  // fetches, and hashes every file of the variant
-        return load::locate_locked(entry, ctx);
+        return load::locate_locked(entry, ctx, locks, trust);
       },
       py::kw_only(), py::arg("entry"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
       py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
+      py::arg("locks") = std::vector<lock::KernelLock>{}, py::arg("trust_remote_code") = false,
       py::arg("check_arch") = true, py::arg("device") = py::none(),
       "The variant of a locked kernel for `env` at the locked commit, in the cache and checked against the lock (an "
       "altered cached copy is fetched again). FileNotFoundError when it cannot be found or fetched, ValueError when "

@@ -106,10 +106,13 @@ void bind_lock(py::module_& m) {
       "[tool.kernels.dependencies] of a pyproject.toml as [(repo_id, version)], None without the table.");
   m.def(
       "lock_project",
-      [](const fs::path& project_dir, const std::string& user_agent) {
+      [](const fs::path& project_dir, const std::string& user_agent, const std::string& format, bool migrate) {
         std::error_code ec;
         if (!fs::is_regular_file(project_dir / "pyproject.toml", ec))
           raise(PyExc_FileNotFoundError, "No pyproject.toml found in: " + project_dir.string());
+        if (format != "structured" && format != "legacy")
+          raise(PyExc_ValueError, "Unknown lock format '" + format + "' (structured or legacy)");
+        if (migrate && format != "structured") raise(PyExc_ValueError, "A legacy lock migrates to the structured format");
         std::vector<std::string> warnings;
         std::mutex warnings_mutex;
         lock::ProjectLock result = translate(PyExc_ValueError, [&] {
@@ -119,6 +122,8 @@ void bind_lock(py::module_& m) {
             std::lock_guard<std::mutex> hold(warnings_mutex);
             warnings.push_back(message);
           };
+          options.format = format == "legacy" ? lock::LockFormat::Legacy : lock::LockFormat::Structured;
+          if (migrate) options.pinned_commits = lock::legacy_commits(project_dir / std::string(lock::kLockFileName));
           return lock::lock_project(*open_hub(user_agent), project_dir, options);
         });
         py::list deps;
@@ -131,9 +136,11 @@ void bind_lock(py::module_& m) {
         out["warnings"] = warnings;
         return out;
       },
-      py::arg("project_dir"), py::arg("user_agent") = "",
+      py::arg("project_dir"), py::arg("user_agent") = "", py::arg("format") = "structured", py::arg("migrate") = false,
       "Locks PROJECT_DIR's [tool.kernels.dependencies] into PROJECT_DIR/kernels.lock -> {lock_path, declared, "
-      "dependencies, locks, warnings}. Without the table nothing is written (declared False).");
+      "dependencies, locks, warnings}: `format` structured (kernels >= 0.17, with the kernel dependency trees) or "
+      "legacy (kernels <= 0.16, with variant hashes); `migrate` keeps the commits of the legacy lock there. Without "
+      "the table nothing is written (declared False).");
   m.def(
       "download_locked",
       [](const lock::KernelLock& k, const std::optional<resolve::Environment>& env, bool all_variants,

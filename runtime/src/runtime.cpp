@@ -146,6 +146,12 @@ void* open_library(const fs::path& library) {
 // metadata, where the kernel came from, its warnings) is recorded by the
 // first load.
 const LoadedKernel& load_located(const load::Located& located) {
+  // Kernel dependencies first: their ops exist before this kernel's library
+  // initialises.
+  std::vector<std::pair<std::string, const LoadedKernel*>> dependencies;
+  for (const load::LocatedDependency& dep : located.dependencies)
+    dependencies.emplace_back(dep.repo_id, &load_located(*dep.located));
+
   std::error_code ec;
   fs::path canonical = fs::canonical(located.variant_dir, ec);
   if (ec) throw Error("Cannot load kernel from " + located.variant_dir.string() + ": " + ec.message());
@@ -159,6 +165,7 @@ const LoadedKernel& load_located(const load::Located& located) {
   kernel->variant_dir = canonical;
   kernel->variant = located.variant;
   kernel->metadata = located.metadata;
+  kernel->dependencies = std::move(dependencies);
   kernel->ops_namespace = kernel->metadata.id;
   kernel->library = find_kernel_library(canonical, kernel->metadata);
 
@@ -258,7 +265,8 @@ load::Context load_context(const LoadOptions& options) {
 }  // namespace
 
 const LoadedKernel& load_local_kernel(const fs::path& path, const LoadOptions& options) {
-  load::Located located = load::locate_local(path, load_context(options));
+  load::Located located =
+      load::locate_local(path, load_context(options), {options.trust_remote_code, options.trusted_repos});
   return load_located(located);
 }
 
@@ -282,7 +290,8 @@ const LoadedKernel& load_kernel(const std::string& repo_id, const fs::path& lock
   auto entry =
       std::find_if(locks.begin(), locks.end(), [&](const lock::KernelLock& k) { return k.repo_id == repo_id; });
   if (entry == locks.end()) throw Error("Kernel `" + repo_id + "` is not locked in " + lockfile.string());
-  load::Located located = load::locate_locked(*entry, load_context(options));
+  load::Located located =
+      load::locate_locked(*entry, load_context(options), locks, {options.trust_remote_code, options.trusted_repos});
   return load_located(located);
 }
 

@@ -183,7 +183,7 @@ def test_info_of_a_local_kernel(relu, capsys):
     code, out, err = run_cli(capsys, "info", str(kernel_dir), "--json")
     assert (code, err) == (0, "")
     assert json.loads(out) == {
-        "name": "relu", "version": 1, "kernels_minver": None, "license": "Apache-2.0", "upstream": None,
+        "name": "relu", "version": 1, "kernels_minver": "0.14.0", "license": "Apache-2.0", "upstream": None,
         "source": None, "python_depends": [], "backends": ["cpu"], "variant": variant_dir.name,
         "kernel_depends": [], "path": str(kernel_dir)}
     code, out, _ = run_cli(capsys, "info", str(kernel_dir))

@@ -26,6 +26,9 @@ struct Options {
   std::string project_dir;
   std::optional<std::string> hub_spec;
   bool quiet = false;
+  // lock
+  std::string format = "structured";
+  bool migrate = false;
   // download
   bool all_variants = false;
   std::string python, backend;
@@ -38,6 +41,12 @@ int lock(const Options& o, ev::Writer& out) {
     std::cerr << "warning: " << message << "\n";
     out.warning(message);
   };
+  options.format = o.format == "legacy" ? kb::lock::LockFormat::Legacy : kb::lock::LockFormat::Structured;
+  if (o.migrate) {
+    if (options.format != kb::lock::LockFormat::Structured)
+      throw kb::tools::UsageError("--migrate writes the structured format; it cannot be combined with --format legacy");
+    options.pinned_commits = kb::lock::legacy_commits(fs::path(o.project_dir) / std::string(kb::lock::kLockFileName));
+  }
   kb::lock::ProjectLock result = kb::lock::lock_project(*hub, o.project_dir, options);
   if (!result.declared) {
     std::string message = (fs::path(o.project_dir) / "pyproject.toml").string() +
@@ -51,9 +60,22 @@ int lock(const Options& o, ev::Writer& out) {
     const kb::lock::KernelLock& k = result.locks[i];
     ev::Json e = out.make(ev::kKernelLocked);
     e["repo_id"] = k.repo_id;
+    e["sha"] = k.sha;
+    if (k.pin) {
+      // Structured: every kernel of the trees, each with its pin.
+      if (k.pin->version)
+        e["version"] = *k.pin->version;
+      else
+        e["revision"] = *k.pin->revision;
+      out.emit(e);
+      if (!o.quiet)
+        std::cerr << "Locked " << k.repo_id << " "
+                  << (k.pin->version ? "v" + std::to_string(*k.pin->version) : "revision " + *k.pin->revision)
+                  << " at " << k.sha << "\n";
+      continue;
+    }
     e["requested"] = result.dependencies[i].repo_id;
     e["version"] = result.dependencies[i].version;
-    e["sha"] = k.sha;
     e["variants"] = ev::Json::array();
     for (const auto& [name, _] : k.variants) e["variants"].push_back(name);
     out.emit(e);
@@ -118,7 +140,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Lock the kernels a project depends on, or download the locked kernels.\n"
       "  kb-lock [lock] PROJECT_DIR     resolve [tool.kernels.dependencies] of PROJECT_DIR/pyproject.toml\n"
-      "                                 on the hub and write PROJECT_DIR/kernels.lock\n"
+      "                                 and the kernels they depend on, on the hub, and write\n"
+      "                                 PROJECT_DIR/kernels.lock (--format, --migrate)\n"
       "  kb-lock download PROJECT_DIR   fetch every kernel of PROJECT_DIR/kernels.lock at its locked\n"
       "                                 commit into the cache and verify it against the lock\n"
       "The hub comes from KB_HUB (local, local:DIR, git+URL, hf) unless --hub is given.\n"
@@ -129,8 +152,18 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "Print only errors and warnings on stderr");
   app.add_option("PROJECT_DIR", o.project_dir, "Project directory holding pyproject.toml (lock)");
   app.fallthrough();  // subcommands created below accept --hub and -q too
+  const auto add_lock_options = [&](CLI::App& cmd) {
+    cmd.add_option("--format", o.format,
+                   "structured: the format of kernels >= 0.17, with the kernels' dependency trees (default); "
+                   "legacy: the format of kernels <= 0.16, with a hash per variant")
+        ->check(CLI::IsMember({"structured", "legacy"}));
+    cmd.add_flag("--migrate", o.migrate,
+                 "Rewrite a legacy PROJECT_DIR/kernels.lock in the structured format at the commits it pins");
+  };
+  add_lock_options(app);
   CLI::App* lock_cmd = app.add_subcommand("lock", "Write PROJECT_DIR/kernels.lock (the default)");
   lock_cmd->add_option("PROJECT_DIR", o.project_dir, "Project directory holding pyproject.toml")->required();
+  add_lock_options(*lock_cmd);
   CLI::App* download_cmd = app.add_subcommand("download", "Download the kernels of PROJECT_DIR/kernels.lock");
   download_cmd->add_option("PROJECT_DIR", o.project_dir, "Project directory holding kernels.lock")->required();
   download_cmd->add_flag("--all-variants", o.all_variants, "Every locked variant instead of the one for this system");

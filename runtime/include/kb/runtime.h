@@ -87,6 +87,9 @@ struct LoadedKernel {
   std::optional<RepoInfo> repo_info;        // hub kernels only (first load wins)
   std::vector<std::string> warnings;        // dirty-provenance notice, redirects, no ops registered, ...
   void* handle = nullptr;                   // from dlopen
+  // Its kernel dependencies (metadata kernel-depends) by repository id, in
+  // the metadata's order; loaded before it.
+  std::vector<std::pair<std::string, const LoadedKernel*>> dependencies;
 
   // The variant's name, or the directory name for a directly given variant directory.
   std::string variant_name() const;
