@@ -1,11 +1,13 @@
 #include "libkb/lock/project.h"
 
 #include <algorithm>
-#include <set>
 #include <climits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "libkb/hub/status.h"
 #include "libkb/lock/variant_hash.h"
@@ -235,6 +237,11 @@ class TreeLocker {
       std::string path = variant.path + "/metadata.json";
       std::optional<std::string> text = hub_.read_repo_file(repo_id, commit, path);
       if (!text) continue;
+      // Builds older than kernel dependencies carry less metadata (no id,
+      // sometimes only python-depends); they depend on nothing, so only a
+      // file that declares kernel-depends has to be complete.
+      nlohmann::json raw = nlohmann::json::parse(*text, nullptr, false);
+      if (raw.is_object() && !raw.contains("kernel-depends")) continue;
       metadata::Metadata md = metadata::parse_metadata(*text, repo_id + "@" + commit + ":" + path);
       out.insert(out.end(), md.kernel_depends.begin(), md.kernel_depends.end());
     }

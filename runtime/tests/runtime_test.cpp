@@ -400,7 +400,7 @@ TEST_F(ExampleReluHub, LoadKernelFollowsTheLockAndRefetchesAnAlteredCachedCopy) 
   fs::path project = tmp.path / "app";
   write(project / "pyproject.toml", "[project]\nname = \"app\"\n\n[tool.kernels.dependencies]\n\"kb-examples/relu\" = 1\n");
   std::string kb = std::string(KB_BINARY_DIR) + "/bin/kb";
-  ASSERT_EQ(std::system((kb + " lock " + project.string() + " >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(std::system((kb + " lock --format legacy " + project.string() + " >/dev/null 2>&1").c_str()), 0);
   ASSERT_EQ(std::system((kb + " download " + project.string() + " >/dev/null 2>&1").c_str()), 0);
   std::string locked_sha =
       nlohmann::json::parse(std::ifstream(project / "kernels.lock"))[0]["sha"].get<std::string>();

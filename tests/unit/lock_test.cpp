@@ -403,12 +403,20 @@ class LockHubTest : public ::testing::Test {
   std::string v1_, v2_;
 };
 
+// The format that records a hash per variant (kb's verified locks).
+lock::LockOptions legacy_format() {
+  lock::LockOptions options;
+  options.format = lock::LockFormat::Legacy;
+  return options;
+}
+
 }  // namespace
 
 TEST_F(LockHubTest, LocksEveryTorchVariantAtTheVersionCommit) {
   publish_relu(*hub_);
   std::vector<std::string> warnings;
   lock::LockOptions opts{4, [&](const std::string& w) { warnings.push_back(w); }};
+  opts.format = lock::LockFormat::Legacy;  // the format that records variant hashes
   lock::ProjectLock result = lock::lock_project(*hub_, project("\"acme/relu\" = 1\n"), opts);
   ASSERT_TRUE(result.declared);
   std::vector<lock::KernelLock> written = lock::read_lock_file(tmp_.path() / "project/kernels.lock");
@@ -429,7 +437,8 @@ TEST_F(LockHubTest, LocksSeveralKernelsInFileOrderAndReportsEachFailure) {
   publish_relu(*hub_);
   write(tmp_.path() / "src/zeta/build/torch-cpu/__init__.py", "zeta\n");
   std::string zeta = publish(*hub_, "acme/zeta", "v3", "zeta");
-  lock::ProjectLock result = lock::lock_project(*hub_, project("\"acme/zeta\" = 3\n\"acme/relu\" = 2\n"));
+  const lock::LockOptions legacy = legacy_format();  // file order, every failure at once
+  lock::ProjectLock result = lock::lock_project(*hub_, project("\"acme/zeta\" = 3\n\"acme/relu\" = 2\n"), legacy);
   ASSERT_EQ(result.locks.size(), 2u);
   EXPECT_EQ(result.locks[0].repo_id, "acme/zeta");
   EXPECT_EQ(result.locks[0].sha, zeta);
@@ -438,7 +447,7 @@ TEST_F(LockHubTest, LocksSeveralKernelsInFileOrderAndReportsEachFailure) {
   // A missing kernel and a missing version: one line each; the old lock stays.
   std::string before = read(tmp_.path() / "project/kernels.lock");
   std::string m = error_of([&] {
-    lock::lock_project(*hub_, project("\"acme/nothere\" = 1\n\"acme/relu\" = 1\n\"acme/zeta\" = 1\n"));
+    lock::lock_project(*hub_, project("\"acme/nothere\" = 1\n\"acme/relu\" = 1\n\"acme/zeta\" = 1\n"), legacy);
   });
   std::vector<std::string> lines = split(m, '\n');
   ASSERT_EQ(lines.size(), 2u) << m;
@@ -469,7 +478,7 @@ TEST_F(LockHubTest, FollowsAKernelStatusRedirectAtMain) {
 
 TEST_F(LockHubTest, DownloadsTheVariantForThisSystemAndVerifiesIt) {
   publish_relu(*hub_);
-  lock::lock_project(*hub_, project("\"acme/relu\" = 1\n"));
+  lock::lock_project(*hub_, project("\"acme/relu\" = 1\n"), legacy_format());
   std::vector<lock::KernelLock> locks = lock::read_project_lock(tmp_.path() / "project");
   auto got = lock::download_locked(*hub_, locks[0], options());
   ASSERT_EQ(got.size(), 1u);
@@ -605,7 +614,7 @@ TEST_F(LockHubTest, LocksAndDownloadsThroughAGitHubOverFileUrls) {
   auto writer = hub::open_git_hub(url, tmp_.path() / "mirrors/writer");
   publish_relu(*writer);
   auto reader = hub::open_git_hub(url, tmp_.path() / "mirrors/reader");
-  lock::ProjectLock result = lock::lock_project(*reader, project("\"acme/relu\" = 1\n"));
+  lock::ProjectLock result = lock::lock_project(*reader, project("\"acme/relu\" = 1\n"), legacy_format());
   ASSERT_EQ(result.locks.size(), 1u);
   EXPECT_EQ(result.locks[0].sha, v1_);
   EXPECT_EQ(result.locks[0].find("torch-cpu")->hash, expected_hash("torch-cpu"));
