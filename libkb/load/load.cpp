@@ -13,6 +13,7 @@
 #include "libkb/http/client.h"
 #include "libkb/hub/hub.h"
 #include "libkb/hub/trust.h"
+#include "libkb/load/digest_check.h"
 #include "libkb/lock/download.h"
 #include "libkb/metadata/zip_layout.h"
 #include "libkb/runtime/local_kernels.h"
@@ -91,6 +92,15 @@ resolve::Environment requested_env(const Context& ctx) {
   return as(ErrorKind::InvalidArgument, [&] { return resolve::with_backend(ctx.env, ctx.backend); });
 }
 
+// The digest check of every load; a hub build (with `location`) is hashed
+// once per commit and variant, then trusted through its receipt.
+void verify_digest(Located& located, const Context& ctx, const std::optional<KernelLocation>& location) {
+  std::string variant = located.variant ? located.variant->str() : located.variant_dir.filename().string();
+  DigestCheck check = check_digest(located.variant_dir, located.metadata, variant, location, ctx.cache_root);
+  for (auto& w : check.warnings) located.warnings.push_back({Warning::Channel::User, std::move(w)});
+  if (check.failure) throw LoadError(ErrorKind::Modified, *check.failure);
+}
+
 Located locate_in(const fs::path& path, const resolve::Environment& env, const Context& ctx) {
   resolve::LocalChoice choice = as(ErrorKind::NotFound, [&] { return resolve::choose_local_variant(path, env); });
   Located out;
@@ -99,6 +109,7 @@ Located locate_in(const fs::path& path, const resolve::Environment& env, const C
   for (const auto& w : choice.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
   check_loadable(out, ctx);
+  verify_digest(out, ctx, std::nullopt);  // local files may change: hashed on every load
   return out;
 }
 
@@ -246,6 +257,7 @@ Located locate_one(Request request, const Context& ctx) {
     out.variant = variant::Variant::try_parse(installed.variant);
     out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
     check_loadable(out, ctx);
+    verify_digest(out, ctx, KernelLocation{request.repo_id, installed.commit, installed.variant});
     out.repo_info = std::make_pair(request.repo_id, revision);
   } catch (LoadError& e) {
     e.warnings.insert(e.warnings.begin(), out.warnings.begin(), out.warnings.end());
@@ -290,6 +302,7 @@ Located locate_locked_one(const lock::KernelLock& entry, const Context& ctx) {
   out.variant = variant::Variant::try_parse(got.front().variant);
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
   check_loadable(out, ctx);
+  verify_digest(out, ctx, KernelLocation{entry.repo_id, entry.sha, got.front().variant});
   out.repo_info = std::make_pair(entry.repo_id, entry.sha);
   return out;
 }

@@ -30,7 +30,8 @@ namespace kb::load {
 // run on the device (Python: RuntimeError).
 // Unauthorized: the hub refused the token while checking the publisher
 // (Python: PermissionError, an OSError as the hub client's HTTP errors are).
-enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch, Incompatible, Unauthorized };
+// Modified: the files of a build differ from the digest its metadata records.
+enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch, Incompatible, Unauthorized, Modified };
 
 // The kernels API this kb implements ("0.18.3") and its distribution
 // version ("0.18.3+kb.0.1.0"), as the Python package reports them.
