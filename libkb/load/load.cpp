@@ -97,7 +97,7 @@ resolve::Environment requested_env(const Context& ctx) {
 void verify_digest(Located& located, const Context& ctx, const std::optional<KernelLocation>& location) {
   std::string variant = located.variant ? located.variant->str() : located.variant_dir.filename().string();
   DigestCheck check = check_digest(located.variant_dir, located.metadata, variant, location, ctx.cache_root);
-  for (auto& w : check.warnings) located.warnings.push_back({Warning::Channel::User, std::move(w)});
+  for (auto& w : check.warnings) located.warnings.push_back({Warning::Channel::Log, std::move(w)});
   if (check.failure) throw LoadError(ErrorKind::Modified, *check.failure);
 }
 

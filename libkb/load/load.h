@@ -44,7 +44,9 @@ std::string loadable_kernels_minver();
 // A warning for the caller to show: as a user warning, or (a newer version
 // exists) as a log message of the versions logger.
 struct Warning {
-  enum class Channel { User, VersionNotice };
+  // Log: a notice for the kernels logger (the Python package logs it as
+  // the kernels package does, instead of raising a Python warning).
+  enum class Channel { User, VersionNotice, Log };
   Channel channel = Channel::User;
   std::string message;
 };

@@ -149,11 +149,14 @@ def warn_all(messages) -> None:
 def emit_warnings(found, stacklevel: int = 3) -> None:
     """Shows what the C++ loader reported, as (channel, message) pairs: user
     warnings at the caller of the public loader (`stacklevel` counts from
-    here), version notices through the versions logger, as the existing
-    package does."""
+    here), version notices through the versions logger and log notices
+    (digest checks) through the kernels logger, as the existing package
+    does."""
     for channel, message in found:
         if channel == "version":
             logging.getLogger("kernels._versions").warning(message)
+        elif channel == "log":
+            logging.getLogger("kernels").warning(message)
         else:
             warnings.warn(message, UserWarning, stacklevel=stacklevel)
 

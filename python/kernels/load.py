@@ -76,8 +76,8 @@ def install_kernel(
     *,
     revision: str | None = None,
     version: int | str | None = None,
-    local_files_only: bool = False,
     backend: str | None = None,
+    local_files_only: bool = False,
     user_agent: str | dict | None = None,
     trust_remote_code: bool | list[str] = False,
 ) -> Path:
@@ -106,28 +106,70 @@ def has_kernel(
     revision: str | None = None,
     version: int | str | None = None,
     backend: str | None = None,
+    trust_remote_code: bool | list[str] = False,
     check_arch: bool = True,
 ) -> bool:
-    """Whether the hub has a variant of `repo_id` for this process (or for
-    `backend`): the best variant's metadata.json exists at the revision and,
-    unless `check_arch=False`, the architectures it declares run on the
-    current device."""
+    """Whether `repo_id` and its whole dependency tree have a build for this
+    process (or for `backend`): a repo id LOCAL_KERNELS maps is looked up in
+    its directory, any other on the hub (publisher trust as for get_kernel),
+    reading only each build's metadata.json. Unless `check_arch=False`, the
+    architectures a build declares must run on the current device."""
     env = environment(backend)
     agent = build_user_agent(None)
-    revision = _select_revision_or_version(
-        repo_id, revision=revision, version=version, local_files_only=_core.offline_mode(), agent=agent
-    )
-    best = _core.resolve(_core.hub_variants(repo_id, revision, agent), env).best
-    if best is None:
-        return False
-    if not check_arch:
-        return _core.hub_file_exists(repo_id, revision, f"build/{best.variant_str}/metadata.json", agent)
-    metadata = _core.hub_variant_metadata(
-        repo_id=repo_id, revision=revision, variant=best.variant_str, user_agent=agent
-    )
-    if metadata is None:
-        return False
-    return _core.arch_refusal(metadata=metadata, variant=best.variant_str, device=device_arch) is None
+    offline = _core.offline_mode()
+    pending = [(repo_id, revision, version)]
+    checked = set()
+    while pending:
+        kernel, kernel_revision, kernel_version = pending.pop()
+        if (kernel, kernel_revision, kernel_version) in checked:
+            continue  # shared dependencies, and cycles, are looked at once
+        checked.add((kernel, kernel_revision, kernel_version))
+        metadata = _available_build(
+            kernel, kernel_revision, kernel_version, env, agent, offline, trust_remote_code, check_arch
+        )
+        if metadata is None:
+            return False
+        for dep in metadata.kernel_depends:
+            pending.append((dep.repo_id, dep.revision, dep.version))
+    return True
+
+
+def _available_build(repo_id, revision, version, env, agent, offline, trust_remote_code, check_arch):
+    """The metadata of the build of `repo_id` that would load here, or None."""
+    local = _local_kernel_path(repo_id)
+    if local is not None:
+        try:
+            choice = _core.choose_local_variant(path=local, env=env)
+        except FileNotFoundError:
+            return None
+        metadata = _core.Metadata.read_from_file(choice.variant_dir / "metadata.json")
+        variant = choice.variant_dir.name
+    else:
+        if not offline:  # offline the hub cannot be asked, as for get_kernel
+            _check_trust(repo_id, trust_remote_code, agent)
+        revision = _select_revision_or_version(
+            repo_id, revision=revision, version=version, local_files_only=offline, agent=agent
+        )
+        best = _core.resolve(_core.hub_variants(repo_id, revision, agent), env).best
+        if best is None:
+            return None
+        variant = best.variant_str
+        metadata = _core.hub_variant_metadata(repo_id=repo_id, revision=revision, variant=variant, user_agent=agent)
+        if metadata is None:
+            return None
+    if check_arch and _core.arch_refusal(metadata=metadata, variant=variant, device=device_arch) is not None:
+        return None
+    return metadata
+
+
+def _check_trust(repo_id: str, trust_remote_code: bool | list[str], agent: str) -> None:
+    if trust_remote_code is True or (isinstance(trust_remote_code, list) and repo_id in trust_remote_code):
+        return
+    if _core.publisher_trusted(org=repo_id.split("/", 1)[0], user_agent=agent) is False:
+        raise ValueError(
+            f"Kernel repository '{repo_id}' is not from a trusted publisher. Set trust_remote_code=True or add the "
+            "repository ID to the trust_remote_code allowlist to allow loading kernels from untrusted sources."
+        )
 
 
 def get_local_kernel(

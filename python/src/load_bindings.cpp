@@ -69,7 +69,10 @@ load::Trust make_trust(const py::object& trust_remote_code) {
 py::list warnings_list(const std::vector<load::Warning>& warnings) {
   py::list out;
   for (const auto& w : warnings)
-    out.append(py::make_tuple(w.channel == load::Warning::Channel::VersionNotice ? "version" : "user", w.message));
+    out.append(py::make_tuple(w.channel == load::Warning::Channel::VersionNotice ? "version"
+                              : w.channel == load::Warning::Channel::Log         ? "log"
+                                                                                 : "user",
+                              w.message));
   return out;
 }
 

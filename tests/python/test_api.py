@@ -78,22 +78,26 @@ def test_version_matches_the_distribution_metadata_and_transformers_range():
     assert Version("0.18.2") <= Version(kernels.__version__) < Version("0.19.0")
 
 
+# The signatures of the current kernels release (0.19): everything after the
+# repository is keyword-only.
 def test_get_kernel_signature():
     assert params(kernels.get_kernel) == [
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("revision", P.POSITIONAL_OR_KEYWORD, None),
-        ("version", P.POSITIONAL_OR_KEYWORD, None),
-        ("backend", P.POSITIONAL_OR_KEYWORD, None),
-        ("user_agent", P.POSITIONAL_OR_KEYWORD, None),
-        ("trust_remote_code", P.POSITIONAL_OR_KEYWORD, False),
-        ("check_arch", P.POSITIONAL_OR_KEYWORD, True),
+        ("revision", P.KEYWORD_ONLY, None),
+        ("version", P.KEYWORD_ONLY, None),
+        ("backend", P.KEYWORD_ONLY, None),
+        ("user_agent", P.KEYWORD_ONLY, None),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
 
 def test_get_local_kernel_signature():
     assert params(kernels.get_local_kernel) == [
         ("repo_path", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("backend", P.POSITIONAL_OR_KEYWORD, None),
+        ("backend", P.KEYWORD_ONLY, None),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("user_agent", P.KEYWORD_ONLY, None),
         ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
@@ -110,11 +114,23 @@ def test_get_kernel_variants_signature():
 def test_install_kernel_signature():
     assert params(kernels.install_kernel) == [
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("revision", P.KEYWORD_ONLY, P.empty),
-        ("local_files_only", P.KEYWORD_ONLY, False),
+        ("revision", P.KEYWORD_ONLY, None),
+        ("version", P.KEYWORD_ONLY, None),
         ("backend", P.KEYWORD_ONLY, None),
+        ("local_files_only", P.KEYWORD_ONLY, False),
         ("user_agent", P.KEYWORD_ONLY, None),
-        ("validate_dependencies", P.KEYWORD_ONLY, False),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+    ]
+
+
+def test_has_kernel_signature():
+    assert params(kernels.has_kernel) == [
+        ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("revision", P.KEYWORD_ONLY, None),
+        ("version", P.KEYWORD_ONLY, None),
+        ("backend", P.KEYWORD_ONLY, None),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
 
@@ -131,6 +147,9 @@ def test_load_kernel_signature():
 def test_get_locked_kernel_signature():
     assert params(kernels.get_locked_kernel) == [
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("lockfile", P.KEYWORD_ONLY, P.empty),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("user_agent", P.KEYWORD_ONLY, None),
         ("check_arch", P.KEYWORD_ONLY, True),
     ]
 

@@ -156,7 +156,9 @@ def hub(tmp_path_factory, cpu_linux_torch):
         ("nobody/pure", {"type": "cpu"}),
     ]:
         name = repo_id.split("/")[1]
-        metadata = {"name": name, "id": f"_{name}_{tag}", "version": 1, "license": "MIT", "python-depends": [],
+        # One id per build: builds with the same id are one build to the loader.
+        org = repo_id.split("/")[0]
+        metadata = {"name": name, "id": f"_{name}_{org}_{tag}", "version": 1, "license": "MIT", "python-depends": [],
                     "backend": backend}
         prefix = f"build/{cpu_linux_torch}"
         server.commit(repo_id, "v1", {f"{prefix}/metadata.json": json.dumps(metadata).encode(),

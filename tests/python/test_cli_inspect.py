@@ -188,7 +188,7 @@ def test_info_of_a_local_kernel(relu, capsys):
         "kernel_depends": [], "path": str(kernel_dir)}
     code, out, _ = run_cli(capsys, "info", str(kernel_dir))
     assert out == (f"Path: {kernel_dir}\nVariant: {variant_dir.name}\nName: relu\nVersion: 1\n"
-                   "Minimum kernels version: -\nLicense: Apache-2.0\nUpstream: -\nSource: -\n"
+                   "Minimum kernels version: 0.14.0\nLicense: Apache-2.0\nUpstream: -\nSource: -\n"
                    "Kernel dependencies: -\nPython dependencies: -\nBackends: cpu\n")
 
 

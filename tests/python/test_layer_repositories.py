@@ -69,15 +69,17 @@ def test_signatures():
 
 def test_an_unlocked_kernel_is_refused_when_the_repository_is_created(tmp_path):
     lock = write_lock(tmp_path / "kernels.lock", {"org/other": SHA_A})
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    unlocked = r"^Kernel `org/k` is not locked\. Please lock it with `kernels lock <project>` and then reinstall"
+    with pytest.raises(ValueError, match=unlocked):
         LockedLayerRepository("org/k", lockfile=lock, layer_name="ReLU")
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    with pytest.raises(ValueError, match=unlocked):
         func_repo("org/k", lockfile=lock, func_name="double")
     # Without a lock file the calling module's package is asked: this test
-    # module belongs to no installed distribution, so nothing is locked.
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    # module belongs to no installed distribution, so there is no lock.
+    no_lock = r"^Could not find a `kernels.lock` file in the caller's package metadata\."
+    with pytest.raises(ValueError, match=no_lock):
         LockedLayerRepository("org/k", layer_name="ReLU")
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    with pytest.raises(ValueError, match=no_lock):
         func_repo("org/k", func_name="double")
     with pytest.raises(FileNotFoundError):
         LockedLayerRepository("org/k", lockfile=tmp_path / "missing.lock", layer_name="ReLU")
@@ -185,14 +187,16 @@ def test_strings(tmp_path):
 # -- load with a stand-in get_kernel ---------------------------------------------------------------
 @pytest.fixture
 def fake_hub(monkeypatch, tmp_path):
-    """get_kernel replaced by a stub serving modules by repo id, recording its calls."""
+    """The locked loader replaced by a stub serving modules by repo id,
+    recording the entry it was asked for."""
     modules, calls = {}, []
 
-    def get_kernel(repo_id, revision=None, trust_remote_code=False, **rest):
-        calls.append((repo_id, revision, trust_remote_code, rest))
-        return modules[repo_id]
+    def load_locked(locks, entry, *, trust_remote_code=False, **rest):
+        assert [lock.repo_id for lock in locks if lock.repo_id == entry.repo_id] == [entry.repo_id]
+        calls.append((entry.repo_id, entry.sha, trust_remote_code, rest))
+        return modules[entry.repo_id]
 
-    monkeypatch.setattr(layer_module, "get_kernel", get_kernel)
+    monkeypatch.setattr(layer_module, "_load_locked", load_locked)
     lock = write_lock(tmp_path / "kernels.lock", {f"org/{n}": SHA_A for n in ["k", "bare", "none"]})
     return SimpleNamespace(modules=modules, calls=calls, lock=lock)
 
@@ -353,7 +357,7 @@ def locked_hub(tmp_path_factory):
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lock = proj / "kernels.lock"
-    assert {e["repo_id"]: e["sha"] for e in json.loads(lock.read_text())} == locked
+    assert {e["dependency"]["repo-id"]: e["lock"]["commit"] for e in json.loads(lock.read_text())} == locked
 
     publish(env, work / "layers-later", LAYERS_V1_LATER, "kb-test/layers")
     assert branch_head(root, "kb-test/layers") != locked["kb-test/layers"]

@@ -1,5 +1,7 @@
 """get_local_kernel: path rules, resolution, import mechanism, registry,
 python-depends and warnings (spec 3.2, 5.2, 5.3, 5.6, 5.7)."""
+import base64
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -146,14 +148,25 @@ def test_variant_without_module(tmp_path):
     assert str(info.value) == f"No kernel module found at: `{variant}`"
 
 
-def test_same_id_from_two_paths_both_register(tmp_path):
+def test_a_build_id_is_imported_once_and_a_different_build_with_it_is_refused(tmp_path):
+    # Ids are unique per build: a second directory with the id of a loaded
+    # build is that build (without digests there is nothing to compare).
     first = write_variant(tmp_path / "a", kernel_id="_same_id_test", body="VALUE = 1\n")
     second = write_variant(tmp_path / "b", kernel_id="_same_id_test", body="VALUE = 2\n")
     one = kernels.get_local_kernel(first)
-    two = kernels.get_local_kernel(second)
-    assert (one.VALUE, two.VALUE) == (1, 2)
-    assert sys.modules["_same_id_test"] is two
-    assert kernels.get_local_kernel(first) is one
+    assert kernels.get_local_kernel(second) is one and one.VALUE == 1
+    assert sys.modules["_same_id_test"] is one
+    # A build that records a digest is not the loaded one, which records none.
+    third = write_variant(tmp_path / "c", kernel_id="_same_id_test", body="VALUE = 3\n")
+    data = json.loads((third / "metadata.json").read_text())
+    data["digest"] = {"algorithm": "sha256", "files": {
+        path.name: base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+        for path in third.iterdir() if path.name != "metadata.json"}}
+    (third / "metadata.json").write_text(json.dumps(data))
+    with pytest.raises(RuntimeError, match=r"has the same id '_same_id_test' as a kernel that is already loaded, "
+                                           r"but it is a different build: this build has a digest, but the loaded "
+                                           r"build does not"):
+        kernels.get_local_kernel(third)
 
 
 def copy_relu_variant(relu_variant_dir, tmp_path, **changes):

@@ -18,7 +18,7 @@ from types import MethodType, ModuleType
 from typing import TYPE_CHECKING, Callable
 
 from ..load import get_kernel, get_local_kernel
-from ..lockfile import _locked_entry
+from ..lockfile import _load_locked, _locked_entry
 from . import globals as _globals
 from ._func_module import create_func_module, use_kernelized_func
 from .device import Device
@@ -206,18 +206,22 @@ class _LockedRepository:
         self.trust_remote_code = _copy_trust(trust_remote_code)
         self.check_arch = check_arch
         self._name = name
-        entry = _locked_entry(repo_id, lockfile)
-        if entry is None:
-            raise ValueError(f"Kernel `{repo_id}` is not locked")
-        self.revision = entry.sha
+        # ValueError naming the kernel when the lock does not pin it.
+        self._locks, self._entry = _locked_entry(repo_id, lockfile)
+        self.revision = self._entry.sha
 
     def _load_kernel(self) -> ModuleType:
-        return get_kernel(
-            self.repo_id,
-            revision=self.revision,
-            trust_remote_code=self.trust_remote_code,
-            check_arch=self.check_arch,
+        if self._entry is None:  # unpickled: the lock's entries are not carried
+            self._locks, self._entry = _locked_entry(self.repo_id, self.lockfile)
+        # The kernel and its dependencies at the commits the lock pins.
+        return _load_locked(
+            self._locks, self._entry, trust_remote_code=self.trust_remote_code, check_arch=self.check_arch
         )
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_locks"], state["_entry"] = None, None
+        return state
 
     def _key(self) -> tuple:
         return (self._name, self.repo_id, self.revision, _hashable_trust(self.trust_remote_code), self.check_arch)
