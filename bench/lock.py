@@ -3,9 +3,8 @@
 measured in the same run:
 
 - kb lock: wall time of `kb lock PROJECT_DIR` (process start included): per
-  kernel, the kernel-status.toml redirect check, the v<N> commit lookup and a
-  recursive tree listing hashed into the variant locks, kernels resolved
-  concurrently; kernels.lock written.
+  kernel, the v<N> commit lookup and a recursive tree listing hashed into
+  the variant locks, kernels resolved concurrently; kernels.lock written.
 - baseline: 20 sequential GET /api/kernels/{id}/revision/v1 with urllib from
   this process (no process start, no tree, no hashing): the least any locker
   that asks once per kernel, one after the other, must wait for.
@@ -131,7 +130,7 @@ def main() -> int:
     print(f"kb lock:                         {lock * 1e3:8.2f} ms  "
           f"(of which process start, nothing to lock: {startup * 1e3:.2f} ms)")
     print(f"    {len(requests)} requests ({len(requests) / args.kernels:.1f} per kernel: branch refs, "
-          f"kernel-status.toml on main, recursive tree), up to 8 kernels at once")
+          f"recursive tree), up to 8 kernels at once")
     print(f"{args.kernels} sequential revision requests: {revisions * 1e3:8.2f} ms")
     print(f"ratio kb lock / sequential revisions: {lock / revisions:.2f}")
     return 0

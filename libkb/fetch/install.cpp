@@ -6,7 +6,6 @@
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/store_files.h"
 #include "libkb/git/git.h"
-#include "libkb/hub/status.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
@@ -30,35 +29,6 @@ fs::path variants_listing(const cache::RepoCache& repo, const std::string& commi
   return repo.repo_dir() / ".kb-complete" / commit / ".variants";
 }
 
-// The kernel-status.toml redirect of a commit ("" = none), recorded on first
-// sight: a commit's files never change.
-fs::path status_record(const cache::RepoCache& repo, const std::string& commit) {
-  return repo.repo_dir() / ".kb-complete" / commit / ".status";
-}
-
-// `tree`, when given, is the commit's full listing: a repository without
-// kernel-status.toml then needs no request to say so.
-std::optional<hub::Redirect> redirect_of(hub::Hub& hub, const cache::RepoCache& repo, const std::string& commit,
-                                         const std::vector<hub::TreeEntry>* tree) {
-  fs::path record = status_record(repo, commit);
-  std::error_code ec;
-  std::string text;
-  if (fs::is_regular_file(record, ec)) {
-    text = read_file(record);
-  } else {
-    bool absent = tree && std::none_of(tree->begin(), tree->end(),
-                                       [](const hub::TreeEntry& e) { return e.path == "kernel-status.toml"; });
-    std::optional<hub::Redirect> redirect = absent ? std::nullopt : hub::kernel_status(hub, repo.repo_id(), commit);
-    if (redirect) text = redirect->destination + "\n" + redirect->revision;
-    fs::create_directories(record.parent_path());
-    write_file_atomic(record, text);
-  }
-  if (text.empty()) return std::nullopt;
-  std::vector<std::string> lines = split(text, '\n');
-  if (lines.size() != 2) throw Error("corrupt cache record " + record.string() + ": delete it and retry");
-  return hub::Redirect{lines[0], lines[1]};
-}
-
 std::string no_variant_message(const InstallRequest& r, const resolve::Resolution& res) {
   return "Cannot find a build variant for this system in " + r.repo_id + " (revision: " + r.revision + "):\n\n" +
          resolve::render_trace(res.trace);
@@ -70,7 +40,7 @@ Installed from_snapshot(const cache::RepoCache& repo, const InstallRequest& r, c
   const resolve::Decision* best = res.best();
   if (!best) throw Error(no_variant_message(r, res));
   std::string name = best->variant.str();
-  return {build / name, commit, name, std::move(res), r.repo_id, {}};
+  return {build / name, commit, name, std::move(res)};
 }
 
 }  // namespace
@@ -124,33 +94,22 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   }
 
   // A commit never changes: when it is already recorded, no request is needed.
+  // (Caches of earlier versions also hold a `.status` record beside the
+  // listing, from when kernel-status.toml redirects were followed; it is
+  // ignored.)
   std::error_code ec;
   bool known_commit = git::is_object_id(r.revision) &&
-                      fs::is_regular_file(variants_listing(repo, git::parse_object_id(r.revision)), ec) &&
-                      fs::is_regular_file(status_record(repo, git::parse_object_id(r.revision)), ec);
+                      fs::is_regular_file(variants_listing(repo, git::parse_object_id(r.revision)), ec);
   std::string commit = known_commit ? git::parse_object_id(r.revision) : hub.resolve_revision(r.repo_id, r.revision);
   if (!git::is_object_id(r.revision)) repo.write_ref(r.revision, commit);
 
   // A first install of a commit lists the whole repository once: the listing
-  // says whether there is a kernel-status.toml, which variants exist, and
-  // which files the chosen one has (instead of a request for each).
+  // says which variants exist and which files the chosen one has (instead of
+  // a request for each).
   fs::path listing = variants_listing(repo, commit);
   bool listed_before = fs::is_regular_file(listing, ec);
   std::optional<std::vector<hub::TreeEntry>> tree;
-  if (!listed_before || (r.follow_status && !fs::is_regular_file(status_record(repo, commit), ec)))
-    tree = hub.list_tree(r.repo_id, commit, "", true);
-
-  if (r.follow_status) {
-    if (std::optional<hub::Redirect> redirect = redirect_of(hub, repo, commit, tree ? &*tree : nullptr)) {
-      InstallRequest next = r;
-      next.repo_id = redirect->destination;
-      next.revision = redirect->revision;
-      next.follow_status = false;  // one hop, as the existing runtime
-      Installed out = install_variant(hub, next);
-      out.warnings.insert(out.warnings.begin(), "'" + r.repo_id + "' redirected to '" + redirect->destination + "'");
-      return out;
-    }
-  }
+  if (!listed_before) tree = hub.list_tree(r.repo_id, commit, "", true);
 
   // Warm: the hub's variant list of this commit was recorded by an earlier
   // install, and the variant it prefers for this environment is complete.
@@ -168,7 +127,7 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   std::string name = best->variant.str();
   fs::path dir = variant::variant_dir(repo.snapshot_dir(commit), name);
   if (fs::exists(complete_marker(repo, commit, name), ec) && fs::is_directory(dir, ec))
-    return {dir, commit, name, std::move(res), r.repo_id, {}};
+    return {dir, commit, name, std::move(res)};
   if (!listed_before) {
     std::vector<std::string> names;
     for (const auto& v : listed) names.push_back(v.str());
@@ -197,7 +156,7 @@ Installed install_variant(hub::Hub& hub, const InstallRequest& r) {
   write_file_atomic(marker, "");
   if (!fs::is_directory(dir, ec))
     throw Error("Cannot install kernel from repo " + r.repo_id + " (revision: " + r.revision + ")");
-  return {dir, commit, name, std::move(res), r.repo_id, {}};
+  return {dir, commit, name, std::move(res)};
 }
 
 std::string resolve_version(hub::Hub* hub, const std::string& repo_id, int version, const fs::path& cache_root,

@@ -21,9 +21,6 @@ struct InstallRequest {
   std::filesystem::path cache_root;  // usually cache::default_cache_root()
   bool local_files_only = false;     // offline: only what the cache holds
   unsigned parallel_downloads = 8;
-  // Online installs honour the repository's kernel-status.toml redirect
-  // (one hop), as the existing runtime does.
-  bool follow_status = true;
 };
 
 struct Installed {
@@ -31,8 +28,6 @@ struct Installed {
   std::string commit;
   std::string variant;
   resolve::Resolution resolution;
-  std::string repo_id;                // after a kernel-status redirect
-  std::vector<std::string> warnings;  // "'a/b' redirected to 'c/d'"
 };
 
 // The parseable variant folders under build/ at `revision` (empty when there
@@ -43,8 +38,9 @@ std::vector<variant::Variant> hub_variants(hub::Hub& hub, const std::string& rep
 // (revision: R):\n\n<trace>" when nothing fits; "Cannot find a local snapshot
 // for ORG/NAME (revision: R). ..." offline; hub errors as the hub reports them.
 // A variant already complete in the cache costs one revision lookup (none
-// offline, none for a commit installed before: its status and variant list
-// are recorded with it).
+// offline, none for a commit installed before: its variant list is recorded
+// with it). The repository asked for is the one installed: a
+// kernel-status.toml redirect in it is not followed (as in kernels >= 0.17).
 Installed install_variant(hub::Hub& hub, const InstallRequest& request);
 
 // Called with each named variant's files (one recursive listing of build/,

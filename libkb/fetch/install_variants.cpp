@@ -1,6 +1,4 @@
 // Installing named variants, without resolution: every variant a lock lists.
-// No kernel-status.toml redirect is followed (nor is one by the existing
-// runtime's all-variants download).
 #include <algorithm>
 
 #include "libkb/cache/cache.h"
@@ -46,7 +44,7 @@ std::vector<Installed> install_named_variants(hub::Hub& hub, const InstallReques
 
   std::vector<Installed> out;
   for (const std::string& v : variants)
-    out.push_back({variant::variant_dir(repo.snapshot_dir(commit), v), commit, v, {}, r.repo_id, {}});
+    out.push_back({variant::variant_dir(repo.snapshot_dir(commit), v), commit, v, {}});
   return out;
 }
 

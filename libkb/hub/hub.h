@@ -115,7 +115,7 @@ class Hub {
 
   // The content of one file at `revision`, or nullopt when the repository or
   // the file does not exist (a missing revision still throws). For small
-  // files: kernel-status.toml, metadata.json.
+  // files such as metadata.json.
   virtual std::optional<std::string> read_repo_file(std::string_view repo_id, std::string_view revision,
                                                std::string_view path);
   // Whether `path` is a file at `revision` (NotFound for a missing repository

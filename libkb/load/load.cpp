@@ -251,7 +251,6 @@ Located locate_one(Request request, const Context& ctx) {
       return fetch::install_variant(
           *hub, {request.repo_id, revision, requested_env(ctx), ctx.cache_root, ctx.local_files_only});
     });
-    for (const auto& w : installed.warnings) out.warnings.push_back({Warning::Channel::User, w});
     for (const auto& w : installed.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
     out.variant_dir = installed.variant_dir;
     out.variant = variant::Variant::try_parse(installed.variant);

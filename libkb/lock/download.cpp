@@ -97,18 +97,12 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
   if (!o.all_variants) {
     fetch::InstallRequest request{lock.repo_id, lock.sha,           o.env,
                                   o.cache_root, o.local_files_only, o.parallel_downloads};
-    // The lock already names the redirect's destination, and its sha is a
-    // commit of that repository: following a status file again would
-    // replace the locked commit.
-    request.follow_status = false;
     std::string variant;
     auto install_verified = [&] {
       fetch::Installed installed = fetch::install_variant(hub, request);
       variant = installed.variant;
       DownloadedVariant out = verified(repo, lock, installed.variant, installed.variant_dir, &o.env);
-      out.warnings = installed.warnings;
-      out.warnings.insert(out.warnings.end(), installed.resolution.warnings.begin(),
-                          installed.resolution.warnings.end());
+      out.warnings = installed.resolution.warnings;
       return out;
     };
     try {
@@ -147,7 +141,6 @@ std::vector<DownloadedVariant> download_locked(hub::Hub& hub, const KernelLock& 
     }
   } else {
     fetch::InstallRequest request{lock.repo_id, lock.sha, o.env, o.cache_root, false, o.parallel_downloads};
-    request.follow_status = false;
     auto check = [&](const std::string& variant, const std::vector<hub::TreeEntry>& files) {
       if (!lock.commit_only()) check_listing(lock, variant, files);
     };

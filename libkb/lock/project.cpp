@@ -9,7 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libkb/hub/status.h"
 #include "libkb/lock/variant_hash.h"
 #include "libkb/metadata/metadata.h"
 #include "libkb/util/error.h"
@@ -91,22 +90,10 @@ std::optional<std::vector<Dependency>> read_dependencies(const fs::path& pyproje
 }
 
 KernelLock lock_dependency(hub::Hub& hub, const Dependency& dependency, const LockOptions& options) {
-  // One branch listing serves both the status check (at main) and the
-  // version lookup, unless the kernel moved.
-  std::string repo_id = dependency.repo_id;
-  std::vector<hub::RefInfo> branches = hub.list_branches(repo_id);
-  auto main_branch = std::find_if(branches.begin(), branches.end(), [](const hub::RefInfo& r) { return r.name == "main"; });
-  if (main_branch != branches.end()) {
-    // Only the destination repository is kept, not the redirect's revision.
-    if (std::optional<hub::Redirect> redirect = hub::kernel_status(hub, repo_id, main_branch->commit)) {
-      hub::validate_repo_id(redirect->destination);
-      warn(options, "'" + repo_id + "' redirected to '" + redirect->destination + "'");
-      repo_id = redirect->destination;
-      branches = hub.list_branches(repo_id);
-    }
-  }
-
-  std::map<int, std::string> versions = hub::version_branches(branches);
+  // The repository asked for is locked: a kernel-status.toml redirect in it
+  // is not followed (as in kernels >= 0.17).
+  const std::string& repo_id = dependency.repo_id;
+  std::map<int, std::string> versions = hub::version_branches(hub.list_branches(repo_id));
   std::string commit = hub::version_commit(versions, dependency.version);
   if (auto notice = hub::newer_version_notice(repo_id, dependency.version, versions)) warn(options, *notice);
 

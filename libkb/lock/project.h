@@ -37,18 +37,17 @@ enum class LockFormat { Structured, Legacy };
 
 struct LockOptions {
   unsigned parallel = 8;                         // kernels resolved at once
-  std::function<void(const std::string&)> warn;  // redirects, newer versions (any thread, one at a time)
+  std::function<void(const std::string&)> warn;  // newer versions (any thread, one at a time)
   LockFormat format = LockFormat::Structured;
   // Structured locks: the commit of each declared kernel instead of its
   // version branch's head (migrating a legacy lock keeps its commits).
   std::map<std::string, std::string> pinned_commits;
 };
 
-// The lock of one dependency: a kernel-status.toml redirect on the
-// repository's main branch is followed (one hop; only the destination
-// repository is kept), v<version> is resolved to its commit, and the tree
-// at that commit is listed once (recursively) to hash every build/torch*
-// variant. Throws kb::Error from the hub (unknown repository) or
+// The lock of one dependency, of the repository named (a kernel-status.toml
+// redirect in it is not followed): v<version> is resolved to its commit, and
+// the tree at that commit is listed once (recursively) to hash every
+// build/torch* variant. Throws kb::Error from the hub (unknown repository) or
 // "Version N not found, available versions: 1, 2".
 KernelLock lock_dependency(hub::Hub& hub, const Dependency& dependency, const LockOptions& options = {});
 

@@ -1,5 +1,5 @@
 #pragma once
-// TOML reading shared by build.toml, pyproject.toml and kernel-status.toml:
+// TOML reading shared by build.toml and pyproject.toml:
 // syntax errors and messages positioned the same way everywhere.
 #include <toml++/toml.h>
 

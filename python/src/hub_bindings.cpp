@@ -88,13 +88,11 @@ void bind_hub(py::module_& m) {
           std::unique_ptr<hub::Hub> hub = open_hub(user_agent);
           return fetch::install_variant(*hub, {repo_id, revision, env, cache::default_cache_root(), local_files_only});
         });
-        std::vector<std::string> warnings = installed.warnings;
-        warnings.insert(warnings.end(), installed.resolution.warnings.begin(), installed.resolution.warnings.end());
-        return py::make_tuple(installed.variant_dir, installed.commit, warnings, installed.repo_id);
+        return py::make_tuple(installed.variant_dir, installed.commit, installed.resolution.warnings);
       },
       py::arg("repo_id"), py::arg("revision"), py::arg("env"), py::arg("local_files_only"),
       py::arg("user_agent") = "",
-      "Downloads the best variant into the cache (verified) -> (variant_dir, commit, warnings, repo_id).");
+      "Downloads the best variant into the cache (verified) -> (variant_dir, commit, warnings).");
 }
 
 }  // namespace kb::python

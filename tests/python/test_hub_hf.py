@@ -1,6 +1,6 @@
 """The kernels package over the Hugging Face Hub API: examples/relu published
 with `kb upload` (KB_HUB unset, HF_ENDPOINT at the loopback hub fixture),
-then loaded, listed, checked for trust, redirected, and fetched offline.
+then loaded, listed, checked for trust, and fetched offline.
 
 Loads that import the kernel run in fresh interpreters: the build fetched
 from the hub has the same op namespace as examples/relu/build, which other
@@ -20,6 +20,12 @@ from hub_server.process import HubProcess
 
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
 TOKEN = "hf_kb_test"
+OLD_RELU_BUILD = {
+    "build/torch-universal/metadata.json": json.dumps({
+        "name": "old-relu", "id": "_old_relu_universal", "version": 1, "license": "Apache-2.0",
+        "python-depends": [], "backend": {"type": "cpu"}}).encode(),
+    "build/torch-universal/__init__.py": b"import torch\nOLD_RELU = True\ndef relu(x):\n    return torch.relu(x)\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +38,11 @@ def hub(tmp_path_factory, relu_variant_dir):
         up = subprocess.run([str(KB), "upload", str(RELU), "--repo-id", repo_id, "--allow-nonportable", "-q"],
                             env=env, capture_output=True, text=True)
         assert up.returncode == 0, up.stderr
-    server.commit("kb-examples/old-relu", "main", {
-        "kernel-status.toml": b'kind = "redirect"\ndestination = "kb-examples/relu"\nrevision = "v1"\n'})
+    # Repositories whose kernel-status.toml redirects to kb-examples/relu: one
+    # with a pure-Python build of its own, one with nothing but the redirect.
+    redirect = b'kind = "redirect"\ndestination = "kb-examples/relu"\nrevision = "v1"\n'
+    server.commit("kb-examples/old-relu", "main", {"kernel-status.toml": redirect, **OLD_RELU_BUILD})
+    server.commit("kb-examples/moved-relu", "main", {"kernel-status.toml": redirect})
     server.commit("kb-examples/elsewhere", "v1", {
         "build/torch29-cxx11-cu126-aarch64-linux/metadata.json": b'{"version": 1}\n'})
     yield server
@@ -160,12 +169,27 @@ def test_has_kernel_and_variants_on_the_hub(hf_env, cpu_linux_torch):
         kernels.has_kernel("kb-examples/relu")
 
 
-def test_kernel_status_redirects_once_with_a_warning(hub, tmp_path):
+def test_a_kernel_status_redirect_is_ignored_and_the_asked_repository_loads(hub, tmp_path):
+    # As in kernels >= 0.17: old-relu's own build loads, not the redirect's destination.
     code = LOAD.format(args="revision='main'").replace('"kb-examples/relu"', '"kb-examples/old-relu"')
+    code += "print('OLD_RELU', getattr(relu, 'OLD_RELU', False))\n"
     out = run_python(code, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "cache"))
     assert out.returncode == 0, out.stderr
-    assert "kernels--kb-examples--relu" in out.stdout.splitlines()[0]
-    assert "WARNING 'kb-examples/old-relu' redirected to 'kb-examples/relu'" in out.stdout
+    path = Path(out.stdout.splitlines()[0]).parent
+    assert path.name == "torch-universal"
+    assert path.parents[3].name == "kernels--kb-examples--old-relu"
+    assert "OLD_RELU True" in out.stdout.splitlines()
+    assert "redirected" not in out.stdout + out.stderr
+    assert not (tmp_path / "cache" / "kernels--kb-examples--relu").exists()
+
+
+def test_a_repository_with_only_a_kernel_status_redirect_has_no_variant(hf_env):
+    with pytest.raises(FileNotFoundError) as info:
+        kernels.get_kernel("kb-examples/moved-relu", revision="main")
+    assert str(info.value).startswith(
+        "Cannot find a build variant for this system in kb-examples/moved-relu (revision: main):")
+    assert not kernels.has_kernel("kb-examples/moved-relu", revision="main")
+    assert not (hf_env / "kernels--kb-examples--relu").exists()
 
 
 def test_kernels_versions_cli(hub, tmp_path, cpu_linux_torch):

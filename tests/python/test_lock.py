@@ -70,8 +70,8 @@ def base_env(**extra) -> dict:
 @pytest.fixture(scope="module")
 def hf(tmp_path_factory, relu_variant_dir):
     """The Hugging Face Hub fixture with examples/relu v1 from `kb upload`, a
-    repository redirecting to it, and a pure-Python kernel whose weights are
-    an LFS file."""
+    repository with a v1 build of its own whose kernel-status.toml redirects
+    to it, and a pure-Python kernel whose weights are an LFS file."""
     hub = HubProcess(tmp_path_factory.mktemp("hf-hub"), token=TOKEN, trusted_orgs=["kb-examples"], max_lifetime=900)
     try:
         up = subprocess.run([str(KB), "upload", str(RELU), "--repo-id", RELU_ID, "--allow-nonportable", "-q"],
@@ -81,6 +81,9 @@ def hf(tmp_path_factory, relu_variant_dir):
         (moved / "kernel-status.toml").write_text(
             f'kind = "redirect"\ndestination = "{RELU_ID}"\nrevision = "v1"\n')
         hub.seed("kb-examples/old-relu", moved, "main")
+        hub.commit("kb-examples/old-relu", "v1", {
+            "build/torch-universal/__init__.py": b"OLD_RELU = True\n",
+            "build/torch-universal/metadata.json": b'{"python-depends": []}\n'})
         hub.env = lambda **extra: base_env(HF_ENDPOINT=hub.url, **extra)
         yield hub
     finally:
@@ -243,13 +246,18 @@ def _parse_lock(text: str):
     return _core.parse_lock_file(text)
 
 
-def test_lock_follows_a_redirect_and_pins_the_destination(hf, tmp_path):
-    proj = project(tmp_path, '"kb-examples/old-relu" = 1')
-    out = kernels_cli(hf.env(KERNELS_CACHE=str(tmp_path / "cache")), "lock", proj)
-    assert out.returncode == 0, out.stderr
-    (entry,) = json.loads((proj / "kernels.lock").read_text())
-    assert entry["repo_id"] == RELU_ID and entry["sha"] == hf.head(RELU_ID, "v1")
-    assert "warning:" in out.stderr and "kb-examples/old-relu" in out.stderr
+def test_lock_pins_the_asked_repository_not_its_kernel_status_redirect(hf, tmp_path):
+    # As in kernels >= 0.17, in both formats: old-relu's own v1, no redirect to relu.
+    env = hf.env(KERNELS_CACHE=str(tmp_path / "cache"))
+    for fmt in ("legacy", "structured"):
+        proj = project(tmp_path, '"kb-examples/old-relu" = 1', name=fmt)
+        out = kernels_cli(env, "lock", "--format", fmt, proj)
+        assert out.returncode == 0, out.stderr
+        assert "redirected" not in out.stderr
+        (entry,) = _parse_lock((proj / "kernels.lock").read_text())
+        assert (entry.repo_id, entry.sha) == ("kb-examples/old-relu", hf.head("kb-examples/old-relu", "v1"))
+        if fmt == "legacy":
+            assert list(entry.variants) == ["torch-universal"]
 
 
 # -- what goes wrong ---------------------------------------------------------------------------

@@ -456,24 +456,37 @@ TEST_F(LockHubTest, LocksSeveralKernelsInFileOrderAndReportsEachFailure) {
   EXPECT_EQ(read(tmp_.path() / "project/kernels.lock"), before);
 }
 
-TEST_F(LockHubTest, FollowsAKernelStatusRedirectAtMain) {
+// As in kernels >= 0.17, a kernel-status.toml redirect is not followed: the
+// repository asked for is locked, even when its status file is malformed.
+TEST_F(LockHubTest, LocksTheAskedRepositoryNotAKernelStatusRedirectDestination) {
   publish_relu(*hub_);
   write(tmp_.path() / "src/old/kernel-status.toml", "kind = \"redirect\"\ndestination = \"acme/relu\"\n");
   publish(*hub_, "acme/old", "main", "old");
   write(tmp_.path() / "src/old-v1/build/torch-cpu/__init__.py", "old\n");
-  publish(*hub_, "acme/old", "v1", "old-v1");
+  std::string old_v1 = publish(*hub_, "acme/old", "v1", "old-v1");
   std::vector<std::string> warnings;
   auto locks = lock::lock_dependencies(*hub_, {{"acme/old", 1}}, {2, [&](const std::string& w) { warnings.push_back(w); }});
   ASSERT_EQ(locks.size(), 1u);
-  EXPECT_EQ(locks[0].repo_id, "acme/relu");
-  EXPECT_EQ(locks[0].sha, v1_);
-  ASSERT_FALSE(warnings.empty());
-  EXPECT_EQ(warnings[0], "'acme/old' redirected to 'acme/relu'");
+  EXPECT_EQ(locks[0].repo_id, "acme/old");
+  EXPECT_EQ(locks[0].sha, old_v1);
+  ASSERT_NE(locks[0].find("torch-cpu"), nullptr);
+  EXPECT_EQ(locks[0].find("torch-cpu")->hash, python_variant_hash(tmp_.path() / "src/old-v1/build/torch-cpu"));
+  EXPECT_EQ(warnings, std::vector<std::string>{});
+
+  // The structured format (kb lock's default) locks the same commit.
+  lock::ProjectLock structured = lock::lock_project(*hub_, project("\"acme/old\" = 1\n"));
+  ASSERT_EQ(structured.locks.size(), 1u);
+  EXPECT_EQ(structured.locks[0].repo_id, "acme/old");
+  EXPECT_EQ(structured.locks[0].sha, old_v1);
 
   write(tmp_.path() / "src/bad/kernel-status.toml", "destination = \"acme/relu\"\n");
   publish(*hub_, "acme/bad", "main", "bad");
-  EXPECT_EQ(error_of([&] { lock::lock_dependencies(*hub_, {{"acme/bad", 1}}); }),
-            "acme/bad: kernel-status.toml must contain a 'kind' field");
+  write(tmp_.path() / "src/bad-v1/build/torch-cpu/__init__.py", "bad\n");
+  std::string bad_v1 = publish(*hub_, "acme/bad", "v1", "bad-v1");
+  auto bad = lock::lock_dependencies(*hub_, {{"acme/bad", 1}});
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].repo_id, "acme/bad");
+  EXPECT_EQ(bad[0].sha, bad_v1);
 }
 
 TEST_F(LockHubTest, DownloadsTheVariantForThisSystemAndVerifiesIt) {
