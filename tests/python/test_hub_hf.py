@@ -290,3 +290,61 @@ def test_kb_upload_to_a_legacy_model_repository(hub, relu_variant_dir):
     with pytest.raises(urllib.error.HTTPError) as info:
         hub.request("GET", "/api/kernels/kb-examples/legacy/refs")
     assert info.value.code == 404
+
+
+DIGEST_LOAD = """
+import logging, sys, warnings
+import kernels
+logging.basicConfig(level=logging.WARNING, format="LOG %(name)s %(message)s", stream=sys.stdout)
+try:
+    kernels.get_kernel("kb-examples/relu", version=1)
+    print("LOADED")
+except RuntimeError as e:
+    print("REFUSED", e)
+"""
+
+
+def receipts(cache: Path) -> list[Path]:
+    return sorted((cache / ".verified-kernels" / "digest" / "v1").glob("*"))
+
+
+def test_the_digest_is_checked_on_every_load_and_a_hub_build_leaves_a_receipt(hub, tmp_path, cpu_linux_torch):
+    cache = tmp_path / "cache"
+    out = run_python(DIGEST_LOAD, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(cache))
+    assert out.stdout.splitlines()[-1] == "LOADED", out.stdout + out.stderr
+    (receipt,) = receipts(cache)
+    sha = hub.head("kb-examples/relu", "v1")
+    assert json.loads(receipt.read_text()) == {"location": {
+        "type": "remote_kernel", "repo_id": "kb-examples/relu", "revision": sha, "variant": cpu_linux_torch}}
+
+    # A cached file changed after the check: the receipt vouches for the
+    # commit, so the change is only seen once the receipt is gone.
+    variant = cache / "kernels--kb-examples--relu" / "snapshots" / sha / "build" / cpu_linux_torch
+    init = (variant / "__init__.py").resolve()
+    init.chmod(0o644)
+    init.write_text(init.read_text() + "\n# changed\n")
+    assert run_python(DIGEST_LOAD, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(cache)).stdout.splitlines()[-1] == "LOADED"
+    receipt.unlink()
+    out = run_python(DIGEST_LOAD, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(cache))
+    (refused,) = [line for line in out.stdout.splitlines() if line.startswith("REFUSED")]
+    assert refused.startswith(f"REFUSED Kernel 'relu' variant '{cpu_linux_torch}': the files do not match the digest "
+                           "in the metadata, so they may have been modified:"), out.stdout
+    assert "File hash mismatch for __init__.py: expected: " in out.stdout
+    assert receipts(cache) == []
+
+
+def test_a_build_without_a_digest_loads_with_a_log_warning(hub, tmp_path):
+    code = DIGEST_LOAD.replace('"kb-examples/relu", version=1', '"kb-examples/old-relu", revision="main"')
+    out = run_python(code, HF_ENDPOINT=hub.url, KERNELS_CACHE=str(tmp_path / "cache"))
+    assert out.stdout.splitlines()[-1] == "LOADED", out.stdout + out.stderr
+    assert ("LOG kernels Kernel 'old-relu' variant 'torch-universal': the metadata does not record a digest, so its "
+            "integrity cannot be verified") in out.stdout
+    assert receipts(tmp_path / "cache") == []
+
+
+def test_kernels_cache_is_read_on_every_call(hf_env, tmp_path, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for cache in (first, second):
+        monkeypatch.setenv("KERNELS_CACHE", str(cache))
+        path = kernels.install_kernel("kb-examples/relu", version=1)
+        assert cache in path.parents
