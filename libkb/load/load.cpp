@@ -236,16 +236,18 @@ Located locate_one(Request request, const Context& ctx) {
   Located out;
   try {
     check_trust(request.repo_id, request.trust, ctx, out.warnings);
+    std::optional<std::string> overridden;
     if (all_latest_requested()) {
-      std::string asked = describe_pin(request.revision, request.version);
+      overridden = describe_pin(request.revision, request.version);
       request.version = newest_version(request.repo_id, ctx);
       request.revision.reset();
-      out.warnings.push_back({Warning::Channel::User,
-                              "UNSTABLE_KERNELS_ALL_LATEST is enabled: overriding requested " + asked +
-                                  " and any lockfile pin for '" + request.repo_id + "' with v" +
-                                  std::to_string(*request.version) + ". Kernel API changes may break your code."});
     }
     std::string revision = select_revision(request.repo_id, request.revision, request.version, ctx, out.warnings);
+    if (overridden)
+      out.warnings.push_back({Warning::Channel::Log, "UNSTABLE_KERNELS_ALL_LATEST is enabled: overriding requested " +
+                                                        *overridden + " and any lockfile pin for '" + request.repo_id +
+                                                        "' with v" + std::to_string(*request.version) + " (" +
+                                                        revision + "). Kernel API changes may break your code."});
     fetch::Installed installed = as(ErrorKind::NotFound, [&] {
       std::unique_ptr<hub::Hub> hub = open_hub(ctx);
       return fetch::install_variant(

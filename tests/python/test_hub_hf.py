@@ -43,6 +43,12 @@ def hub(tmp_path_factory, relu_variant_dir):
     redirect = b'kind = "redirect"\ndestination = "kb-examples/relu"\nrevision = "v1"\n'
     server.commit("kb-examples/old-relu", "main", {"kernel-status.toml": redirect, **OLD_RELU_BUILD})
     server.commit("kb-examples/moved-relu", "main", {"kernel-status.toml": redirect})
+    for version in (1, 2):  # pure-Python builds whose ids say their version
+        server.commit("kb-examples/evolving", f"v{version}", {
+            "build/torch-universal/metadata.json": json.dumps({
+                "name": "evolving", "id": f"_evolving_v{version}_{os.getpid()}", "version": version,
+                "license": "MIT", "python-depends": [], "backend": {"type": "cpu"}}).encode(),
+            "build/torch-universal/__init__.py": f"VERSION = {version}\n".encode()})
     server.commit("kb-examples/elsewhere", "v1", {
         "build/torch29-cxx11-cu126-aarch64-linux/metadata.json": b'{"version": 1}\n'})
     yield server
@@ -348,3 +354,13 @@ def test_kernels_cache_is_read_on_every_call(hf_env, tmp_path, monkeypatch):
         monkeypatch.setenv("KERNELS_CACHE", str(cache))
         path = kernels.install_kernel("kb-examples/relu", version=1)
         assert cache in path.parents
+
+
+def test_unstable_all_latest_loads_the_newest_version_with_a_log_warning(hub, hf_env, monkeypatch, caplog):
+    assert kernels.get_kernel("kb-examples/evolving", version=1).VERSION == 1
+    monkeypatch.setenv("UNSTABLE_KERNELS_ALL_LATEST", "1")
+    with caplog.at_level("WARNING", logger="kernels"):
+        assert kernels.get_kernel("kb-examples/evolving", version=1).VERSION == 2
+    v2 = hub.head("kb-examples/evolving", "v2")
+    assert (f"UNSTABLE_KERNELS_ALL_LATEST is enabled: overriding requested version 1 and any lockfile pin for "
+            f"'kb-examples/evolving' with v2 ({v2}). Kernel API changes may break your code.") in caplog.messages
