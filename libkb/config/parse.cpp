@@ -394,6 +394,30 @@ KernelLanguage read_kernel_language(const TableReader& k) {
   return *language;
 }
 
+// The keys of a C++ kernel (edition 5 backend = ..., edition 6 cpp-*
+// languages): common ones, then those of its backend.
+void read_cpp_kernel_keys(const TableReader& k, KernelComponent& out) {
+  out.depends = read_cpp_depends(k);
+  out.include = k.strings("include");
+  out.cxx_flags = k.strings("cxx-flags");
+  switch (out.backend) {
+    case Backend::Cuda:
+      out.cuda_capabilities = k.strings("cuda-capabilities");
+      out.cuda_flags = k.strings("cuda-flags");
+      out.cuda_minver = k.opt_version("cuda-minver");
+      break;
+    case Backend::Rocm:
+      out.rocm_archs = k.strings("rocm-archs");
+      out.hip_flags = k.strings("hip-flags");
+      break;
+    case Backend::Xpu:
+      out.sycl_flags = k.strings("sycl-flags");
+      break;
+    default:
+      break;
+  }
+}
+
 KernelComponent read_kernel_v6(const TableReader& k, std::string name, Framework framework) {
   KernelComponent out;
   out.name = std::move(name);
@@ -428,25 +452,7 @@ KernelComponent read_kernel_v6(const TableReader& k, std::string name, Framework
     out.rust = std::move(rust);
     return out;
   }
-  out.depends = read_cpp_depends(k);
-  out.include = k.strings("include");
-  out.cxx_flags = k.strings("cxx-flags");
-  switch (out.backend) {
-    case Backend::Cuda:
-      out.cuda_capabilities = k.strings("cuda-capabilities");
-      out.cuda_flags = k.strings("cuda-flags");
-      out.cuda_minver = k.opt_version("cuda-minver");
-      break;
-    case Backend::Rocm:
-      out.rocm_archs = k.strings("rocm-archs");
-      out.hip_flags = k.strings("hip-flags");
-      break;
-    case Backend::Xpu:
-      out.sycl_flags = k.strings("sycl-flags");
-      break;
-    default:
-      break;
-  }
+  read_cpp_kernel_keys(k, out);
   return out;
 }
 
@@ -464,25 +470,7 @@ KernelComponent read_kernel(const TableReader& k, std::string name) {
     return {};
   });
   out.src = k.req_strings("src");
-  out.depends = read_cpp_depends(k);
-  out.include = k.strings("include");
-  out.cxx_flags = k.strings("cxx-flags");
-  switch (own) {
-    case Backend::Cuda:
-      out.cuda_capabilities = k.strings("cuda-capabilities");
-      out.cuda_flags = k.strings("cuda-flags");
-      out.cuda_minver = k.opt_version("cuda-minver");
-      break;
-    case Backend::Rocm:
-      out.rocm_archs = k.strings("rocm-archs");
-      out.hip_flags = k.strings("hip-flags");
-      break;
-    case Backend::Xpu:
-      out.sycl_flags = k.strings("sycl-flags");
-      break;
-    default:
-      break;
-  }
+  read_cpp_kernel_keys(k, out);
   return out;
 }
 

@@ -161,14 +161,16 @@ def emit_warnings(found, stacklevel: int = 3) -> None:
             warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
-def locate_reporting(locate, **kwargs):
+def locate_reporting(locate, *, helper_frames: int = 0, **kwargs):
     """Calls a core locate function (`_core.locate`, `locate_local`,
     `locate_locked`) from a public loader and shows what it warned about at
-    that loader's caller, also when it fails (the exception's `kb_warnings`)."""
+    that loader's caller, also when it fails (the exception's `kb_warnings`).
+    `helper_frames`: private functions between the public loader and here."""
+    stacklevel = 4 + helper_frames
     try:
         located = locate(**kwargs)
     except Exception as e:
-        emit_warnings(getattr(e, "kb_warnings", ()), stacklevel=4)
+        emit_warnings(getattr(e, "kb_warnings", ()), stacklevel=stacklevel)
         raise
-    emit_warnings(located.warnings, stacklevel=4)
+    emit_warnings(located.warnings, stacklevel=stacklevel)
     return located

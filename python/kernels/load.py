@@ -52,17 +52,14 @@ def get_kernel(
     The kernel's dependencies (metadata kernel-depends) load first, found
     the same way.
     """
-    located = locate_reporting(
-        _core.locate,
-        repo_id=repo_id,
+    located = _locate(
+        repo_id,
         revision=revision,
-        version=None if version is None else int(version),
-        env=environment(None),
+        version=version,
         backend=backend,
-        detected_backend=detected_backend(),
         trust_remote_code=trust_remote_code,
         local_files_only=_core.offline_mode(),
-        user_agent=build_user_agent(user_agent),
+        user_agent=user_agent,
         importable=deps.importable_now,
         check_arch=check_arch,
         device=device_arch,
@@ -85,8 +82,25 @@ def install_kernel(
     major `version`) that fits this process into the cache, each file
     verified against the hub's hash, after the publisher trust check, with
     its kernel dependencies; returns its directory. Nothing is imported."""
-    located = locate_reporting(
+    located = _locate(
+        repo_id,
+        revision=revision,
+        version=version,
+        backend=backend,
+        trust_remote_code=trust_remote_code,
+        local_files_only=local_files_only or _core.offline_mode(),
+        user_agent=user_agent,
+    )
+    return Path(located.variant_dir)
+
+
+def _locate(repo_id, *, revision, version, backend, trust_remote_code, local_files_only, user_agent, **checks):
+    """The core's hub path (LOCAL_KERNELS first) for this process, warnings
+    shown at the public loader's caller; `checks` are the importability and
+    device checks of a load."""
+    return locate_reporting(
         _core.locate,
+        helper_frames=1,
         repo_id=repo_id,
         revision=revision,
         version=None if version is None else int(version),
@@ -94,10 +108,10 @@ def install_kernel(
         backend=backend,
         detected_backend=detected_backend(),
         trust_remote_code=trust_remote_code,
-        local_files_only=local_files_only or _core.offline_mode(),
+        local_files_only=local_files_only,
         user_agent=build_user_agent(user_agent),
+        **checks,
     )
-    return Path(located.variant_dir)
 
 
 def has_kernel(

@@ -94,12 +94,21 @@ def _repo_info(located) -> RepoInfo | None:
 
 
 def _locate_locked(
-    locks, entry, *, backend=None, local_files_only, user_agent="", importable=None, trust_remote_code=False, check_arch=True
+    locks,
+    entry,
+    *,
+    backend=None,
+    local_files_only,
+    user_agent="",
+    importable=None,
+    trust_remote_code=False,
+    check_arch=True,
 ) -> _core.Located:
     """The core's locked path: fetch, verify against the lock, python-depends
     when `importable` is given, dependencies from `locks`."""
     return locate_reporting(
         _core.locate_locked,
+        helper_frames=1,
         entry=entry,
         env=environment(None),
         backend=backend,
