@@ -18,9 +18,9 @@ def params(func):
     return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
 
 
-# What kernels 0.18 exports, less what kb does not provide yet (Benchmark,
-# get_kernel_dep): those are absent rather than stubs.
-NOT_YET = {"Benchmark", "get_kernel_dep"}
+# What kernels 0.18 exports, less what kb does not provide yet (Benchmark):
+# absent rather than a stub.
+NOT_YET = {"Benchmark"}
 KERNELS_0_18_ALL = {
     "__version__", "Benchmark", "CUDAProperties", "Device", "KernelizeFallback", "KernelizedFunc",
     "KernelizedLayer", "KernelizedLayers", "ROCMProperties", "FuncRepository", "LayerRepository", "LoadedKernel",
@@ -78,22 +78,26 @@ def test_version_matches_the_distribution_metadata_and_transformers_range():
     assert Version("0.18.2") <= Version(kernels.__version__) < Version("0.19.0")
 
 
+# The signatures of kernels 0.19: every argument after the first is keyword-only.
 def test_get_kernel_signature():
     assert params(kernels.get_kernel) == [
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("revision", P.POSITIONAL_OR_KEYWORD, None),
-        ("version", P.POSITIONAL_OR_KEYWORD, None),
-        ("backend", P.POSITIONAL_OR_KEYWORD, None),
-        ("user_agent", P.POSITIONAL_OR_KEYWORD, None),
-        ("trust_remote_code", P.POSITIONAL_OR_KEYWORD, False),
-        ("check_arch", P.POSITIONAL_OR_KEYWORD, True),
+        ("revision", P.KEYWORD_ONLY, None),
+        ("version", P.KEYWORD_ONLY, None),
+        ("backend", P.KEYWORD_ONLY, None),
+        ("user_agent", P.KEYWORD_ONLY, None),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
 
 def test_get_local_kernel_signature():
+    # trust_remote_code and user_agent apply to the kernel's hub dependencies.
     assert params(kernels.get_local_kernel) == [
         ("repo_path", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("backend", P.POSITIONAL_OR_KEYWORD, None),
+        ("backend", P.KEYWORD_ONLY, None),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("user_agent", P.KEYWORD_ONLY, None),
         ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
@@ -108,14 +112,16 @@ def test_get_kernel_variants_signature():
 
 
 def test_install_kernel_signature():
-    assert params(kernels.install_kernel) == [
+    # Keyword-only, so the order is not part of the API.
+    assert sorted(params(kernels.install_kernel), key=str) == sorted([
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("revision", P.KEYWORD_ONLY, P.empty),
-        ("local_files_only", P.KEYWORD_ONLY, False),
+        ("revision", P.KEYWORD_ONLY, None),
+        ("version", P.KEYWORD_ONLY, None),
         ("backend", P.KEYWORD_ONLY, None),
+        ("local_files_only", P.KEYWORD_ONLY, False),
         ("user_agent", P.KEYWORD_ONLY, None),
-        ("validate_dependencies", P.KEYWORD_ONLY, False),
-    ]
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+    ], key=str)
 
 
 def test_load_kernel_signature():
@@ -131,12 +137,21 @@ def test_load_kernel_signature():
 def test_get_locked_kernel_signature():
     assert params(kernels.get_locked_kernel) == [
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("lockfile", P.KEYWORD_ONLY, P.empty),
+        ("trust_remote_code", P.KEYWORD_ONLY, False),
+        ("user_agent", P.KEYWORD_ONLY, None),
         ("check_arch", P.KEYWORD_ONLY, True),
     ]
 
 
 def test_get_loaded_kernels_signature():
     assert params(kernels.get_loaded_kernels) == []
+
+
+def test_get_kernel_dep_outside_a_kernel_import():
+    assert params(kernels.get_kernel_dep) == [("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty)]
+    with pytest.raises(RuntimeError, match=r"^`get_kernel_dep` only works during kernel loading\.$"):
+        kernels.get_kernel_dep("org/dep")
 
 
 def test_data_classes():
