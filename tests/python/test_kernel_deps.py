@@ -404,3 +404,53 @@ def test_a_dependency_missing_from_the_lock_is_an_error(deps_hub, tmp_path):
         assert out.returncode != 0
         assert f"ValueError: {message}" in out.stderr, (call, out.stderr)
         assert "kbdeps/dep-b" not in out.stdout
+
+
+# -- kernels info ------------------------------------------------------------------------------------
+def run_info(capsys, *args):
+    from kernels.cli import main
+
+    code = main(["info", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+TREE = {"kbdeps/dep-b": {"kbdeps/dep-d": {}}, "kbdeps/dep-c": {"kbdeps/dep-d": {}}}
+TREE_TEXT = "|-- kbdeps/dep-b\n|   `-- kbdeps/dep-d\n`-- kbdeps/dep-c\n    `-- kbdeps/dep-d\n"
+
+
+def test_info_lists_every_kernel_of_the_tree_and_draws_it_with_dep_tree(hub_here, dep_kernels, capsys):
+    for kernel in ("kbdeps/dep-a", dep_kernels["kbdeps/dep-a"]):
+        code, out, err = run_info(capsys, kernel, "--json")
+        assert (code, err) == (0, "")
+        info = json.loads(out)
+        # Every kernel of the tree once, transitive ones included.
+        assert info["kernel_depends"] == ["kbdeps/dep-b", "kbdeps/dep-c", "kbdeps/dep-d"]
+        assert "dependency_tree" not in info
+
+        code, out, err = run_info(capsys, kernel, "--json", "--dep-tree")
+        assert (code, err) == (0, "")
+        info = json.loads(out)
+        assert info["dependency_tree"] == TREE
+        assert list(info) == ["name", "version", "kernels_minver", "license", "upstream", "source", "python_depends",
+                              "backends", "variant", "kernel_depends", "dependency_tree",
+                              *(["path"] if kernel == dep_kernels["kbdeps/dep-a"] else ["repo_id", "revision"])]
+
+        code, out, err = run_info(capsys, kernel, "--dep-tree")
+        assert (code, err) == (0, "")
+        assert f"Source: -\nKernel dependencies:\n{kernel}\n{TREE_TEXT}Python dependencies: -\n" in out
+
+        code, out, _ = run_info(capsys, kernel)
+        assert "Kernel dependencies: kbdeps/dep-b, kbdeps/dep-c, kbdeps/dep-d\n" in out
+
+    # A kernel without dependencies: an empty tree.
+    code, out, _ = run_info(capsys, "kbdeps/dep-d", "--dep-tree", "--json")
+    assert code == 0 and json.loads(out)["dependency_tree"] == {}
+    code, out, _ = run_info(capsys, "kbdeps/dep-d", "--dep-tree")
+    assert "Kernel dependencies:\nkbdeps/dep-d\nPython dependencies: -\n" in out
+
+
+def test_info_of_a_cycle_is_an_error(hub_here, capsys):
+    code, out, err = run_info(capsys, "kbdeps/cyc-a", "--dep-tree")
+    assert (code, out) == (1, "")
+    assert err == "Error: Cyclic kernel dependency detected: kbdeps/cyc-a -> kbdeps/cyc-b -> kbdeps/cyc-a\n"
