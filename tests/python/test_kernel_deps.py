@@ -272,19 +272,17 @@ def test_has_kernel_of_a_tree(hub_here):
     assert kernels.has_kernel("kbdeps/dep-d", version=1)
 
 
-# kernels 0.19 resolves the whole tree in has_kernel (LOCAL_KERNELS first,
-# then the hub): a dependency nowhere to be found is False, a cycle raises,
-# LOCAL_KERNELS can provide any kernel of the tree. kb's has_kernel looks at
-# the kernel's own variant on the hub only.
-@pytest.mark.xfail(strict=True, reason="has_kernel does not walk kernel dependencies yet")
-def test_has_kernel_checks_the_dependencies(hub_here, dep_kernels, monkeypatch):
-    with pytest.raises(ValueError, match="Cyclic kernel dependency detected: kbdeps/self -> kbdeps/self"):
-        kernels.has_kernel("kbdeps/self", version=1)
-    # kbdeps/missing is on no hub ...
-    assert not kernels.has_kernel("kbdeps/orphan", version=1)
-    # ... until LOCAL_KERNELS provides it.
+# kernels 0.19's has_kernel resolves the whole tree as get_kernel does,
+# LOCAL_KERNELS first, then the hub, without downloading: a cycle raises, and
+# LOCAL_KERNELS answers for any kernel of the tree, the one asked for
+# included. kb's has_kernel looks at the hub variant of that one only.
+@pytest.mark.xfail(strict=True, reason="has_kernel reads neither LOCAL_KERNELS nor kernel dependencies yet")
+def test_has_kernel_resolves_the_tree_as_get_kernel_does(hub_here, dep_kernels, monkeypatch):
     monkeypatch.setenv("LOCAL_KERNELS", f"kbdeps/missing={dep_kernels['kbdeps/missing']}")
     assert kernels.has_kernel("kbdeps/orphan", version=1)
+    assert kernels.has_kernel("kbdeps/missing", version=1)
+    with pytest.raises(ValueError, match="Cyclic kernel dependency detected: kbdeps/self -> kbdeps/self"):
+        kernels.has_kernel("kbdeps/self", version=1)
 
 
 def test_get_local_kernel_fetches_hub_dependencies_of_trusted_publishers_only(hub_here, dep_kernels, tmp_path):
