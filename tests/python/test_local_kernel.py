@@ -146,14 +146,19 @@ def test_variant_without_module(tmp_path):
     assert str(info.value) == f"No kernel module found at: `{variant}`"
 
 
-def test_same_id_from_two_paths_both_register(tmp_path):
+def test_same_id_from_two_paths_is_one_build(tmp_path):
+    # Ids are unique per build: a second directory with the id of an imported
+    # build is that build (neither has a digest to tell them apart), as in
+    # kernels 0.19; both directories are recorded.
     first = write_variant(tmp_path / "a", kernel_id="_same_id_test", body="VALUE = 1\n")
     second = write_variant(tmp_path / "b", kernel_id="_same_id_test", body="VALUE = 2\n")
     one = kernels.get_local_kernel(first)
     two = kernels.get_local_kernel(second)
-    assert (one.VALUE, two.VALUE) == (1, 2)
-    assert sys.modules["_same_id_test"] is two
+    assert two is one and one.VALUE == 1
+    assert sys.modules["_same_id_test"] is one
     assert kernels.get_local_kernel(first) is one
+    paths = [k for k in kernels.get_loaded_kernels() if k.module is one]
+    assert len(paths) == 2
 
 
 def copy_relu_variant(relu_variant_dir, tmp_path, **changes):
