@@ -8,7 +8,6 @@ Loads that must see a kernel execute run in fresh interpreters (a build is
 imported once per process); checks of errors run in this process."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -156,7 +155,7 @@ DESCRIBE_TREE = """
     from pathlib import Path
     repo_id = sys.argv[1]
     top = eval(sys.argv[2])
-    modules, seen = {}, []
+    modules = {}
     def visit(module):
         if module.NAME in modules:
             assert modules[module.NAME] is module, module.NAME

@@ -67,17 +67,23 @@ def test_signatures():
         ]
 
 
+NOT_LOCKED = r"^Kernel `org/k` is not locked\. Please lock it with `kernels lock <project>` and then reinstall the project\.$"
+NO_CALLER_LOCK = (r"^Could not find a `kernels\.lock` file in the caller's package metadata\. Please lock kernels with "
+                  r"`kernels lock <project>` and then reinstall the project\.$")
+
+
 def test_an_unlocked_kernel_is_refused_when_the_repository_is_created(tmp_path):
+    # The messages of kernels 0.19.
     lock = write_lock(tmp_path / "kernels.lock", {"org/other": SHA_A})
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    with pytest.raises(ValueError, match=NOT_LOCKED):
         LockedLayerRepository("org/k", lockfile=lock, layer_name="ReLU")
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    with pytest.raises(ValueError, match=NOT_LOCKED):
         func_repo("org/k", lockfile=lock, func_name="double")
     # Without a lock file the calling module's package is asked: this test
-    # module belongs to no installed distribution, so nothing is locked.
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    # module belongs to no installed distribution, so there is no lock.
+    with pytest.raises(ValueError, match=NO_CALLER_LOCK):
         LockedLayerRepository("org/k", layer_name="ReLU")
-    with pytest.raises(ValueError, match=r"^Kernel `org/k` is not locked$"):
+    with pytest.raises(ValueError, match=NO_CALLER_LOCK):
         func_repo("org/k", func_name="double")
     with pytest.raises(FileNotFoundError):
         LockedLayerRepository("org/k", lockfile=tmp_path / "missing.lock", layer_name="ReLU")
@@ -353,7 +359,7 @@ def locked_hub(tmp_path_factory):
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lock = proj / "kernels.lock"
-    assert {e["repo_id"]: e["sha"] for e in json.loads(lock.read_text())} == locked
+    assert {e["dependency"]["repo-id"]: e["lock"]["commit"] for e in json.loads(lock.read_text())} == locked
 
     publish(env, work / "layers-later", LAYERS_V1_LATER, "kb-test/layers")
     assert branch_head(root, "kb-test/layers") != locked["kb-test/layers"]

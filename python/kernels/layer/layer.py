@@ -206,9 +206,8 @@ class _LockedRepository:
         self.trust_remote_code = _copy_trust(trust_remote_code)
         self.check_arch = check_arch
         self._name = name
-        entry = _locked_entry(repo_id, lockfile)
-        if entry is None:
-            raise ValueError(f"Kernel `{repo_id}` is not locked")
+        # ValueError, as kernels 0.19 words it, when the lock does not name repo_id.
+        _, entry = _locked_entry(repo_id, lockfile)
         self.revision = entry.sha
 
     def _load_kernel(self) -> ModuleType:
