@@ -16,10 +16,11 @@ namespace {
 // distinct kernels.
 constexpr size_t kMaxDepth = 64;
 
-// How a dependency was asked for, as one comparable string.
+// How a dependency was asked for, as one comparable string; version 1 and
+// a revision named "v1" stay apart (as they do in a lock file).
 std::string dependency_key(const config::KernelDependency& d) {
-  if (d.version) return d.repo_id + "@v" + std::to_string(*d.version);
-  return d.repo_id + "@" + d.revision.value_or("");
+  if (d.version) return d.repo_id + " version " + std::to_string(*d.version);
+  return d.repo_id + " revision " + d.revision.value_or("");
 }
 
 class TreeWalk {

@@ -131,8 +131,11 @@ namespace {
 // Deeper than any real tree; stops a hub serving an endless chain.
 constexpr size_t kMaxTreeDepth = 64;
 
+// Version 1 and a revision named "v1" are different pins (each has its own
+// lock entry), so their keys must differ.
 std::string pin_key(const std::string& repo_id, const Pin& pin) {
-  return pin.version ? repo_id + "@v" + std::to_string(*pin.version) : repo_id + "@" + pin.revision.value_or("");
+  return pin.version ? repo_id + " version " + std::to_string(*pin.version)
+                     : repo_id + " revision " + pin.revision.value_or("");
 }
 
 Pin pin_of(const config::KernelDependency& d) { return {d.version, d.revision}; }

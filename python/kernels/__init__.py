@@ -7,7 +7,7 @@ that never kernelize do not pay for it.
 """
 from ._core import Metadata, __version__
 from .hf_hub import RepoInfo
-from .importer import LoadedKernel, get_loaded_kernels
+from .importer import LoadedKernel, get_kernel_dep, get_loaded_kernels
 from .load import get_kernel, get_kernel_variants, get_local_kernel, has_kernel, install_kernel
 from .lockfile import get_locked_kernel, load_kernel
 from .variants import VariantAccepted, VariantRejected
@@ -62,6 +62,7 @@ __all__ = [
     "VariantAccepted",
     "VariantRejected",
     "get_kernel",
+    "get_kernel_dep",
     "get_kernel_variants",
     "get_loaded_kernels",
     "get_local_kernel",

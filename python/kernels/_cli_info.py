@@ -30,6 +30,11 @@ def register(subparsers) -> None:
         "--version", type=int, help="The kernel version. Cannot be used together with --revision."
     )
     parser.add_argument("--json", action="store_true", help="Print the kernel information as JSON")
+    parser.add_argument(
+        "--dep-tree",
+        action="store_true",
+        help="Show kernel dependencies as an ASCII tree (a nested object with --json)",
+    )
     parser.set_defaults(run=_info)
 
 
@@ -61,7 +66,17 @@ def resolve_kernel(kernel: str, *, revision: str | None = None, version: int | N
     if path.is_dir():
         if revision is not None or version is not None:
             raise ValueError("--revision and --version cannot be used with a local path")
-        located = _core.locate_local(path=path, env=env, detected_backend=detected_backend())
+        # Its hub dependencies are described whoever publishes them: only
+        # their metadata is read.
+        offline = _core.offline_mode()
+        located = _core.locate_local(
+            path=path,
+            env=env,
+            detected_backend=detected_backend(),
+            trust_remote_code=True,
+            local_files_only=offline,
+            user_agent="" if offline else user_agent(None),
+        )
         return ResolvedKernel({"path": str(path)}, located, local_variants(path))
     offline = _core.offline_mode()
     agent = "" if offline else user_agent(None)
@@ -92,10 +107,24 @@ def resolve_kernel(kernel: str, *, revision: str | None = None, version: int | N
     return ResolvedKernel(source, located, variants)
 
 
-def kernel_info(resolved: ResolvedKernel) -> dict[str, Any]:
+def kernel_info(resolved: ResolvedKernel, *, dep_tree: bool = False) -> dict[str, Any]:
     """The description of one resolved kernel: its variant's metadata, the
-    backends of all its variants, its direct dependencies and the source."""
+    backends of all its variants, the kernels of its dependency tree (each
+    once) and the Python packages they all need, and the source. With
+    `dep_tree`, "dependency_tree" nests each kernel's dependencies by repo id."""
     metadata = resolved.located.metadata
+    kernel_depends: set[str] = set()
+    python_depends: set[str] = set(metadata.python_depends)
+
+    def visit(located) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for repo_id, dependency in sorted(located.dependencies, key=lambda entry: entry[0]):
+            kernel_depends.add(repo_id)
+            python_depends.update(dependency.metadata.python_depends)
+            tree[repo_id] = visit(dependency)
+        return tree
+
+    dependency_tree = visit(resolved.located)
     info: dict[str, Any] = {
         "name": str(metadata.name),
         "version": metadata.version,
@@ -103,18 +132,22 @@ def kernel_info(resolved: ResolvedKernel) -> dict[str, Any]:
         "license": metadata.license,
         "upstream": metadata.upstream,
         "source": metadata.source,
-        "python_depends": sorted(set(metadata.python_depends)),
+        "python_depends": sorted(python_depends),
         "backends": sorted({_core.variant_backend(variant) for variant in resolved.variants}),
         "variant": located_variant_name(resolved.located),
-        "kernel_depends": sorted({dependency.repo_id for dependency in metadata.kernel_depends}),
+        "kernel_depends": sorted(kernel_depends),
     }
+    if dep_tree:
+        info["dependency_tree"] = dependency_tree
     info.update(resolved.source)
     return info
 
 
 def _info(args: argparse.Namespace) -> int:
     try:
-        info = kernel_info(resolve_kernel(args.kernel, revision=args.revision, version=args.version))
+        info = kernel_info(
+            resolve_kernel(args.kernel, revision=args.revision, version=args.version), dep_tree=args.dep_tree
+        )
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
@@ -141,8 +174,21 @@ def _print_human(info: dict[str, Any]) -> None:
     print(f"License: {value(info.get('license'))}")
     print(f"Upstream: {value(info.get('upstream'))}")
     print(f"Source: {value(info.get('source'))}")
-    kernel_depends = info["kernel_depends"]
-    print(f"Kernel dependencies: {', '.join(kernel_depends) if kernel_depends else '-'}")
+    if "dependency_tree" in info:
+        print("Kernel dependencies:")
+        print(info.get("repo_id", info.get("path")))
+        _print_tree(info["dependency_tree"], "")
+    else:
+        kernel_depends = info["kernel_depends"]
+        print(f"Kernel dependencies: {', '.join(kernel_depends) if kernel_depends else '-'}")
     python_depends = info.get("python_depends")
     print(f"Python dependencies: {', '.join(python_depends) if python_depends else '-'}")
     print(f"Backends: {', '.join(info['backends'])}")
+
+
+def _print_tree(tree: dict[str, Any], prefix: str) -> None:
+    """One line per dependency, drawn with ASCII branches under its dependent."""
+    for index, (repo_id, children) in enumerate(tree.items()):
+        last = index == len(tree) - 1
+        print(f"{prefix}{'`-- ' if last else '|-- '}{repo_id}")
+        _print_tree(children, prefix + ("    " if last else "|   "))

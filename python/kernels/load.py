@@ -131,21 +131,27 @@ def has_kernel(
     env = environment(backend)
     agent = build_user_agent(None)
     offline = _core.offline_mode()
-    pending = [(repo_id, revision, version)]
-    checked = set()
-    while pending:
-        kernel, kernel_revision, kernel_version = pending.pop()
-        if (kernel, kernel_revision, kernel_version) in checked:
-            continue  # shared dependencies, and cycles, are looked at once
-        checked.add((kernel, kernel_revision, kernel_version))
-        metadata = _available_build(
-            kernel, kernel_revision, kernel_version, env, agent, offline, trust_remote_code, check_arch
-        )
-        if metadata is None:
-            return False
-        for dep in metadata.kernel_depends:
-            pending.append((dep.repo_id, dep.revision, dep.version))
-    return True
+    available: dict[tuple, bool] = {}  # shared dependencies are looked at once
+
+    def tree_available(kernel: tuple, path: list[tuple]) -> bool:
+        if kernel in path:
+            names = [repo for repo, _, _ in path[path.index(kernel):]] + [kernel[0]]
+            raise ValueError("Cyclic kernel dependency detected: " + " -> ".join(names))
+        if len(path) > _MAX_TREE_DEPTH:
+            raise ValueError(f"Kernel dependency tree deeper than {_MAX_TREE_DEPTH} levels")
+        if kernel not in available:
+            metadata = _available_build(*kernel, env, agent, offline, trust_remote_code, check_arch)
+            available[kernel] = metadata is not None and all(
+                tree_available((dep.repo_id, dep.revision, dep.version), path + [kernel])
+                for dep in metadata.kernel_depends
+            )
+        return available[kernel]
+
+    return tree_available((repo_id, revision, version), [])
+
+
+# As the core's tree walk: deeper than any real tree.
+_MAX_TREE_DEPTH = 64
 
 
 def _available_build(repo_id, revision, version, env, agent, offline, trust_remote_code, check_arch):

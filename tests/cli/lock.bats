@@ -83,16 +83,34 @@ for line in sys.stdin:
             print(json.dumps(e, sort_keys=True))' "$1"
 }
 
-@test "kb lock writes kernels.lock with the version's commit and every torch variant's hash" {
+@test "kb lock writes the structured kernels.lock by default: the version's commit" {
   deps '"acme/relu" = 1'
   run --separate-stderr "$KB_BIN/kb" lock "$P"
+  [ "$status" -eq 0 ]
+  # kernels 0.17+: one entry per kernel, the pin asked for and the commit;
+  # indent 2, no trailing newline.
+  expected=$(printf '[\n  {\n    "dependency": {\n      "repo-id": "acme/relu",\n      "version": 1\n    },\n    "lock": {\n      "commit": "%s"\n    }\n  }\n]' "$SHA")
+  [ "$(cat "$P/kernels.lock")" = "$expected" ]
+  [ "$(tail -c 1 "$P/kernels.lock")" = "]" ]
+  locked=$(events kernel-locked)
+  [[ "$locked" == *'"repo_id": "acme/relu"'* ]]
+  [[ "$locked" == *"\"sha\": \"$SHA\""* ]]
+  [[ "$locked" == *'"version": 1'* ]]
+  [[ "$locked" != *'"variants"'* ]]
+  [[ "$stderr" == *"Locked acme/relu v1 at $SHA"$'\n'* ]]
+  [[ "$stderr" == *"Wrote $P/kernels.lock (1 kernel(s))"* ]]
+}
+
+@test "kb lock --format legacy writes the version's commit and every torch variant's hash" {
+  deps '"acme/relu" = 1'
+  run --separate-stderr "$KB_BIN/kb" lock --format legacy "$P"
   [ "$status" -eq 0 ]
   [ "$(json_file "$P/kernels.lock" 'd[0]["repo_id"]')" = acme/relu ]
   [ "$(json_file "$P/kernels.lock" 'd[0]["sha"]')" = "$SHA" ]
   [ "$(json_file "$P/kernels.lock" 'list(d[0]["variants"])')" = "['torch-cpu', 'torch-universal']" ]
   [ "$(json_file "$P/kernels.lock" 'd[0]["variants"]["torch-cpu"]["hash"]')" = "$(expected_hash "$SRC/build/torch-cpu")" ]
   [ "$(json_file "$P/kernels.lock" 'd[0]["variants"]["torch-universal"]["hash_type"]')" = git_lfs_concat ]
-  # The existing tool's formatting: indent 2, no trailing newline.
+  # The formatting of kernels <= 0.16: indent 2, no trailing newline.
   [ "$(head -c 5 "$P/kernels.lock")" = $'[\n  {' ]
   [ "$(tail -c 2 "$P/kernels.lock")" = $'\n]' ]
   locked=$(events kernel-locked)
@@ -128,7 +146,7 @@ for line in sys.stdin:
   deps $'"acme/relu" = 1\n"acme/missing" = 1'
   run --separate-stderr "$KB_BIN/kb-lock" lock "$P"
   [ "$status" -eq 1 ]
-  [[ "$stderr" == *"Error: acme/missing: "*"acme/missing"* ]]
+  [[ "$stderr" == *"Error: Repository not found: acme/missing (local hub at $HUB)"* ]]
   [ "$(cat "$P/kernels.lock")" = "$before" ]
 
   run --separate-stderr "$KB_BIN/kb-lock" "$BATS_TEST_TMPDIR/nowhere"
@@ -154,7 +172,7 @@ for line in sys.stdin:
 
 @test "kb download --all-variants fetches every locked variant and no other" {
   deps '"acme/relu" = 1'
-  "$KB_BIN/kb" lock "$P" >/dev/null 2>&1
+  "$KB_BIN/kb" lock --format legacy "$P" >/dev/null 2>&1
   run --separate-stderr "$KB_BIN/kb-lock" download "$P" --all-variants --hub "local:$HUB"
   [ "$status" -eq 0 ]
   build="$KERNELS_CACHE/kernels--acme--relu/snapshots/$SHA/build"
@@ -164,7 +182,7 @@ for line in sys.stdin:
 
 @test "kb download fails on a lock hash the download does not match and keeps nothing" {
   deps '"acme/relu" = 1'
-  "$KB_BIN/kb" lock "$P" >/dev/null 2>&1
+  "$KB_BIN/kb" lock --format legacy "$P" >/dev/null 2>&1
   sed -i 's/"hash": "sha256-[0-9a-f]*"/"hash": "sha256-0000000000000000000000000000000000000000000000000000000000000000"/' "$P/kernels.lock"
   run --separate-stderr "$KB_BIN/kb" download "$P" --backend cpu
   [ "$status" -eq 1 ]
@@ -199,5 +217,5 @@ for line in sys.stdin:
   deps '"acme/relu" = 1'
   KB_HUB="local:$BATS_TEST_TMPDIR/empty-hub" run --separate-stderr "$KB_BIN/kb" lock "$P" --hub "local:$HUB"
   [ "$status" -eq 0 ]
-  [ "$(json_file "$P/kernels.lock" 'd[0]["sha"]')" = "$SHA" ]
+  [ "$(json_file "$P/kernels.lock" 'd[0]["lock"]["commit"]')" = "$SHA" ]
 }

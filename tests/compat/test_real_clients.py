@@ -373,17 +373,18 @@ def lock_project_dir(root: Path, name: str) -> Path:
 
 
 def our_lockers(hub, tmp_path: Path, torch_python: str) -> dict:
-    """kernels.lock bytes from our `kernels lock` and from `kb lock`."""
+    """kernels.lock bytes from our `kernels lock --format legacy` and from
+    `kb lock --format legacy` (the format of kernels 0.16.2)."""
     out = {}
     project = lock_project_dir(tmp_path, "ours-python")
     env = clean_env(PYTHONPATH=KB_PYTHONPATH, HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf-home"),
                     KERNELS_CACHE=str(tmp_path / "ours-cache"))
-    proc = subprocess.run([torch_python, "-m", "kernels", "lock", str(project)], env=env, cwd=tmp_path,
+    proc = subprocess.run([torch_python, "-m", "kernels", "lock", "--format", "legacy", str(project)], env=env, cwd=tmp_path,
                           timeout=CLIENT_TIMEOUT_S, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.returncode == 0, proc.stderr.decode()[-4000:]
     out["kernels lock"] = (project / "kernels.lock").read_bytes()
     project = lock_project_dir(tmp_path, "ours-kb")
-    proc = subprocess.run([str(KB_BIN / "kb"), "lock", str(project)], env=env, cwd=tmp_path,
+    proc = subprocess.run([str(KB_BIN / "kb"), "lock", "--format", "legacy", str(project)], env=env, cwd=tmp_path,
                           timeout=CLIENT_TIMEOUT_S, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.returncode == 0, proc.stderr.decode()[-4000:]
     out["kb lock"] = (project / "kernels.lock").read_bytes()

@@ -18,9 +18,9 @@ def params(func):
     return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
 
 
-# What kernels 0.18 exports, less what kb does not provide yet (Benchmark,
-# get_kernel_dep): those are absent rather than stubs.
-NOT_YET = {"Benchmark", "get_kernel_dep"}
+# What kernels 0.18 exports, less what kb does not provide yet (Benchmark):
+# absent rather than a stub.
+NOT_YET = {"Benchmark"}
 KERNELS_0_18_ALL = {
     "__version__", "Benchmark", "CUDAProperties", "Device", "KernelizeFallback", "KernelizedFunc",
     "KernelizedLayer", "KernelizedLayers", "ROCMProperties", "FuncRepository", "LayerRepository", "LoadedKernel",
@@ -93,6 +93,7 @@ def test_get_kernel_signature():
 
 
 def test_get_local_kernel_signature():
+    # trust_remote_code and user_agent apply to the kernel's hub dependencies.
     assert params(kernels.get_local_kernel) == [
         ("repo_path", P.POSITIONAL_OR_KEYWORD, P.empty),
         ("backend", P.KEYWORD_ONLY, None),
@@ -112,7 +113,8 @@ def test_get_kernel_variants_signature():
 
 
 def test_install_kernel_signature():
-    assert params(kernels.install_kernel) == [
+    # Keyword-only, so the order is not part of the API.
+    assert sorted(params(kernels.install_kernel), key=str) == sorted([
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
         ("revision", P.KEYWORD_ONLY, None),
         ("version", P.KEYWORD_ONLY, None),
@@ -120,7 +122,7 @@ def test_install_kernel_signature():
         ("local_files_only", P.KEYWORD_ONLY, False),
         ("user_agent", P.KEYWORD_ONLY, None),
         ("trust_remote_code", P.KEYWORD_ONLY, False),
-    ]
+    ], key=str)
 
 
 def test_has_kernel_signature():
@@ -156,6 +158,12 @@ def test_get_locked_kernel_signature():
 
 def test_get_loaded_kernels_signature():
     assert params(kernels.get_loaded_kernels) == []
+
+
+def test_get_kernel_dep_outside_a_kernel_import():
+    assert params(kernels.get_kernel_dep) == [("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty)]
+    with pytest.raises(RuntimeError, match=r"^`get_kernel_dep` only works during kernel loading\.$"):
+        kernels.get_kernel_dep("org/dep")
 
 
 def test_data_classes():

@@ -155,10 +155,10 @@ def hub(tmp_path_factory, cpu_linux_torch):
         ("shady/pure", {"type": "cpu"}),
         ("nobody/pure", {"type": "cpu"}),
     ]:
-        name = repo_id.split("/")[1]
-        # One id per build: builds with the same id are one build to the loader.
-        org = repo_id.split("/")[0]
-        metadata = {"name": name, "id": f"_{name}_{org}_{tag}", "version": 1, "license": "MIT", "python-depends": [],
+        org, name = repo_id.split("/")
+        # Ids are unique per build: a build with an imported id is that build.
+        build_id = f"_{name}_{org.replace('-', '_')}_{tag}"
+        metadata = {"name": name, "id": build_id, "version": 1, "license": "MIT", "python-depends": [],
                     "backend": backend}
         prefix = f"build/{cpu_linux_torch}"
         server.commit(repo_id, "v1", {f"{prefix}/metadata.json": json.dumps(metadata).encode(),

@@ -192,21 +192,26 @@ def test_info_of_a_local_kernel(relu, capsys):
                    "Kernel dependencies: -\nPython dependencies: -\nBackends: cpu\n")
 
 
-def test_info_reports_dependencies_minver_and_every_backend(tmp_path, capsys):
-    variant = write_variant(tmp_path / "build" / "torch-cpu", name="deps", python_depends=["einops"])
-    write_variant(tmp_path / "build" / "torch-cuda", name="deps")
+def test_info_reports_dependencies_minver_and_every_backend(tmp_path, capsys, local_kernels):
+    kernel = tmp_path / "kernel"
+    variant = write_variant(kernel / "build" / "torch-cpu", name="deps", python_depends=["einops"])
+    write_variant(kernel / "build" / "torch-cuda", name="deps")
     metadata = json.loads((variant / "metadata.json").read_text())
     metadata.update({"kernels-minver": "0.17.0", "upstream": "https://example.com/deps",
                      "kernel-depends": [{"repo-id": "org/b", "version": 1}, {"repo-id": "org/a", "revision": "main"}]})
     (variant / "metadata.json").write_text(json.dumps(metadata))
-    code, out, err = run_cli(capsys, "info", str(tmp_path), "--json")
+    # The dependencies (from LOCAL_KERNELS): theirs count too.
+    write_variant(tmp_path / "a" / "build" / "torch-cpu", name="dep-a", python_depends=["numpy"])
+    write_variant(tmp_path / "b" / "build" / "torch-cpu", name="dep-b")
+    local_kernels(f"org/a={tmp_path / 'a'}:org/b={tmp_path / 'b'}")
+    code, out, err = run_cli(capsys, "info", str(kernel), "--json")
     assert code == 0, err
     info = json.loads(out)
     assert info["variant"] == "torch-cpu"
     assert info["kernels_minver"] == "0.17.0"
     assert info["upstream"] == "https://example.com/deps"
     assert info["kernel_depends"] == ["org/a", "org/b"]
-    assert info["python_depends"] == ["einops"]
+    assert info["python_depends"] == ["einops", "numpy"]
     assert info["backends"] == ["cpu", "cuda"]
 
 

@@ -67,19 +67,23 @@ def test_signatures():
         ]
 
 
+NOT_LOCKED = r"^Kernel `org/k` is not locked\. Please lock it with `kernels lock <project>` and then reinstall the project\.$"
+NO_CALLER_LOCK = (r"^Could not find a `kernels\.lock` file in the caller's package metadata\. Please lock kernels with "
+                  r"`kernels lock <project>` and then reinstall the project\.$")
+
+
 def test_an_unlocked_kernel_is_refused_when_the_repository_is_created(tmp_path):
+    # The messages of kernels 0.19.
     lock = write_lock(tmp_path / "kernels.lock", {"org/other": SHA_A})
-    unlocked = r"^Kernel `org/k` is not locked\. Please lock it with `kernels lock <project>` and then reinstall"
-    with pytest.raises(ValueError, match=unlocked):
+    with pytest.raises(ValueError, match=NOT_LOCKED):
         LockedLayerRepository("org/k", lockfile=lock, layer_name="ReLU")
-    with pytest.raises(ValueError, match=unlocked):
+    with pytest.raises(ValueError, match=NOT_LOCKED):
         func_repo("org/k", lockfile=lock, func_name="double")
     # Without a lock file the calling module's package is asked: this test
     # module belongs to no installed distribution, so there is no lock.
-    no_lock = r"^Could not find a `kernels.lock` file in the caller's package metadata\."
-    with pytest.raises(ValueError, match=no_lock):
+    with pytest.raises(ValueError, match=NO_CALLER_LOCK):
         LockedLayerRepository("org/k", layer_name="ReLU")
-    with pytest.raises(ValueError, match=no_lock):
+    with pytest.raises(ValueError, match=NO_CALLER_LOCK):
         func_repo("org/k", func_name="double")
     with pytest.raises(FileNotFoundError):
         LockedLayerRepository("org/k", lockfile=tmp_path / "missing.lock", layer_name="ReLU")

@@ -156,6 +156,7 @@ def test_a_build_id_is_imported_once_and_a_different_build_with_it_is_refused(tm
     one = kernels.get_local_kernel(first)
     assert kernels.get_local_kernel(second) is one and one.VALUE == 1
     assert sys.modules["_same_id_test"] is one
+    assert len([k for k in kernels.get_loaded_kernels() if k.module is one]) == 2  # both directories recorded
     # A build that records a digest is not the loaded one, which records none.
     third = write_variant(tmp_path / "c", kernel_id="_same_id_test", body="VALUE = 3\n")
     data = json.loads((third / "metadata.json").read_text())

@@ -54,8 +54,15 @@ def built_variants() -> list:
 
 
 def legacy_lock_bytes(entries: list) -> bytes:
-    # What the existing tool writes: json.dump(..., indent=2), no trailing newline.
+    # What kernels <= 0.16 writes: json.dump(..., indent=2), no trailing newline.
     return json.dumps(entries, indent=2).encode()
+
+
+def structured_lock_bytes(pins: list) -> bytes:
+    """What kernels 0.17+ writes for (repo id, version, commit) pins: sorted,
+    indent 2, no trailing newline."""
+    return json.dumps([{"dependency": {"repo-id": repo_id, "version": version}, "lock": {"commit": sha}}
+                       for repo_id, version, sha in sorted(pins)], indent=2).encode()
 
 
 # -- hubs -------------------------------------------------------------------------------
@@ -128,7 +135,8 @@ LOAD_LOCKED = """
     x = torch.linspace(-2, 2, 9)
     assert torch.equal(relu.relu(x), torch.relu(x))
     (entry,) = [k for k in kernels.get_loaded_kernels() if k.module is relu]
-    print(json.dumps({"file": relu.__file__, "repo_info": entry.repo_info}))
+    info = entry.repo_info
+    print(json.dumps({"file": relu.__file__, "repo_info": info and [info.repo_id, info.revision]}))
 """
 
 
@@ -149,7 +157,7 @@ def test_lock_download_and_load_over_the_hugging_face_hub(hf, tmp_path, cpu_linu
     proj = project(tmp_path, f'"{RELU_ID}" = 1')
     cache = tmp_path / "cache"
     env = hf.env(KERNELS_CACHE=str(cache))
-    out = kernels_cli(env, "lock", proj)
+    out = kernels_cli(env, "lock", "--format", "legacy", proj)
     assert out.returncode == 0, out.stderr
     sha = hf.head(RELU_ID, "v1")
     assert f"Locked {RELU_ID} v1 at {sha} ({len(built_variants())} variant(s))" in out.stderr
@@ -165,9 +173,20 @@ def test_lock_download_and_load_over_the_hugging_face_hub(hf, tmp_path, cpu_linu
 
     # kb lock over the same hub state writes the same bytes.
     kb_proj = project(tmp_path, f'"{RELU_ID}" = 1', "kb-project")
-    kb = subprocess.run([str(KB), "lock", str(kb_proj)], env=env, capture_output=True, text=True)
+    kb = subprocess.run([str(KB), "lock", "--format", "legacy", str(kb_proj)], env=env, capture_output=True,
+                        text=True)
     assert kb.returncode == 0, kb.stderr
     assert (kb_proj / "kernels.lock").read_bytes() == written
+
+    # By default both write the structured format of kernels 0.17+: the commit
+    # only, for the version asked for.
+    structured = structured_lock_bytes([(RELU_ID, 1, sha)])
+    for cmd in ([sys.executable, "-m", "kernels", "lock"], [str(KB), "lock"]):
+        default_proj = project(tmp_path, f'"{RELU_ID}" = 1', f"default-{len(cmd)}")
+        out = subprocess.run([*cmd, str(default_proj)], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert (default_proj / "kernels.lock").read_bytes() == structured
+    assert f"Locked {RELU_ID} v1 at {sha}\n" in out.stderr
 
     out = kernels_cli(env, "download", proj)
     assert out.returncode == 0, out.stderr
@@ -184,7 +203,8 @@ def test_lock_download_and_load_over_the_hugging_face_hub(hf, tmp_path, cpu_linu
     assert hf.log() == []
     res = json.loads(loaded.stdout.splitlines()[-1])
     assert Path(res["file"]).parent == build / cpu_linux_torch
-    assert res["repo_info"] is None
+    # As kernels 0.19 records it: the repository and the locked commit.
+    assert res["repo_info"] == [RELU_ID, sha]
 
 
 def test_lock_download_and_load_over_a_local_hub(local_hub, tmp_path, cpu_linux_torch):
@@ -192,7 +212,7 @@ def test_lock_download_and_load_over_a_local_hub(local_hub, tmp_path, cpu_linux_
     proj = project(tmp_path, f'"{RELU_ID}" = 1')
     cache = tmp_path / "cache"
     env = base_env(KB_HUB=spec, KERNELS_CACHE=str(cache))
-    out = kernels_cli(env, "lock", proj)
+    out = kernels_cli(env, "lock", "--format", "legacy", proj)
     assert out.returncode == 0, out.stderr
     # A git hub has no LFS: every file is hashed by its git blob id.
     expected = [{"repo_id": RELU_ID, "sha": sha, "variants": {
@@ -265,7 +285,8 @@ def test_a_tampered_cached_file_is_refused_then_downloaded_again(hf, tmp_path, c
     proj = project(tmp_path, f'"{RELU_ID}" = 1')
     cache = tmp_path / "cache"
     env = hf.env(KERNELS_CACHE=str(cache))
-    assert kernels_cli(env, "lock", proj).returncode == 0
+    # The variant hashes of the legacy format are what finds the change.
+    assert kernels_cli(env, "lock", "--format", "legacy", proj).returncode == 0
     assert kernels_cli(env, "download", proj).returncode == 0
     sha = json.loads((proj / "kernels.lock").read_text())[0]["sha"]
     variant_dir = cache / "kernels--kb-examples--relu" / "snapshots" / sha / "build" / cpu_linux_torch
@@ -307,7 +328,7 @@ def test_a_lock_naming_variants_the_hub_does_not_have(hf, tmp_path, cpu_linux_to
     proj = project(tmp_path, f'"{RELU_ID}" = 1')
     cache = tmp_path / "cache"
     env = hf.env(KERNELS_CACHE=str(cache))
-    assert kernels_cli(env, "lock", proj).returncode == 0
+    assert kernels_cli(env, "lock", "--format", "legacy", proj).returncode == 0
     (entry,) = json.loads((proj / "kernels.lock").read_text())
     gone = "torch27-cxx11-cpu-x86_64-linux"
     # The variant for this process is locked under a name the hub never had.
@@ -367,7 +388,7 @@ CALLER = '''
 import kernels
 
 def locked():
-    return kernels.get_locked_kernel("kb-examples/relu")
+    return kernels.get_locked_kernel("kb-examples/relu", lockfile=None)
 
 def loaded():
     return kernels.load_kernel("kb-examples/relu", lockfile=None)
@@ -399,7 +420,9 @@ def test_get_locked_kernel_reads_the_lock_of_the_calling_package(hf, tmp_path, c
     proj = project(tmp_path, f'"{RELU_ID}" = 1')
     cache = tmp_path / "cache"
     env = hf.env(KERNELS_CACHE=str(cache))
-    assert kernels_cli(env, "lock", proj).returncode == 0
+    # The legacy format: its variant hashes let get_locked_kernel replace an
+    # altered cached copy (below).
+    assert kernels_cli(env, "lock", "--format", "legacy", proj).returncode == 0
     lock_text = (proj / "kernels.lock").read_text()
     sha = json.loads(lock_text)[0]["sha"]
     site = tmp_path / "site"
@@ -419,7 +442,8 @@ def test_get_locked_kernel_reads_the_lock_of_the_calling_package(hf, tmp_path, c
             assert torch.equal(relu.relu(x), torch.relu(x))
             files.append(relu.__file__)
         errors = []
-        for call in (otherapp.locked, otherapp.loaded, lambda: kernels.get_locked_kernel("kb-examples/relu")):
+        for call in (otherapp.locked, otherapp.loaded,
+                     lambda: kernels.get_locked_kernel("kb-examples/relu", lockfile=None)):
             try:
                 call()
             except ValueError as e:
@@ -432,12 +456,14 @@ def test_get_locked_kernel_reads_the_lock_of_the_calling_package(hf, tmp_path, c
     res = json.loads(out.stdout.splitlines()[-1])
     variant_dir = cache / "kernels--kb-examples--relu" / "snapshots" / sha / "build" / cpu_linux_torch
     assert {Path(f).parent for f in res["files"]} == {variant_dir}
+    not_locked = (f"Kernel `{RELU_ID}` is not locked. Please lock it with `kernels lock <project>` and then "
+                  "reinstall the project.")
     assert res["errors"] == [
-        f"Kernel `{RELU_ID}` is not locked",
-        f"Kernel `{RELU_ID}` is not locked. Please lock it with `kernels lock <project>` and then reinstall the "
-        "project.",
+        not_locked,
+        not_locked,
         # Called from __main__, which no distribution provides.
-        f"Kernel `{RELU_ID}` is not locked",
+        "Could not find a `kernels.lock` file in the caller's package metadata. Please lock kernels with "
+        "`kernels lock <project>` and then reinstall the project.",
     ]
 
     # Offline, from that cache: no request at all.

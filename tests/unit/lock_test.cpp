@@ -456,6 +456,35 @@ TEST_F(LockHubTest, LocksSeveralKernelsInFileOrderAndReportsEachFailure) {
   EXPECT_EQ(read(tmp_.path() / "project/kernels.lock"), before);
 }
 
+TEST_F(LockHubTest, StructuredLocksKeepVersionOneAndARevisionNamedV1Apart) {
+  // acme/leaf v1; acme/mid v1 needs leaf version 1, acme/top v1 needs mid
+  // version 1 and leaf at revision "v1": two pins of leaf, one commit.
+  write(tmp_.path() / "src/leaf/build/torch-cpu/metadata.json", "{\"name\": \"leaf\"}\n");
+  std::string leaf = publish(*hub_, "acme/leaf", "v1", "leaf");
+  auto with_deps = [](const std::string& name, const std::string& deps) {
+    return "{\"name\": \"" + name + "\", \"id\": \"_" + name + "_cpu_0\", \"version\": 1, \"license\": \"MIT\", "
+           "\"python-depends\": [], \"kernel-depends\": [" + deps + "], \"backend\": {\"type\": \"cpu\"}}\n";
+  };
+  write(tmp_.path() / "src/mid/build/torch-cpu/metadata.json",
+        with_deps("mid", R"({"repo-id": "acme/leaf", "version": 1})"));
+  std::string mid = publish(*hub_, "acme/mid", "v1", "mid");
+  write(tmp_.path() / "src/top/build/torch-cpu/metadata.json",
+        with_deps("top", R"({"repo-id": "acme/mid", "version": 1}, {"repo-id": "acme/leaf", "revision": "v1"})"));
+  std::string top = publish(*hub_, "acme/top", "v1", "top");
+
+  lock::ProjectLock result = lock::lock_project(*hub_, project("\"acme/top\" = 1\n"), {});
+  std::vector<lock::KernelLock> written = lock::read_lock_file(tmp_.path() / "project/kernels.lock");
+  ASSERT_EQ(written.size(), 4u) << read(tmp_.path() / "project/kernels.lock");
+  EXPECT_EQ(written[0].repo_id, "acme/leaf");
+  EXPECT_EQ(written[0].pin->version, 1u);
+  EXPECT_EQ(written[1].repo_id, "acme/leaf");
+  EXPECT_EQ(written[1].pin->revision, "v1");
+  EXPECT_EQ(written[1].sha, leaf);
+  EXPECT_EQ(written[2].sha, mid);
+  EXPECT_EQ(written[3].sha, top);
+  EXPECT_EQ(result.locks, written);
+}
+
 // As in kernels >= 0.17, a kernel-status.toml redirect is not followed: the
 // repository asked for is locked, even when its status file is malformed.
 TEST_F(LockHubTest, LocksTheAskedRepositoryNotAKernelStatusRedirectDestination) {
