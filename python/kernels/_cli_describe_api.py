@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _core
-from ._cli_info import hub_revision_for, located_variant_name
+from ._cli_info import hub_revision_for, located_variant_name, print_source
 from ._environment import detected_backend, environment
 from .hf_hub import user_agent
 
@@ -115,12 +115,7 @@ def read_symbols(path: Path) -> dict[str, Any]:
 
 
 def _print_human(info: dict[str, Any]) -> None:
-    if "repo_id" in info:
-        print(f"Repository: {info['repo_id']}")
-        print(f"Revision: {info['revision']}")
-    else:
-        print(f"Path: {info['path']}")
-    print(f"Variant: {info['variant']}")
+    print_source(info)
     print("\nFunctions:")
     for function in info["functions"]:
         print(f"  {function['name']}")

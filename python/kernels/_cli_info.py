@@ -158,16 +158,21 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_human(info: dict[str, Any]) -> None:
-    def value(v) -> str:
-        return "-" if v is None else str(v)
-
+def print_source(info: dict[str, Any]) -> None:
+    """The lines saying where a described kernel came from and which variant."""
     if "repo_id" in info:
         print(f"Repository: {info['repo_id']}")
         print(f"Revision: {info['revision']}")
     else:
         print(f"Path: {info['path']}")
     print(f"Variant: {info['variant']}")
+
+
+def _print_human(info: dict[str, Any]) -> None:
+    def value(v) -> str:
+        return "-" if v is None else str(v)
+
+    print_source(info)
     print(f"Name: {value(info.get('name'))}")
     print(f"Version: {value(info.get('version'))}")
     print(f"Minimum kernels version: {value(info.get('kernels_minver'))}")
