@@ -2,14 +2,18 @@
 """Times `kb lock` of a project depending on 20 kernels, against a baseline
 measured in the same run:
 
-- kb lock: wall time of `kb lock PROJECT_DIR` (process start included): per
-  kernel, the v<N> commit lookup and a recursive tree listing hashed into
-  the variant locks, kernels resolved concurrently; kernels.lock written.
+- kb lock: wall time of `kb lock PROJECT_DIR` (process start included),
+  writing the current (structured) kernels.lock: per kernel, the v<N>
+  commit lookup, the build/ listing and each variant's metadata.json (for
+  its kernel-depends); kernels.lock written.
+- kb lock --format legacy: the same with kb's per-variant hashes: a
+  recursive tree listing hashed into the variant locks, kernels resolved
+  concurrently.
 - baseline: 20 sequential GET /api/kernels/{id}/revision/v1 with urllib from
   this process (no process start, no tree, no hashing): the least any locker
   that asks once per kernel, one after the other, must wait for.
 
-Ratio = kb lock / baseline (below 1: kb lock pins the 20 kernels faster than
+Ratios = each / baseline (below 1: kb lock pins the 20 kernels faster than
 sequential commit lookups alone).
 
 The hub is tests/fixtures/hub-server, the loopback Hugging Face Hub; the 20
@@ -68,9 +72,9 @@ def seed_kernels(root: Path, tmp: Path, count: int) -> list:
     return repos
 
 
-def time_kb_lock(env, project: Path) -> float:
+def time_kb_lock(env, project: Path, *flags: str) -> float:
     t = time.perf_counter()
-    out = subprocess.run([str(KB), "lock", "-q", str(project)], env=env, capture_output=True, text=True)
+    out = subprocess.run([str(KB), "lock", "-q", *flags, str(project)], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t
     if out.returncode != 0:
         sys.exit(out.stderr)
@@ -111,28 +115,38 @@ def main() -> int:
             # Warm both sides once (page cache, server threads, git objects).
             time_kb_lock(env, project)
             time_revisions(endpoint, repos)
-            lock_times, revision_times, startup_times = [], [], []
+            lock_times, legacy_times, revision_times, startup_times = [], [], [], []
             for _ in range(args.runs):
                 lock_times.append(time_kb_lock(env, project))
+                legacy_times.append(time_kb_lock(env, project, "--format", "legacy"))
                 revision_times.append(time_revisions(endpoint, repos))
                 startup_times.append(time_kb_lock(env, empty))
             # What one kb lock asks the hub, from the fixture's request log.
-            server.clear_log()
-            time_kb_lock(env, project)
-            requests = server.log()
-            locks = json.loads((project / "kernels.lock").read_text())
-            if [e["repo_id"] for e in locks] != repos or any(len(e["variants"]) != len(VARIANTS) for e in locks):
-                sys.exit("kernels.lock does not pin every kernel with every variant")
+            requests = {}
+            for name, flags in (("structured", ()), ("legacy", ("--format", "legacy"))):
+                server.clear_log()
+                time_kb_lock(env, project, *flags)
+                requests[name] = len(server.log())
+                locks = json.loads((project / "kernels.lock").read_text())
+                pinned = [e["dependency"]["repo-id"] if name == "structured" else e["repo_id"] for e in locks]
+                if sorted(pinned) != sorted(repos) or (
+                        name == "legacy" and any(len(e["variants"]) != len(VARIANTS) for e in locks)):
+                    sys.exit(f"the {name} kernels.lock does not pin every kernel")
 
-    lock, revisions, startup = (statistics.median(x) for x in (lock_times, revision_times, startup_times))
+    lock, legacy, revisions, startup = (statistics.median(x)
+                                        for x in (lock_times, legacy_times, revision_times, startup_times))
     print(f"hub: loopback Hugging Face Hub fixture, {args.kernels} kernels x {len(VARIANTS)} variants, "
           f"median of {args.runs} runs")
     print(f"kb lock:                         {lock * 1e3:8.2f} ms  "
           f"(of which process start, nothing to lock: {startup * 1e3:.2f} ms)")
-    print(f"    {len(requests)} requests ({len(requests) / args.kernels:.1f} per kernel: branch refs, "
+    print(f"    {requests['structured']} requests ({requests['structured'] / args.kernels:.1f} per kernel: branch "
+          "refs, build/ listing, each variant's metadata.json)")
+    print(f"kb lock --format legacy:         {legacy * 1e3:8.2f} ms")
+    print(f"    {requests['legacy']} requests ({requests['legacy'] / args.kernels:.1f} per kernel: branch refs, "
           f"recursive tree), up to 8 kernels at once")
     print(f"{args.kernels} sequential revision requests: {revisions * 1e3:8.2f} ms")
-    print(f"ratio kb lock / sequential revisions: {lock / revisions:.2f}")
+    print(f"ratio kb lock / sequential revisions:                 {lock / revisions:.2f}")
+    print(f"ratio kb lock --format legacy / sequential revisions: {legacy / revisions:.2f}")
     return 0
 
 

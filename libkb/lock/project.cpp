@@ -164,12 +164,13 @@ class TreeLocker {
       throw Error("Kernel dependency tree deeper than " + std::to_string(kMaxTreeDepth) +
                   " levels: " + join(path_names_, " -> "));
     hub::validate_repo_id(dep.repo_id);
-    check_publisher(dep.repo_id);
-    std::string commit = resolve(dep);
+    KernelFacts facts = facts_of(dep, path_keys_.empty());
+    if (facts.notice) warn(options_, *facts.notice);
+    const std::string& commit = facts.commit;
 
     path_keys_.push_back(key);
     path_names_.push_back(dep.repo_id);
-    for (const config::KernelDependency& child : variant_dependencies(dep.repo_id, commit)) lock(child);
+    for (const config::KernelDependency& child : facts.dependencies) lock(child);
     path_keys_.pop_back();
     path_names_.pop_back();
 
@@ -181,16 +182,85 @@ class TreeLocker {
     done_.insert(key);
   }
 
+  // Asks the hub about the declared kernels at once (up to
+  // options.parallel): the walk then finds their facts ready. Failures are
+  // kept and raised when the walk reaches the kernel, in file order.
+  void prefetch(const std::vector<config::KernelDependency>& roots) {
+    WorkQueue queue(std::max(1u, std::min<unsigned>(options_.parallel, static_cast<unsigned>(roots.size()))));
+    for (const config::KernelDependency& dep : roots) {
+      queue.submit([this, dep] {
+        Fetched fetched;
+        try {
+          hub::validate_repo_id(dep.repo_id);
+          fetched.facts = fetch_facts(dep, true);
+        } catch (...) {
+          fetched.error = std::current_exception();
+        }
+        std::lock_guard lock(prefetched_mutex_);
+        prefetched_.emplace(pin_key(dep.repo_id, pin_of(dep)), std::move(fetched));
+      });
+    }
+    queue.wait_idle();
+  }
+
  private:
+  // What the hub says about one pinned kernel: its commit, the
+  // kernel-depends of its variants there, and a newer-version notice.
+  struct KernelFacts {
+    std::string commit;
+    std::vector<config::KernelDependency> dependencies;
+    std::optional<std::string> notice;
+  };
+  struct Fetched {
+    KernelFacts facts;
+    std::exception_ptr error;
+  };
+
+  KernelFacts facts_of(const config::KernelDependency& dep, bool root) {
+    if (root) {
+      std::unique_lock lock(prefetched_mutex_);
+      auto found = prefetched_.find(pin_key(dep.repo_id, pin_of(dep)));
+      if (found != prefetched_.end()) {
+        Fetched fetched = std::move(found->second);
+        prefetched_.erase(found);
+        lock.unlock();
+        if (fetched.error) std::rethrow_exception(fetched.error);
+        return fetched.facts;
+      }
+    }
+    return fetch_facts(dep, root);
+  }
+
+  // The publisher is checked before anything else of the repository is read.
+  KernelFacts fetch_facts(const config::KernelDependency& dep, bool root) {
+    check_publisher(dep.repo_id);
+    KernelFacts facts;
+    facts.commit = resolve(dep, root, facts.notice);
+    facts.dependencies = variant_dependencies(dep.repo_id, facts.commit);
+    return facts;
+  }
+
   // As the current release locks: only kernels of trusted publishers (a hub
-  // without publishers trusts what it holds).
+  // without publishers trusts what it holds). Each organisation is asked once.
   void check_publisher(const std::string& repo_id) {
     std::string org = repo_id.substr(0, repo_id.find('/'));
     std::optional<bool> trusted;
-    try {
-      trusted = hub_.publisher_trusted(org);
-    } catch (const Error& e) {
-      throw Error("Kernel repository '" + repo_id + "' could not verify publisher trust status (" + e.what() + ")");
+    bool known = false;
+    {
+      std::lock_guard lock(publishers_mutex_);
+      if (auto found = publishers_.find(org); found != publishers_.end()) {
+        trusted = found->second;
+        known = true;
+      }
+    }
+    if (!known) {
+      try {
+        trusted = hub_.publisher_trusted(org);
+      } catch (const Error& e) {
+        throw Error("Kernel repository '" + repo_id + "' could not verify publisher trust status (" + e.what() + ")");
+      }
+      std::lock_guard lock(publishers_mutex_);
+      publishers_.emplace(org, trusted);
     }
     if (trusted && !*trusted)
       throw Error("Kernel repository '" + repo_id +
@@ -198,8 +268,8 @@ class TreeLocker {
                   "trust_remote_code allowlist to allow loading kernels from untrusted sources.");
   }
 
-  std::string resolve(const config::KernelDependency& dep) {
-    if (path_keys_.empty()) {
+  std::string resolve(const config::KernelDependency& dep, bool root, std::optional<std::string>& notice) {
+    if (root) {
       if (auto pinned = options_.pinned_commits.find(dep.repo_id); pinned != options_.pinned_commits.end())
         return hub_.resolve_revision(dep.repo_id, pinned->second);
     }
@@ -208,7 +278,7 @@ class TreeLocker {
     const int version = static_cast<int>(*dep.version);
     std::map<int, std::string> versions = hub::version_branches(hub_.list_branches(dep.repo_id));
     std::string commit = hub::version_commit(versions, version);
-    if (auto notice = hub::newer_version_notice(dep.repo_id, version, versions)) warn(options_, *notice);
+    notice = hub::newer_version_notice(dep.repo_id, version, versions);
     return commit;
   }
 
@@ -243,6 +313,10 @@ class TreeLocker {
   std::vector<KernelLock>& locks_;
   std::set<std::string> done_;
   std::vector<std::string> path_keys_, path_names_;
+  std::mutex prefetched_mutex_;
+  std::map<std::string, Fetched> prefetched_;  // by pin key, declared kernels only
+  std::mutex publishers_mutex_;
+  std::map<std::string, std::optional<bool>> publishers_;  // organisation -> hub's answer
 };
 
 }  // namespace
@@ -279,11 +353,15 @@ ProjectLock lock_project(hub::Hub& hub, const fs::path& project_dir, const LockO
     write_lock_file(out.lock_path, out.locks);
     return out;
   }
+  std::vector<config::KernelDependency> roots;
   for (const Dependency& d : out.dependencies) {
     if (!options.pinned_commits.empty() && !options.pinned_commits.count(d.repo_id))
       throw Error(d.repo_id + ": not in the lock being migrated; lock the project without migrating to add it");
-    lock_tree(hub, {d.repo_id, static_cast<uint64_t>(d.version), std::nullopt}, out.locks, options);
+    roots.push_back({d.repo_id, static_cast<uint64_t>(d.version), std::nullopt});
   }
+  TreeLocker locker(hub, options, out.locks);
+  locker.prefetch(roots);
+  for (const config::KernelDependency& root : roots) locker.lock(root);
   write_file_atomic(out.lock_path, format_structured_lock_file(out.locks));
   out.locks = parse_lock_file(read_file(out.lock_path), out.lock_path.string());  // in the file's order
   return out;
