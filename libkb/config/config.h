@@ -46,6 +46,13 @@ struct KernelDependency {
   std::optional<std::string> revision;
   friend bool operator==(const KernelDependency&, const KernelDependency&) = default;
 };
+// One string per way of asking for a kernel ("org/name version 1",
+// "org/name revision v1": version 1 and a revision named "v1" differ), for
+// the dependency walks of loading and locking.
+std::string dependency_key(const KernelDependency& d);
+// Deeper than any real dependency tree: stops a hub serving an endless chain
+// of distinct kernels.
+inline constexpr size_t kMaxDependencyDepth = 64;
 
 enum class Framework { Torch, TorchNoarch, TvmFfi };
 std::string_view framework_table_name(Framework f);  // "torch", "torch-noarch", "tvm-ffi"

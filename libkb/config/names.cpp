@@ -47,4 +47,9 @@ std::optional<BuildLayout> parse_build_layout(std::string_view text) {
   return std::nullopt;
 }
 
+std::string dependency_key(const KernelDependency& d) {
+  if (d.version) return d.repo_id + " version " + std::to_string(*d.version);
+  return d.repo_id + " revision " + d.revision.value_or("");
+}
+
 }  // namespace kb::config

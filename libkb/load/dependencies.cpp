@@ -12,16 +12,7 @@ namespace kb::load {
 
 namespace {
 
-// Deeper than any real tree; stops a hub serving an endless chain of
-// distinct kernels.
-constexpr size_t kMaxDepth = 64;
-
-// How a dependency was asked for, as one comparable string; version 1 and
-// a revision named "v1" stay apart (as they do in a lock file).
-std::string dependency_key(const config::KernelDependency& d) {
-  if (d.version) return d.repo_id + " version " + std::to_string(*d.version);
-  return d.repo_id + " revision " + d.revision.value_or("");
-}
+constexpr size_t kMaxDepth = config::kMaxDependencyDepth;
 
 class TreeWalk {
  public:
@@ -34,7 +25,7 @@ class TreeWalk {
       throw LoadError(ErrorKind::InvalidArgument, "Kernel dependency tree deeper than " + std::to_string(kMaxDepth) +
                                                       " levels: " + join(path_names_, " -> "));
     for (const config::KernelDependency& dep : node.metadata.kernel_depends) {
-      std::string key = dependency_key(dep);
+      std::string key = config::dependency_key(dep);
       for (size_t i = 0; i < path_.size(); ++i) {
         if (path_[i] != key) continue;
         std::vector<std::string> cycle(path_names_.begin() + static_cast<std::ptrdiff_t>(i), path_names_.end());
@@ -64,7 +55,7 @@ class TreeWalk {
   }
 
   void enter(const config::KernelDependency& root) {
-    path_.push_back(dependency_key(root));
+    path_.push_back(config::dependency_key(root));
     path_names_.push_back(root.repo_id);
   }
 

@@ -128,14 +128,12 @@ std::vector<KernelLock> lock_dependencies(hub::Hub& hub, const std::vector<Depen
 
 namespace {
 
-// Deeper than any real tree; stops a hub serving an endless chain.
-constexpr size_t kMaxTreeDepth = 64;
+constexpr size_t kMaxTreeDepth = config::kMaxDependencyDepth;
 
 // Version 1 and a revision named "v1" are different pins (each has its own
 // lock entry), so their keys must differ.
 std::string pin_key(const std::string& repo_id, const Pin& pin) {
-  return pin.version ? repo_id + " version " + std::to_string(*pin.version)
-                     : repo_id + " revision " + pin.revision.value_or("");
+  return config::dependency_key({repo_id, pin.version, pin.revision});
 }
 
 Pin pin_of(const config::KernelDependency& d) { return {d.version, d.revision}; }

@@ -82,22 +82,23 @@ def get_kernel_dep(repo_id: str) -> ModuleType:
     return module
 
 
-def import_located(located: _core.Located, repo_info: RepoInfo | None = None) -> ModuleType:
+def import_located(located: _core.Located) -> ModuleType:
     """Imports what the core located: its dependency tree first (each build
-    once), then the kernel itself."""
+    once), then the kernel itself, each with the hub origin the core found
+    (none for local kernels)."""
     with _import_lock:
-        return _import_tree(located, repo_info, {})
+        return _import_tree(located, {})
 
 
-def _import_tree(located: _core.Located, repo_info: RepoInfo | None, done: dict[str, ModuleType]) -> ModuleType:
+def _import_tree(located: _core.Located, done: dict[str, ModuleType]) -> ModuleType:
     deps: dict[str, ModuleType] = {}
     for repo_id, dependency in located.dependencies:
         module = done.get(dependency.metadata.id)
         if module is None:
-            dep_info = None if dependency.repo_info is None else RepoInfo(*dependency.repo_info)
-            module = _import_tree(dependency, dep_info, done)
+            module = _import_tree(dependency, done)
             done[dependency.metadata.id] = module
         deps[repo_id] = module
+    repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
     return _import_from_path(located.variant_dir, repo_info=repo_info, metadata=located.metadata, deps=deps)
 
 

@@ -16,7 +16,7 @@ from types import ModuleType
 from . import _core
 from ._environment import detected_backend, device_arch, emit_warnings, environment, locate_reporting, warn_all
 from . import deps
-from .hf_hub import RepoInfo, user_agent as build_user_agent
+from .hf_hub import user_agent as build_user_agent
 from .importer import import_located
 from .variants import VariantAccepted, VariantRejected, decisions, local_variants
 
@@ -64,8 +64,7 @@ def get_kernel(
         check_arch=check_arch,
         device=device_arch,
     )
-    repo_info = None if located.repo_info is None else RepoInfo(*located.repo_info)
-    return import_located(located, repo_info)
+    return import_located(located)
 
 
 def install_kernel(

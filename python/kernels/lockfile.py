@@ -22,7 +22,6 @@ from . import _core
 from ._environment import detected_backend, device_arch, environment, locate_reporting
 from .deps import importable_now
 from .hf_hub import user_agent as build_user_agent
-from .hf_hub import RepoInfo
 from .importer import import_located
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ def load_kernel(
             f"Locked kernel `{repo_id}` was not downloaded or does not have an applicable variant. Make sure it's "
             "downloaded locally via `kernels download <project>`."
         ) from e
-    return import_located(located, _repo_info(located))
+    return import_located(located)
 
 
 def get_locked_kernel(
@@ -86,11 +85,7 @@ def _load_locked(locks, entry, *, trust_remote_code=False, user_agent=None, chec
         check_arch=check_arch,
         trust_remote_code=trust_remote_code,
     )
-    return import_located(located, _repo_info(located))
-
-
-def _repo_info(located) -> RepoInfo | None:
-    return None if located.repo_info is None else RepoInfo(*located.repo_info)
+    return import_located(located)
 
 
 def _locate_locked(
