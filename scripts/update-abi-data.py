@@ -4,7 +4,9 @@
 The tables are plain text so that reviews show exactly what changed:
 
   manylinux_<X>_<Y>-<arch>.txt  one "DEPENDENCY VERSION" pair per line: the
-                                symbol versions a manylinux policy allows
+                                symbol versions a manylinux policy allows;
+                                "LIBRARY <soname>" lines: the system libraries
+                                the policy lets a binary need (lib_whitelist)
   python-stable-abi.txt         one "NAME ADDED" pair per line: every function
                                 and data symbol of CPython's stable ABI (abi3)
                                 with the Python version that added it
@@ -75,10 +77,12 @@ def write_manylinux(wheel):
                 "# (regenerate with scripts/update-abi-data.py).",
                 "# Format: DEPENDENCY VERSION. A symbol name@DEP_VERSION passes when DEP is",
                 "# listed and VERSION is one of its listed versions (trailing zeros ignored);",
-                "# dependencies not listed here are not checked.",
+                "# dependencies not listed here are not checked. LIBRARY lines: the",
+                "# system libraries a compliant binary may need (the policy's lib_whitelist).",
             ]
             for dep in sorted(table):
                 lines += [f"{dep} {v}" for v in sorted(table[dep], key=version_key)]
+            lines += [f"LIBRARY {lib}" for lib in sorted(policy.get("lib_whitelist", []))]
             write(f"{policy['name']}-{arch}.txt", lines)
             count += 1
     print(f"wrote {count} manylinux tables")

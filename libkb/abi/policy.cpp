@@ -112,6 +112,10 @@ ManylinuxPolicy ManylinuxPolicy::parse(std::string_view text, std::string name, 
   policy.name_ = std::move(name);
   policy.arch_ = std::move(arch);
   for (Row& row : parse_rows(text, source, "DEPENDENCY VERSION")) {
+    if (row.first == "LIBRARY") {
+      policy.libraries_.insert(row.second);
+      continue;
+    }
     Allowed& allowed = policy.deps_[row.first];
     if (std::optional<Version> v = try_version(row.second))
       allowed.numeric.insert(*v);
@@ -120,6 +124,12 @@ ManylinuxPolicy ManylinuxPolicy::parse(std::string_view text, std::string name, 
   }
   if (policy.deps_.empty()) throw Error(source + ": no symbol versions listed");
   return policy;
+}
+
+bool ManylinuxPolicy::allows_library(std::string_view soname) const {
+  // The dynamic loader itself is on every system and never listed.
+  if (soname.starts_with("ld-linux")) return true;
+  return libraries_.count(soname) != 0;
 }
 
 bool ManylinuxPolicy::allows(std::string_view dep, std::string_view version) const {

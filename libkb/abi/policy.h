@@ -8,7 +8,8 @@
 //              membership after dropping trailing zeros, not a ceiling:
 //              GLIBC 2.19-2.21 are absent from manylinux_2_28 on x86_64).
 //              Versions without '_' (libcudart.so.12) and DEPs the policy
-//              does not list (CUDA, torch, ...) are not checked.
+//              does not list (CUDA, torch, ...) are not checked. The table
+//              also lists the system libraries a compliant binary may need.
 //  python ABI  a symbol in CPython's stable ABI table must have been added
 //              no later than the requested ABI version; a symbol starting
 //              with "Py" or "_Py" that is not in the table is not abi3.
@@ -58,6 +59,10 @@ class ManylinuxPolicy {
   // Whether `version` ("2.2.5", "TM_1") of `dep` is allowed. Throws kb::Error
   // when `dep` is governed and `version` is neither numeric nor listed.
   bool allows(std::string_view dep, std::string_view version) const;
+  // Whether a compliant binary may need the system library `soname`
+  // ("LIBRARY" lines of the table: the policy's library whitelist).
+  bool allows_library(std::string_view soname) const;
+  const std::set<std::string, std::less<>>& libraries() const { return libraries_; }
 
  private:
   struct Allowed {
@@ -67,6 +72,7 @@ class ManylinuxPolicy {
   std::string name_;
   std::string arch_;
   std::map<std::string, Allowed, std::less<>> deps_;
+  std::set<std::string, std::less<>> libraries_;
 };
 
 class PythonStableAbi {

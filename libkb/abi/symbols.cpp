@@ -4,7 +4,10 @@
 #include <LIEF/MachO.hpp>
 #include <LIEF/logging.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
+#include <optional>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -105,6 +108,9 @@ ObjectInfo read_elf(const std::filesystem::path& file) {
     names.insert(std::move(name));
   }
   info.undefined.assign(names.begin(), names.end());
+  for (const LIEF::ELF::SymbolVersionRequirement& requirement : binary->symbols_version_requirement())
+    for (const LIEF::ELF::SymbolVersionAuxRequirement& aux : requirement.auxiliary_symbols())
+      info.version_files[aux.name()] = requirement.name();
   return info;
 }
 
@@ -167,6 +173,118 @@ ObjectInfo read_macho(const std::filesystem::path& file) {
 }
 
 }  // namespace
+
+DynamicDependencies read_dynamic_dependencies(const std::filesystem::path& library) {
+  std::ifstream in(library, std::ios::binary);
+  if (!in) throw Error(library.string() + ": cannot open file");
+  auto fail = [&](const std::string& why) -> DynamicDependencies {
+    throw Error(library.string() + ": cannot read its dynamic section: " + why);
+  };
+  auto read_at = [&](uint64_t offset, void* into, size_t size) {
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(static_cast<char*>(into), static_cast<std::streamsize>(size));
+    return static_cast<size_t>(in.gcount()) == size;
+  };
+  auto u16 = [](const unsigned char* p) { return uint16_t(p[0] | (p[1] << 8)); };
+  auto u64 = [](const unsigned char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+  };
+  unsigned char header[64];
+  if (!read_at(0, header, sizeof header) || header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' ||
+      header[3] != 'F')
+    return fail("not an ELF file");
+  if (header[4] != 2 || header[5] != 1) return fail("only 64-bit little-endian ELF is supported");
+  const uint64_t phoff = u64(header + 32);
+  const uint16_t phentsize = u16(header + 54), phnum = u16(header + 56);
+  if (phentsize < 56 || phnum == 0 || phnum > 4096) return fail("no program headers");
+  struct Segment {
+    uint32_t type;
+    uint64_t offset, vaddr, filesz;
+  };
+  std::vector<Segment> segments;
+  for (uint16_t i = 0; i < phnum; ++i) {
+    unsigned char ph[56];
+    if (!read_at(phoff + uint64_t(i) * phentsize, ph, sizeof ph)) return fail("truncated program headers");
+    segments.push_back({uint32_t(ph[0] | (ph[1] << 8) | (ph[2] << 16) | (uint32_t(ph[3]) << 24)), u64(ph + 8),
+                        u64(ph + 16), u64(ph + 32)});
+  }
+  constexpr uint32_t kPtLoad = 1, kPtDynamic = 2;
+  auto dynamic = std::find_if(segments.begin(), segments.end(), [](const Segment& s) { return s.type == kPtDynamic; });
+  if (dynamic == segments.end()) return fail("no dynamic segment (a static executable?)");
+  constexpr uint64_t kDtNull = 0, kDtNeeded = 1, kDtStrtab = 5, kDtSoname = 14;
+  const uint64_t entries = std::min<uint64_t>(dynamic->filesz / 16, 1u << 16);
+  std::vector<uint64_t> needed_offsets;
+  std::optional<uint64_t> soname_offset, strtab;
+  for (uint64_t i = 0; i < entries; ++i) {
+    unsigned char entry[16];
+    if (!read_at(dynamic->offset + i * 16, entry, sizeof entry)) return fail("truncated dynamic segment");
+    const uint64_t tag = u64(entry), value = u64(entry + 8);
+    if (tag == kDtNull) break;
+    if (tag == kDtNeeded) needed_offsets.push_back(value);
+    if (tag == kDtSoname) soname_offset = value;
+    if (tag == kDtStrtab) strtab = value;
+  }
+  if (!strtab) return fail("no string table");
+  // DT_STRTAB is an address; the loadable segment holding it gives its file offset.
+  std::optional<uint64_t> strtab_offset;
+  for (const Segment& s : segments)
+    if (s.type == kPtLoad && *strtab >= s.vaddr && *strtab < s.vaddr + s.filesz)
+      strtab_offset = s.offset + (*strtab - s.vaddr);
+  if (!strtab_offset) return fail("string table outside the loaded segments");
+  auto string_at = [&](uint64_t offset) {
+    std::string out;
+    char buffer[256];
+    for (int chunk = 0; chunk < 16; ++chunk) {  // names longer than 4 KiB are not library names
+      in.clear();
+      in.seekg(static_cast<std::streamoff>(*strtab_offset + offset + out.size()));
+      in.read(buffer, sizeof buffer);
+      const std::streamsize got = in.gcount();
+      if (got <= 0) break;
+      const char* end = static_cast<const char*>(std::memchr(buffer, 0, static_cast<size_t>(got)));
+      if (end) return out + std::string(buffer, static_cast<size_t>(end - buffer));
+      out.append(buffer, static_cast<size_t>(got));
+    }
+    throw Error(library.string() + ": cannot read its dynamic section: unterminated library name");
+  };
+  DynamicDependencies out;
+  for (uint64_t offset : needed_offsets) out.needed.push_back(string_at(offset));
+  if (soname_offset) out.soname = string_at(*soname_offset);
+  return out;
+}
+
+std::map<std::string, std::vector<SymbolDefinition>> read_symbol_definitions(const std::filesystem::path& library) {
+  if (sniff(library) != Magic::Elf) throw Error(library.string() + ": not an ELF shared library");
+  quiet_lief();
+  std::unique_ptr<LIEF::ELF::Binary> binary;
+  try {
+    binary = LIEF::ELF::Parser::parse(library.string());
+  } catch (const std::exception& e) {
+    throw Error(library.string() + ": cannot parse ELF file: " + e.what());
+  }
+  if (!binary) throw Error(library.string() + ": cannot parse ELF file");
+  require_complete_elf(*binary, library);
+  // Version indices are looked up in the definitions themselves: LIEF 0.9
+  // attaches the neighbouring definition to a defined symbol's version.
+  std::map<uint16_t, std::string> names;
+  for (const LIEF::ELF::SymbolVersionDefinition& definition : binary->symbols_version_definition()) {
+    auto aux = definition.symbols_aux();
+    if (aux.size() > 0) names[definition.ndx()] = aux[0].name();
+  }
+  constexpr uint16_t kHidden = 0x8000;
+  std::map<std::string, std::vector<SymbolDefinition>> out;
+  for (const LIEF::ELF::Symbol& s : binary->dynamic_symbols()) {
+    if (s.shndx() == kShnUndef || s.name().empty() || !s.has_version()) continue;
+    const uint16_t value = s.symbol_version().value();
+    auto it = names.find(static_cast<uint16_t>(value & ~kHidden));
+    if (it == names.end() || (value & ~kHidden) <= 1) continue;  // 0/1: local or the base version
+    out[s.name()].push_back({it->second, (value & kHidden) == 0, s.type() == LIEF::ELF::ELF_SYMBOL_TYPES::STT_FUNC ||
+                                                                      s.type() == LIEF::ELF::ELF_SYMBOL_TYPES::STT_GNU_IFUNC});
+  }
+  return out;
+}
 
 std::string to_string(ObjectFormat format) {
   return format == ObjectFormat::Elf ? "ELF" : "Mach-O";

@@ -5,6 +5,7 @@
 // else in libkb/abi works on these plain values, so the policies can be
 // tested without binaries.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +28,34 @@ struct ObjectInfo {
   std::vector<std::string> undefined;
   // Mach-O only: minos of the first LC_BUILD_VERSION command, if any.
   std::optional<Version> macos_min;
+  // ELF only: the library each required symbol version comes from
+  // ("GLIBC_2.34" -> "libc.so.6").
+  std::map<std::string, std::string> version_files;
 };
+
+// DT_SONAME and DT_NEEDED of a 64-bit little-endian ELF shared library, read
+// from its dynamic segment alone (cheap even for a 1 GB libtorch_cuda.so).
+struct DynamicDependencies {
+  std::string soname;
+  std::vector<std::string> needed;
+};
+// Throws kb::Error naming the file when it is not such a library or is damaged.
+DynamicDependencies read_dynamic_dependencies(const std::filesystem::path& library);
+
+// One version under which a shared library defines a symbol; `is_default`
+// for name@@VERSION (what a new link binds to), not for the older name@VERSION
+// kept for programs linked against earlier releases.
+struct SymbolDefinition {
+  std::string version;
+  bool is_default = false;
+  bool is_function = false;
+  friend bool operator==(const SymbolDefinition&, const SymbolDefinition&) = default;
+};
+
+// The versioned dynamic symbols a shared library defines (libc.so.6 lists
+// pthread_once@GLIBC_2.2.5 and pthread_once@@GLIBC_2.34), by name. Throws
+// kb::Error naming the file when it is not a readable ELF shared object.
+std::map<std::string, std::vector<SymbolDefinition>> read_symbol_definitions(const std::filesystem::path& library);
 
 std::string to_string(ObjectFormat format);
 

@@ -91,6 +91,7 @@ ProjectEvent ProjectEvent::from_json(const Json& e) {
     if (*layout != "files" && *layout != "zip") wrong_type(e, "build_layout", "\"files\" or \"zip\"", *find(e, "build_layout"));
     p.build_layout = *layout;
   }
+  p.target = optional_string_field(e, "target");
   return p;
 }
 
@@ -122,6 +123,7 @@ Json ProjectEvent::to_json() const {
   Json e = {{"event", std::string(kProject)}, {"format", kFormatVersion}, {"strict", strict}};
   set_optional(e, "kernel_dir", kernel_dir);
   e["build_layout"] = build_layout;
+  set_optional(e, "target", target);
   return e;
 }
 

@@ -36,6 +36,9 @@ struct ProjectEvent {
   std::optional<std::string> kernel_dir;
   bool strict = false;
   std::string build_layout = "files";  // "build_layout": "files" | "zip" ([general] build-layout)
+  // "target": the manylinux policy variants are linked for (kb build
+  // --target), or "native" for a build that only needs to run here.
+  std::optional<std::string> target;
   static ProjectEvent from_json(const Json& e);
   // The fields above as an event object (with "format"), for writers and tests.
   Json to_json() const;

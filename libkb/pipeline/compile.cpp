@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "libkb/events/fields.h"
+#include "libkb/portable/target.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/process.h"
@@ -107,6 +108,12 @@ std::vector<std::string> configure_args(const CompileRequest& r, const fs::path&
                                    "-DBUILD_ALL_SUPPORTED_ARCHS=ON"};
   if (!r.torch_version.empty()) args.push_back("-DKB_TORCH_VERSION=" + r.torch_version);
   if (!r.nvcc.empty()) args.push_back("-DCMAKE_CUDA_COMPILER=" + r.nvcc);
+  if (portable::is_portable(r.target)) {
+    args.push_back("-DKB_TARGET=" + r.target);
+    args.push_back("-DKB_LINK=" + tool_path("kb-link").string());
+  } else {
+    args.push_back("-DKB_TARGET=native");
+  }
   if (auto ccache = find_program("ccache")) {
     args.push_back("-DCMAKE_CXX_COMPILER_LAUNCHER=" + ccache->string());
     if (r.backend == "cuda") args.push_back("-DCMAKE_CUDA_COMPILER_LAUNCHER=" + ccache->string());
@@ -130,6 +137,7 @@ CompileRequest request_from_event(const Json& e) {
   r.torch_version = events::optional_string_field(e, "torch_version").value_or("");
   r.nvcc = events::optional_string_field(e, "nvcc").value_or("");
   r.cmake_args = events::string_list_field(e, "cmake_args");
+  r.target = events::optional_string_field(e, "target").value_or("");
   if (r.variant.find('/') != std::string::npos || r.variant == "." || r.variant == "..")
     throw Error("variant-planned event has an invalid variant name: " + r.variant);
   if (!r.noarch && r.python.empty()) throw Error("variant-planned event for " + r.variant + " lacks python");

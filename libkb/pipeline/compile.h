@@ -25,6 +25,7 @@ struct CompileRequest {
   std::string nvcc;                     // CUDA compiler (cuda variants)
   std::vector<std::string> cmake_args;  // extra -D options from the plan
   int jobs = 0;                         // parallel compile jobs; 0 = CMake's default
+  std::string target;                   // manylinux policy to link for (kb-link), or "native"/empty
 };
 
 // Reads a variant-planned event (see events.h).

@@ -5,6 +5,7 @@
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
 #include "libkb/metadata/metadata.h"
+#include "libkb/portable/target.h"
 #include "libkb/project/project.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -30,6 +31,8 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   fs::path kernel_dir = fs::canonical(options.kernel_dir);
   fs::path target_dir = options.target_dir.empty() ? kernel_dir : fs::absolute(options.target_dir);
 
+  const std::string target =
+      options.target.empty() ? portable::default_target() : portable::parse_target(options.target);
   std::vector<std::string> warnings;
   config::BuildConfig config = config::load_build_config(kernel_dir, {}, &warnings);
   for (const auto& w : warnings) {
@@ -63,6 +66,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   project["backends"] = backends;
   project["unique_id"] = unique_id;
   project["strict"] = options.strict;
+  project["target"] = target;
   project["build_layout"] = std::string(config::build_layout_name(config.general.build_layout));
   if (config.general.hub_repo_id) project["repo_id"] = *config.general.hub_repo_id;
   out.emit(project);
@@ -70,6 +74,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   for (const auto& v : plan.planned) {
     events::Json e = planned_event(v, config, kernel_dir.string(), target_dir.string());
     e["tool"] = out.tool();
+    if (!v.noarch) e["target"] = target;
     out.emit(e);
     log << "kb-genproject: planned " << v.variant << "\n";
   }

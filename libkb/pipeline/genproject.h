@@ -25,6 +25,9 @@ struct GenprojectOptions {
   PlanFilter filter;
   bool strict = false;  // downstream tools fail on ABI violations
   bool force = false;   // overwrite files kb did not generate
+  // Link target of arch variants: a manylinux policy or "native" (see
+  // libkb/portable/target.h); empty: the machine's default.
+  std::string target;
 };
 
 // Loads build.toml, writes the generated project (only files whose content

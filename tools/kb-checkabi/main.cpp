@@ -42,6 +42,7 @@ struct Settings {
   abi::CheckOptions options;
   bool warn_only = false;
   bool json = false;
+  bool manylinux_given = false;  // -m given: it wins over the project's target
 };
 
 CLI::Validator version_validator() {
@@ -89,14 +90,17 @@ int run_standalone(ev::Writer& out, const std::vector<std::string>& paths, const
   return success ? 0 : 1;
 }
 
-int run_stream(ev::Writer& out, const Settings& s) {
+int run_stream(ev::Writer& out, Settings s) {
   bool strict = false, failed = false;
   int variants = 0;
   // Every event is forwarded; a variant's abi-checked goes out just before its variant-built.
   ev::PumpResult stream = ev::pump(std::cin, out, [&](const ev::Json& e) {
     const std::string name = ev::event_name(e);
     if (name == ev::kProject) {
-      strict = ev::ProjectEvent::from_json(e).strict;
+      ev::ProjectEvent project = ev::ProjectEvent::from_json(e);
+      strict = project.strict;
+      // A portable build is judged by the policy it was linked for.
+      if (project.target && *project.target != "native" && !s.manylinux_given) s.options.manylinux = *project.target;
     } else if (name == ev::kVariantBuilt) {
       ev::VariantBuiltEvent built = ev::VariantBuiltEvent::from_json(e);
       const std::string& variant = built.variant;
@@ -135,7 +139,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths;
   std::string python_abi = "3.9", macos = "15.0";
   app.add_option("PATH", paths, "Kernel directory, variant directory or shared object")->check(CLI::ExistingPath);
-  app.add_option("-m,--manylinux", s.options.manylinux, "manylinux policy for ELF files")
+  CLI::Option* manylinux = app.add_option("-m,--manylinux", s.options.manylinux,
+                                          "manylinux policy for ELF files (in a stream: default the policy the project "
+                                          "was built for)")
       ->check(CLI::Validator(
           [](std::string& name) -> std::string {
             try {
@@ -157,6 +163,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", s.json, "Standalone: write abi-checked/finished events to stdout, the report to stderr");
   kb::tools::ToolRun run("kb-checkabi");
   return kb::tools::tool_main(run, app, argc, argv, [&] {
+    s.manylinux_given = manylinux->count() > 0;
     s.options.python_abi = kb::Version::parse(python_abi);
     s.options.macos = kb::Version::parse(macos);
     if (paths.empty() && ev::stdin_is_stream()) return run_stream(run.begin_stream(), s);

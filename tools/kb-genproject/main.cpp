@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backends, "Plan only this backend (repeatable)")->allow_extra_args(false);
   app.add_option("--unique-id", options.unique_id, "Op namespace suffix instead of the git tree id");
   app.add_flag("--strict", options.strict, "Ask downstream tools to fail on ABI violations");
+  app.add_option("--target", options.target,
+                 "Link arch variants for this manylinux policy (portable, the default on Linux: manylinux_2_28) "
+                 "or `native` (this machine only)");
   app.add_flag("-f,--force", options.force, "Overwrite files that kb did not generate");
   auto* modes = app.add_option_group("modes", "Instead of planning a build:");
   modes->add_flag("--check-config", check_config, "Only validate build.toml");

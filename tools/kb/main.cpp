@@ -70,6 +70,11 @@ Any other NAME runs kb-NAME. `kb <command> --help` shows a command's options.
 
 kb build options
   -j, --jobs N           variants built in parallel (default 1)
+  --target POLICY        link arch variants for this manylinux policy, so they load on
+                         every Linux it covers (default on Linux: manylinux_2_28; a
+                         private libstdc++ and old glibc symbol versions, no sysroot
+                         needed), or `native` for this machine only (flagged as not
+                         portable; kb upload refuses it without --allow-nonportable)
   --strict               fail on ABI violations (non-portable variants)
   --python PATH          build only for this interpreter (repeatable;
                          default: KB_PYTHON, else every one with torch found)
@@ -136,7 +141,7 @@ int build(const std::vector<std::string>& args) {
       compile.insert(compile.end(), {"-j", a.substr(2)});
     } else if (a == "--strict") {
       genproject.push_back("--strict");
-    } else if (a == "--python" || a == "--variant" || a == "--backend" || a == "--unique-id") {
+    } else if (a == "--python" || a == "--variant" || a == "--backend" || a == "--unique-id" || a == "--target") {
       genproject.insert(genproject.end(), {a, value()});
     } else if (!a.empty() && a[0] == '-') {
       throw kb::tools::UsageError("unknown option for kb build: " + a + " (see kb build --help)");
@@ -167,8 +172,8 @@ int build_and_upload(int argc, char** argv) {
   static const std::set<std::string> upload_values = {"--repo-id", "--branch", "--output-json", "--hub", "--repo-type"};
   static const std::set<std::string> upload_flags = {"--private", "--create-pr", "--allow-nonportable", "-q",
                                                      "--quiet"};
-  static const std::set<std::string> build_values = {"-j",        "--jobs",    "--python",
-                                                     "--variant", "--backend", "--unique-id"};
+  static const std::set<std::string> build_values = {"-j",        "--jobs",      "--python", "--variant",
+                                                     "--backend", "--unique-id", "--target"};
   std::vector<std::string> build_args, upload_args;
   std::vector<std::string> dirs;
   bool allow_nonportable = false;

@@ -211,6 +211,27 @@ function(kb_metadata_with_archs out metadata archs)
   set(${out} "${metadata}" PARENT_SCOPE)
 endfunction()
 
+# Portable targets (KB_TARGET = a manylinux policy) link through kb-link,
+# which keeps libstdc++ private and binds only symbol versions the policy
+# allows; torch's own libraries (and what they load) may be needed.
+function(kb_portable_link target)
+  if(NOT KB_TARGET OR KB_TARGET STREQUAL "native")
+    return()
+  endif()
+  if(NOT KB_LINK)
+    message(FATAL_ERROR "KB_TARGET=${KB_TARGET} needs KB_LINK (the kb-link program): build with kb build")
+  endif()
+  set(launcher "${KB_LINK}" --policy "${KB_TARGET}")
+  foreach(lib IN LISTS TORCH_LIBRARY TORCH_LIBRARIES)
+    if(IS_ABSOLUTE "${lib}" AND EXISTS "${lib}")
+      list(APPEND launcher --provided "${lib}")
+    endif()
+  endforeach()
+  list(APPEND launcher --)
+  set_target_properties(${target} PROPERTIES CXX_LINKER_LAUNCHER "${launcher}" CUDA_LINKER_LAUNCHER "${launcher}")
+  message(STATUS "Linking ${target} for ${KB_TARGET}")
+endfunction()
+
 # Creates the extension module target and its install rules:
 #   <prefix>/<KB_VARIANT>/{<package files>, _ops.py, <OPS_NAME>.abi3.so, metadata.json}
 function(kb_finish_extension module)
@@ -236,6 +257,7 @@ function(kb_finish_extension module)
     $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fno-gnu-unique>)
   target_link_libraries(${KB_OPS_NAME} PRIVATE torch ${KB_BACKEND_LIBRARIES})
+  kb_portable_link(${KB_OPS_NAME})
 
   get_property(archs GLOBAL PROPERTY KB_GPU_ARCHS)
   set(metadata_in "${CMAKE_SOURCE_DIR}/metadata-${KB_BACKEND}.json")
