@@ -160,8 +160,11 @@ fs::path shim_object(const std::string& driver, const fs::path& cache_dir) {
   fs::path scratch = make_temp_dir(dir, "compile");
   TempDirGuard guard(scratch);
   write_file_atomic(scratch / "shim.c", source);
-  ProcessResult r = run_captured({driver, "-x", "c", "-std=gnu11", "-O2", "-fPIC", "-fvisibility=hidden", "-c",
-                                  (scratch / "shim.c").string(), "-o", (scratch / "shim.o").string()});
+  // Relative names: the object records its source file name, which must not
+  // carry the random scratch directory (builds stay reproducible).
+  ProcessResult r = run_process({.argv = {driver, "-x", "c", "-std=gnu11", "-O2", "-fPIC", "-fvisibility=hidden", "-c",
+                                          "shim.c", "-o", "shim.o"},
+                                 .cwd = scratch});
   if (!r.ok()) throw Error("compiling kb's portability shim with " + driver + " failed:\n" + r.out + r.err);
   // Built aside and renamed: concurrent links never see half an object.
   fs::rename(scratch / "shim.o", object);
@@ -210,7 +213,7 @@ int link_portable(const LinkRequest& request, std::ostream& err) {
   PinPlan plan = plan_pins(info.undefined, policy, definitions_for);
   if (!plan.pins.empty()) {
     write_file_atomic(scratch / "kb-pins.s", trampolines_assembly(plan.pins, info.arch));
-    ProcessResult as = run_captured({driver, "-c", (scratch / "kb-pins.s").string(), "-o", (scratch / "kb-pins.o").string()});
+    ProcessResult as = run_process({.argv = {driver, "-c", "kb-pins.s", "-o", "kb-pins.o"}, .cwd = scratch});
     if (!as.ok()) throw Error("assembling the symbol-version trampolines failed:\n" + as.out + as.err);
     link.push_back((scratch / "kb-pins.o").string());
     for (const Pin& pin : plan.pins) link.push_back("-Wl,--wrap=" + pin.symbol);

@@ -98,14 +98,35 @@ variant() {
   [ "$(ls -A "$KERNEL/build/.kb-abi")" = "$V.json" ]
 }
 
-@test "the ABI check reports the toolchain's glibc symbol and marks the variant non-portable" {
+@test "the default build is linked for manylinux_2_28 and the ABI check finds it portable" {
   F="$BATS_FILE_TMPDIR/first.jsonl"
+  [ "$(events "$F" '[e["target"] for e in events if e["event"] == "project"]')" = "['manylinux_2_28']" ]
+  [ "$(events "$F" '[(e["ok"], e["portable"], e["policy"]) for e in events if e["event"] == "abi-checked"]')" = \
+    "[(True, True, 'manylinux_2_28')]" ]
+  [ "$(events "$F" '[e["message"] for e in events if e["event"] == "warning"]')" = "[]" ]
+  # The linker launcher pinned the toolchain's new glibc symbols.
+  grep -q "kb-link: .*bound .*@GLIBC_2" "$BATS_FILE_TMPDIR/first.err"
+}
+
+@test "--target native links plainly: the ABI check reports the toolchain's glibc symbol, non-portable" {
+  pipeline "$BATS_FILE_TMPDIR/native" --target native
+  F="$BATS_FILE_TMPDIR/native.jsonl"
+  [ "$(cat "$BATS_FILE_TMPDIR/native.codes")" = "0 0 0 0" ]
   [ "$(events "$F" '[(e["ok"], e["portable"], e["policy"]) for e in events if e["event"] == "abi-checked"]')" = \
     "[(False, False, 'manylinux_2_28')]" ]
   run events "$F" '[v["symbol"] for e in events if e["event"] == "abi-checked" for f in e["files"] for v in f["violations"]]'
   [[ "$output" == *"__libc_single_threaded@GLIBC_2.32"* ]]
   [ "$(events "$F" '[e["message"] for e in events if e["event"] == "warning"]')" = \
     "['variant $(variant) is not portable: 1 symbol(s) beyond manylinux_2_28']" ]
+  # Back to the default for the tests that follow.
+  pipeline "$BATS_FILE_TMPDIR/restored"
+  [ "$(cat "$BATS_FILE_TMPDIR/restored.codes")" = "0 0 0 0" ]
+}
+
+@test "an unknown --target is refused with the accepted values" {
+  run "$KB_BIN/kb-genproject" --python "$KB_TEST_PYTHON" --target manylinux_9_99 "$KERNEL"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"--target manylinux_9_99: expected \`native\` or a manylinux policy"* ]]
 }
 
 @test "variant-packaged carries the metadata.json written to disk, digest included" {
@@ -113,7 +134,7 @@ variant() {
   V=$(variant)
   [ "$(events "$F" '[e for e in events if e["event"] == "variant-packaged"][0]["metadata"] == json.load(open("'"$KERNEL/build/$V/metadata.json"'"))')" = "True" ]
   [ "$(events "$F" '[(e["portable"], e["metadata"]["id"], e["metadata"]["backend"], sorted(e["metadata"]["digest"]["files"])) for e in events if e["event"] == "variant-packaged"]')" = \
-    "[(False, '_tiny_cpu_t35t1d', {'type': 'cpu'}, ['__init__.py', '_ops.py', '_tiny_cpu_t35t1d.abi3.so'])]" ]
+    "[(True, '_tiny_cpu_t35t1d', {'type': 'cpu'}, ['__init__.py', '_ops.py', '_tiny_cpu_t35t1d.abi3.so'])]" ]
   # The digest matches the files.
   run "$KB_BIN/kb-metadata" --check-builds "$KERNEL"
   [ "$status" -eq 0 ]
@@ -146,15 +167,21 @@ EOF
   [ "$(stat -c %Y.%i "$KERNEL/build/$V/_tiny_cpu_t35t1d.abi3.so")" = "$before" ]
 }
 
-@test "kb build prints a summary and exits 0; --strict turns the ABI violation into a failure" {
+@test "kb build prints a summary and exits 0; --strict turns the ABI violation of a native build into a failure" {
   run "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID"
   [ "$status" -eq 0 ]
   [[ "$output" == *"kb build: tiny v1"* ]]
-  [[ "$output" == *"$(variant)"*"up to date, NOT PORTABLE (1 ABI violation)"* ]]
+  [[ "$output" == *"$(variant)"*"up to date"* ]]
+  [[ "$output" != *"NOT PORTABLE"* ]]
   [[ "$output" == *"rocm: skipped, no ROCm build of torch found on this machine"* ]]
-  run "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --strict
+  run "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --target native
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"$(variant)"*"NOT PORTABLE (1 ABI violation)"* ]]
+  run "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --target native --strict
   [ "$status" -eq 1 ]
   [[ "$output" == *"is not portable"* ]]
+  run "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --strict
+  [ "$status" -eq 0 ]
 }
 
 @test "kb build --json writes the event stream on stdout" {

@@ -199,6 +199,8 @@ TEST_F(PortableLink, ModernLibraryNeedsOnlyOldVersionsAndStillWorks) {
   EXPECT_TRUE(ends_with(cached[0], "/shim.o"));
   ASSERT_EQ(link({object.string()}, path("again.so"), &messages), 0) << messages;
   EXPECT_EQ(list_files(cache_), cached);
+  // Nothing of the link's scratch directories ends up in the result.
+  EXPECT_TRUE(read_file(out) == read_file(path("again.so"))) << "two links of the same objects differ";
 }
 
 TEST_F(PortableLink, SymbolWithoutAnOldVersionFailsNamingItsObject) {
