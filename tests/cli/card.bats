@@ -17,9 +17,9 @@ setup_file() {
   export KERNEL="$BATS_FILE_TMPDIR/tiny"
   "$KB_BIN/kb-init" --name acme/tiny_card --backends cpu "$KERNEL" >/dev/null
   export UNIQUE_ID=c4rd1d
-  # This toolchain's glibc makes the variant non-portable; publishing it
-  # needs --allow-nonportable.
-  "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" \
+  # Linked natively, this toolchain's glibc makes the variant non-portable;
+  # publishing it needs --allow-nonportable.
+  "$KB_BIN/kb" build "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --target native \
     >"$BATS_FILE_TMPDIR/build.out" 2>"$BATS_FILE_TMPDIR/build.err"
   echo $? >"$BATS_FILE_TMPDIR/build.code"
 }
@@ -164,14 +164,24 @@ small_kernel() {
 
 @test "kb build-and-upload builds strictly, then uploads with the upload options" {
   HUB="$BATS_TEST_TMPDIR/hub"
-  # Without --allow-nonportable the build is strict: it fails and nothing is published.
-  run "$KB_BIN/kb" build-and-upload "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --hub "local:$HUB"
+  # Without --allow-nonportable the build is strict: a native build fails
+  # and nothing is published.
+  run "$KB_BIN/kb" build-and-upload "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" --hub "local:$HUB" \
+    --target native
   [ "$status" -eq 1 ]
   [[ "$output" == *"not portable"* ]]
   [ ! -e "$HUB/acme" ]
 
+  # The default (portable) build of the same sources publishes without the flag.
+  cp -r "$KERNEL" "$BATS_TEST_TMPDIR/portable" && rm -rf "$BATS_TEST_TMPDIR/portable/build"
+  run "$KB_BIN/kb" build-and-upload "$BATS_TEST_TMPDIR/portable" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" \
+    --hub "local:$HUB" --repo-id acme/portable -q
+  [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+  run git --git-dir "$HUB/acme/portable.git" ls-tree -r --name-only v1
+  [[ "$output" == *"build/torch"*"-cpu-"*".abi3.so"* ]]
+
   run "$KB_BIN/kb" build-and-upload "$KERNEL" --python "$KB_TEST_PYTHON" --unique-id "$UNIQUE_ID" \
-    --hub "local:$HUB" --allow-nonportable --branch dev --repo-id acme/other -q
+    --hub "local:$HUB" --allow-nonportable --branch dev --repo-id acme/other -q --target native
   [ "$status" -eq 0 ]
   [[ "$output" == *"kb build: tiny-card v1"* ]]
   [[ "$output" != *"Kernel uploaded"* ]]  # -q reached kb-upload
