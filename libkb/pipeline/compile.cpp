@@ -140,7 +140,8 @@ CompileRequest request_from_event(const Json& e) {
 }
 
 fs::path cmake_build_dir(const CompileRequest& request) {
-  fs::path scratch = request.scratch_dir.empty() ? scratch_dir(request.kernel_dir, request.module) : request.scratch_dir;
+  fs::path scratch =
+      request.scratch_dir.empty() ? scratch_dir(request.kernel_dir, request.module) : request.scratch_dir;
   return scratch_cmake_dir(scratch, request.variant);
 }
 

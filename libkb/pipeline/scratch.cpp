@@ -17,8 +17,8 @@ namespace {
 std::string safe_name(std::string_view name) {
   std::string out;
   for (char c : name.substr(0, 64)) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                c == '_' || c == '.';
+    bool keep =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     out += keep ? c : '_';
   }
   if (out.empty() || out.find_first_not_of('.') == std::string::npos) out = "kernel";
