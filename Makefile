@@ -73,5 +73,10 @@ test-asan: deps
 demo: build cuda-torch
 	scripts/demo.sh
 
+# The examples' scratch directories (generated projects, CMake trees) go too.
 clean:
-	rm -rf $(BUILD_DIR) examples/*/build examples/*/_cmake_build
+	for d in examples/*/build.toml; do \
+	  d=$${d%/build.toml}; rm -rf "$$d/build"; \
+	  if [ -x $(BUILD_DIR)/bin/kb ]; then s=$$($(BUILD_DIR)/bin/kb scratch-dir "$$d") && rm -rf "$$s"; fi; \
+	done
+	rm -rf $(BUILD_DIR)

@@ -16,7 +16,10 @@ export CCACHE_DISABLE=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r examples/relu "$work/relu"
-rm -rf "$work/relu/build" "$work/relu/_cmake_build"
+rm -rf "$work/relu/build"
+# kb's generated project and CMake trees for this copy.
+export KB_SCRATCH_DIR="$work/scratch"
+scratch=$("$KB" scratch-dir "$work/relu")
 
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
@@ -24,15 +27,15 @@ elapsed() { calc "$2 - $1"; }
 
 kb_total=0 raw_total=0 noop_total=0
 for i in $(seq "$runs"); do
-  rm -rf "$work/relu/build" "$work/relu/_cmake_build" "$work/raw"
+  rm -rf "$work/relu/build" "$scratch" "$work/raw"
   t0=$(now)
   "$KB" build "$work/relu" --backend cpu --python "$PY" >/dev/null 2>"$work/kb.log"
   t1=$(now)
   variant=$(ls "$work/relu/build")
-  mapfile -t args < "$work/relu/_cmake_build/$variant/kb-configure-args"
+  mapfile -t args < "$scratch/cmake/$variant/kb-configure-args"
   # Same configure arguments, fresh build tree, no kb around it.
   for j in "${!args[@]}"; do
-    [ "${args[$j]}" = "$work/relu/_cmake_build/$variant" ] && args[$j]="$work/raw"
+    [ "${args[$j]}" = "$scratch/cmake/$variant" ] && args[$j]="$work/raw"
   done
   t2=$(now)
   "${args[@]}" >/dev/null

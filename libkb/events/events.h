@@ -19,12 +19,13 @@
 //
 // Events (fields marked ? are optional)
 //  project           tool, format (event format version, 1), kernel_dir,
-//                    project_dir, name, module, version,
+//                    project_dir, scratch_dir? (see pipeline/scratch.h),
+//                    name, module, version,
 //                    framework ("torch"|"torch-noarch"|"tvm-ffi"), backends[],
 //                    unique_id, strict (bool), build_layout? ("files"|"zip";
 //                    absent: files)
 //  variant-planned   tool, variant, backend, kind ("arch"|"noarch"), kernel_dir,
-//                    project_dir, ops_name, python?, torch_version?,
+//                    project_dir, scratch_dir?, ops_name, python?, torch_version?,
 //                    cuda_version?, nvcc?, cmake_args[]?
 //  variant-skipped   tool, backend, reason, variant?
 //  variant-built     tool, variant, backend, kind, kernel_dir, dir, artifacts[]

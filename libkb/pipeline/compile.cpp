@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "libkb/events/fields.h"
+#include "libkb/pipeline/scratch.h"
 #include "libkb/portable/target.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
@@ -104,6 +105,7 @@ std::vector<std::string> configure_args(const CompileRequest& r, const fs::path&
                                    "-DCMAKE_BUILD_TYPE=Release",
                                    "-DKB_BACKEND=" + r.backend,
                                    "-DKB_VARIANT=" + r.variant,
+                                   "-DKB_KERNEL_DIR=" + r.kernel_dir.string(),
                                    "-DPython3_EXECUTABLE=" + r.python,
                                    "-DBUILD_ALL_SUPPORTED_ARCHS=ON"};
   if (!r.torch_version.empty()) args.push_back("-DKB_TORCH_VERSION=" + r.torch_version);
@@ -132,6 +134,7 @@ CompileRequest request_from_event(const Json& e) {
   r.module = events::string_field(e, "module");
   std::string project_dir = events::optional_string_field(e, "project_dir").value_or("");
   r.project_dir = project_dir.empty() ? r.kernel_dir : fs::path(project_dir);
+  r.scratch_dir = events::optional_string_field(e, "scratch_dir").value_or("");
   r.noarch = events::optional_string_field(e, "kind") == "noarch";
   r.python = events::optional_string_field(e, "python").value_or("");
   r.torch_version = events::optional_string_field(e, "torch_version").value_or("");
@@ -145,7 +148,9 @@ CompileRequest request_from_event(const Json& e) {
 }
 
 fs::path cmake_build_dir(const CompileRequest& request) {
-  return request.kernel_dir / "_cmake_build" / request.variant;
+  fs::path scratch =
+      request.scratch_dir.empty() ? scratch_dir(request.kernel_dir, request.module) : request.scratch_dir;
+  return scratch_cmake_dir(scratch, request.variant);
 }
 
 CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progress) {
@@ -170,6 +175,9 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
       throw Error("metadata file " + metadata.string() + " does not exist: run kb-genproject first");
     say("copying torch-ext/" + r.module);
     copy_package(package, staged);
+    // The generated _ops.py lives in the project, not in the user's package.
+    fs::path ops = r.project_dir / "torch-ext" / r.module / "_ops.py";
+    if (fs::is_regular_file(ops)) fs::copy_file(ops, staged / "_ops.py", fs::copy_options::overwrite_existing);
     fs::copy_file(metadata, staged / "metadata.json", fs::copy_options::overwrite_existing);
   } else {
     // Reconfigure only when the arguments change; Ninja re-runs CMake itself
@@ -203,7 +211,15 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
   result.up_to_date = same_tree(staged, target);
   if (!result.up_to_date) {
     say("installing into " + relative_slash_path(target, r.kernel_dir));
-    replace_directory(staged, target);
+    // The scratch directory may be on another file system: the tree is
+    // copied next to build/<variant> first, then swapped in atomically.
+    fs::path near_root = make_temp_dir(target.parent_path(), r.variant);
+    TempDirGuard near_guard(near_root);
+    fs::path near = near_root / r.variant;
+    std::error_code ec;
+    fs::copy(staged, near, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) throw Error("cannot copy " + staged.string() + " to " + near.string() + ": " + ec.message());
+    replace_directory(near, target);
   }
   result.artifacts = list_files(target);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,6 +1,7 @@
 #include "libkb/pipeline/genproject.h"
 
 #include "libkb/events/fields.h"
+#include "libkb/pipeline/scratch.h"
 
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
@@ -29,7 +30,6 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   if (!fs::is_directory(options.kernel_dir, ec))
     throw Error("`" + options.kernel_dir.string() + "` is not a directory");
   fs::path kernel_dir = fs::canonical(options.kernel_dir);
-  fs::path target_dir = options.target_dir.empty() ? kernel_dir : fs::absolute(options.target_dir);
 
   const std::string target =
       options.target.empty() ? portable::default_target() : portable::parse_target(options.target);
@@ -39,12 +39,17 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
     log << "warning: " << w << "\n";
     out.warning(w);
   }
+  // The generated project goes to the scratch directory, not into the
+  // user's kernel directory, unless a target directory is given.
+  fs::path scratch = scratch_dir(kernel_dir, config.general.name);
+  fs::path target_dir = options.target_dir.empty() ? scratch_project_dir(scratch) : fs::absolute(options.target_dir);
   std::string unique_id = options.unique_id ? *options.unique_id : git::unique_id(kernel_dir);
   auto provenance = metadata::build_provenance(kernel_dir);
   // kb generates no project for [tvm-ffi] kernels (C++ or Rust): the plan
   // reports each backend as skipped with the reason instead.
   if (config.framework != config::Framework::TvmFfi) {
     auto files = project::render_project(config, unique_id, provenance);
+    if (target_dir != kernel_dir) project::check_package_files(kernel_dir, files, {.force = options.force});
     auto written = project::write_project(target_dir, files, {.force = options.force});
     if (!written.written.empty())
       log << "kb-genproject: wrote " << written.written.size() << " generated file(s) in " << target_dir.string()
@@ -57,6 +62,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   project["format"] = events::kFormatVersion;
   project["kernel_dir"] = kernel_dir.string();
   project["project_dir"] = target_dir.string();
+  project["scratch_dir"] = scratch.string();
   project["name"] = config.general.name;
   project["module"] = config.module_name();
   project["version"] = config.general.version;
@@ -75,6 +81,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
     events::Json e = planned_event(v, config, kernel_dir.string(), target_dir.string());
     e["tool"] = out.tool();
     if (!v.noarch) e["target"] = target;
+    e["scratch_dir"] = scratch.string();
     out.emit(e);
     log << "kb-genproject: planned " << v.variant << "\n";
   }

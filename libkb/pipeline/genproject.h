@@ -19,7 +19,7 @@ Plan plan_for_machine(const config::BuildConfig& config, const std::string& uniq
 
 struct GenprojectOptions {
   std::filesystem::path kernel_dir = ".";
-  std::filesystem::path target_dir;  // empty: kernel_dir
+  std::filesystem::path target_dir;  // empty: <scratch>/project (pipeline/scratch.h)
   std::optional<std::string> unique_id;
   std::vector<std::string> pythons;
   PlanFilter filter;
@@ -31,9 +31,11 @@ struct GenprojectOptions {
 };
 
 // Loads build.toml, writes the generated project (only files whose content
-// changed), discovers toolchains and emits `project` followed by one
-// variant-planned / variant-skipped per backend. Config and generation errors
-// are thrown as kb::Error; warnings go to the stream and to `log`.
+// changed; into the kernel directory only when it is target_dir), discovers
+// toolchains and emits `project` followed by one variant-planned /
+// variant-skipped per backend (both carry project_dir and scratch_dir).
+// Config and generation errors are thrown as kb::Error; warnings go to the
+// stream and to `log`.
 void run_genproject(const GenprojectOptions& options, events::Writer& out, std::ostream& log);
 
 }  // namespace kb::pipeline

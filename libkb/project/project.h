@@ -1,5 +1,6 @@
 #pragma once
-// The generated project of a kernel (what `kb create-pyproject` writes):
+// The generated project of a kernel (what `kb create-pyproject` writes in
+// place, and `kb build` in its scratch directory, see pipeline/scratch.h):
 // the CMake project that builds one variant per configure, registration.h,
 // the _ops.py flavours, setup.py / pyproject.toml for editable development,
 // and metadata-<backend>.json for every backend.
@@ -47,6 +48,14 @@ struct WriteResult {
 // writing anything: on refusal nothing is written and the error lists the files.
 WriteResult write_project(const std::filesystem::path& target_dir,
                           const std::vector<GeneratedFile>& files, const WriteOptions& options);
+
+// The generated files kb-compile ships inside the kernel's Python package
+// (torch-ext/<module>/..., the noarch _ops.py) replace the user's file of the
+// same name in build/<variant>/ when the project is generated elsewhere. A
+// file of the kernel's there that kb did not generate is refused (kb::Error
+// listing them) unless options.force; other options are ignored.
+void check_package_files(const std::filesystem::path& kernel_dir, const std::vector<GeneratedFile>& files,
+                         const WriteOptions& options);
 
 // The ops namespace / module name of a build: "_<module>_<backend>_<unique_id>".
 std::string ops_name(const config::BuildConfig& config, config::Backend backend,

@@ -11,6 +11,8 @@ setup_file() {
   : "${KB_BIN:?KB_BIN must name the directory with the kb executables}"
   export KB_TEST_PYTHON="${KB_TEST_PYTHON:-/usr/bin/python3}"
   export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+  # kb's generated project and CMake trees (see scratch.bats), out of ~/.cache.
+  export KB_SCRATCH_DIR="$BATS_FILE_TMPDIR/scratch"
   export KERNEL="$BATS_FILE_TMPDIR/tiny"
   "$KB_BIN/kb-init" --name acme/tiny --backends cpu rocm "$KERNEL" >/dev/null
   # A fixed op id keeps the compiler cache useful between runs.
@@ -66,8 +68,13 @@ variant() {
 
 @test "project event describes the kernel" {
   F="$BATS_FILE_TMPDIR/first.jsonl"
-  [ "$(events "$F" '[(e["name"], e["module"], e["version"], e["backends"], e["unique_id"], e["strict"], e["kernel_dir"] == e["project_dir"]) for e in events if e["event"] == "project"]')" = \
-    "[('tiny', 'tiny', 1, ['cpu', 'rocm'], 't35t1d', False, True)]" ]
+  [ "$(events "$F" '[(e["name"], e["module"], e["version"], e["backends"], e["unique_id"], e["strict"], e["kernel_dir"]) for e in events if e["event"] == "project"]')" = \
+    "[('tiny', 'tiny', 1, ['cpu', 'rocm'], 't35t1d', False, '$KERNEL')]" ]
+  # The generated project is in the kernel's scratch directory, not in it.
+  scratch=$("$KB_BIN/kb" scratch-dir "$KERNEL")
+  [ "$(events "$F" '[(e["project_dir"], e["scratch_dir"]) for e in events if e["event"] == "project"]')" = \
+    "[('$scratch/project', '$scratch')]" ]
+  [ -f "$scratch/project/CMakeLists.txt" ] && [ ! -e "$KERNEL/CMakeLists.txt" ]
 }
 
 @test "the backend without a toolchain is skipped with a reason and the rest builds" {

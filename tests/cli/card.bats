@@ -14,6 +14,7 @@ setup_file() {
   export KB_TEST_PYTHON="${KB_TEST_PYTHON:-/usr/bin/python3}"
   export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
   export XDG_CACHE_HOME="$BATS_FILE_TMPDIR/cache"
+  export KB_SCRATCH_DIR="$BATS_FILE_TMPDIR/scratch"
   export KERNEL="$BATS_FILE_TMPDIR/tiny"
   "$KB_BIN/kb-init" --name acme/tiny_card --backends cpu "$KERNEL" >/dev/null
   export UNIQUE_ID=c4rd1d

@@ -8,6 +8,7 @@ bats_require_minimum_version 1.5.0
 
 setup() {
   : "${KB_BIN:?KB_BIN must name the directory with the kb executables}"
+  export KB_SCRATCH_DIR="$BATS_FILE_TMPDIR/scratch"
 }
 
 # run_tool TOOL EVENT-LINE...: the tool over those lines, stdout in $output.

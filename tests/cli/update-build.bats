@@ -12,6 +12,7 @@ setup_file() {
   : "${KB_BIN:?KB_BIN must name the directory with the kb executables}"
   export KB_TEST_PYTHON="${KB_TEST_PYTHON:-/usr/bin/python3}"
   export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+  export KB_SCRATCH_DIR="$BATS_FILE_TMPDIR/scratch"
 }
 
 setup() {

@@ -74,6 +74,8 @@ def bare_env(**extra) -> dict:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, python019):
     root = tmp_path_factory.mktemp("kernels")
+    # kb build's generated projects and CMake trees, out of ~/.cache.
+    scratch = os.environ.get("KB_SCRATCH_DIR") or str(tmp_path_factory.mktemp("kb-scratch"))
     server = HubProcess(tmp_path_factory.mktemp("hf-hub"), token=TOKEN, trusted_orgs=["kbcompat"], max_lifetime=900)
     try:
         for repo_id, deps in KERNELS.items():
@@ -86,7 +88,8 @@ def hub(tmp_path_factory, python019):
                 f'backends = ["cpu", "cuda"]\nkernel-depends = [{", ".join(deps)}]\n\n[torch-noarch]\n')
             dep_ids = [d.split('"')[1] for d in deps]
             (package / "__init__.py").write_text(INIT.format(repo_id=repo_id, deps=dep_ids))
-            out = subprocess.run([str(KB_BIN / "kb"), "build", str(src), "--python", python019], env=bare_env(),
+            out = subprocess.run([str(KB_BIN / "kb"), "build", str(src), "--python", python019],
+                                 env=bare_env(KB_SCRATCH_DIR=scratch),
                                  capture_output=True, text=True, timeout=300)
             assert out.returncode == 0, out.stderr
             out = subprocess.run([str(KB_BIN / "kb"), "upload", str(src), "--repo-id", repo_id, "-q"],

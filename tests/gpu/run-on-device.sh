@@ -236,6 +236,8 @@ EOF
   cp -r "$REPO/examples/relu" "$W"
   (cd "$W" && rm -rf build _cmake_build CMakeLists.txt setup.py pyproject.toml cmake metadata-*.json \
     torch-ext/registration.h torch-ext/relu/_ops.py && find . -name __pycache__ -prune -exec rm -rf {} +)
+  # kb build's generated project and CMake trees (logs included).
+  export KB_SCRATCH_DIR="$WORK/scratch"
   if needs kb-build toolchain carry-libs; then
     local rc
     timeout 420 "$KB" build "$W" --python "$PY" -j 2 --json >"$OUT/kb-build.jsonl" 2>"$WORK/kb-build.err"
@@ -264,12 +266,12 @@ EOF
       cp "$W/build/$CUDA_VARIANT/metadata.json" "$OUT/metadata-cuda.json"
     else
       result FAIL kb-build "exit $rc; $CUDA_VARIANT $( [ -d "$W/build/$CUDA_VARIANT" ] && echo incomplete || echo missing)"
-      for log in "$W"/_cmake_build/*/*.log; do
+      for log in "$WORK"/scratch/*/cmake/*/*.log; do
         [ -f "$log" ] && { echo "--- tail $log"; tail -40 "$log"; }
       done
     fi
     [ -f "$W/build/$CPU_VARIANT/metadata.json" ] && OK[cpu-variant]=1
-    (cd "$W" && tar czf "$OUT/kb-build-logs.tar.gz" _cmake_build/*/*.log build/CARD.md 2>/dev/null)
+    (cd "$WORK" && tar czf "$OUT/kb-build-logs.tar.gz" scratch/*/cmake/*/*.log relu/build/CARD.md 2>/dev/null)
     echo "--- kb variants $W"
     KB_PYTHON=$PY timeout 60 "$KB" variants "$W" 2>&1 | head -30
   fi

@@ -31,6 +31,16 @@ def torch_variant(cpu: str = None, os_name: str = "linux") -> str:
     return f"torch{major}{minor}{tag}-cpu-{cpu or 'x86_64'}-{os_name}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kb_scratch_dir(tmp_path_factory):
+    """kb build's scratch directories (generated projects, CMake trees) of the
+    kernels these tests build: under the session's temporary directory unless
+    the caller chose a place (ctest: <build>/scratch), never ~/.cache."""
+    if not os.environ.get("KB_SCRATCH_DIR"):
+        os.environ["KB_SCRATCH_DIR"] = str(tmp_path_factory.mktemp("kb-scratch"))
+    return Path(os.environ["KB_SCRATCH_DIR"])
+
+
 @pytest.fixture(scope="session")
 def cpu_linux_torch():
     """Skips tests whose expected traces assume a CPU torch on x86_64 Linux."""
@@ -51,7 +61,7 @@ def relu_variant_dir(cpu_linux_torch):
 
 
 def _kb_build(src: Path, dest: Path, unique_id: str, variant: str) -> Path:
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", "_cmake_build", "__pycache__"))
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", "__pycache__"))
     kb = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
     result = subprocess.run(
         [str(kb), "build", str(dest), "--python", sys.executable, "--unique-id", unique_id, "--variant", variant],

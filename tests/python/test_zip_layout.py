@@ -52,7 +52,7 @@ def zip_relu(tmp_path_factory, cpu_linux_torch):
     interpreter's torch and, when the kernels 0.19.1 environment exists, for
     its torch 2.14 too. (kernel dir, {python: variant})."""
     kernel = tmp_path_factory.mktemp("zip-build") / "relu"
-    shutil.copytree(RELU, kernel, ignore=shutil.ignore_patterns("build", "_cmake_build", "__pycache__"))
+    shutil.copytree(RELU, kernel, ignore=shutil.ignore_patterns("build", "__pycache__"))
     # build-layout is an edition 6 key: upgrade the example first.
     upgraded = subprocess.run([str(KB), "update-build", str(kernel)], capture_output=True, text=True)
     assert upgraded.returncode == 0, upgraded.stderr

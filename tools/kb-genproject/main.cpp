@@ -1,7 +1,8 @@
 // kb-genproject: reads build.toml, writes the generated CMake/Python project
-// and emits the build plan as events. Also the engine behind `kb
-// check-config`, `kb list-variants`, `kb create-pyproject`
-// and `kb clean-pyproject`.
+// (into the kernel's scratch directory, outside the kernel tree) and emits
+// the build plan as events. Also the engine behind `kb check-config`, `kb
+// list-variants`, `kb create-pyproject`, `kb clean-pyproject` (both in place)
+// and `kb scratch-dir`.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "libkb/config/config.h"
 #include "libkb/git/git.h"
 #include "libkb/pipeline/genproject.h"
+#include "libkb/pipeline/scratch.h"
 #include "libkb/project/project.h"
 #include "libkb/util/error.h"
 #include "tools/support/tool_main.h"
@@ -61,10 +63,15 @@ int main(int argc, char** argv) {
   kb::pipeline::GenprojectOptions options;
   std::string kernel_dir = ".", target_dir, kernel_sha;
   std::vector<std::string> backends;
-  bool check_config = false, list_variants = false, create = false, clean = false;
+  bool check_config = false, list_variants = false, create = false, clean = false, print_scratch = false;
   bool dry_run = false, kernel_dirty = false;
   app.add_option("KERNEL_DIR", kernel_dir, "Kernel directory with build.toml (default: .)");
-  app.add_option("TARGET_DIR", target_dir, "Where generated files go (default: KERNEL_DIR)");
+  app.add_option("TARGET_DIR", target_dir,
+                 "Where generated files go (default: <scratch dir>/project; create-/clean-pyproject: KERNEL_DIR)");
+  app.footer(
+      "The scratch directory of a kernel holds the generated project (project/) and the CMake build trees\n"
+      "(cmake/<variant>/): ${KB_SCRATCH_DIR:-${XDG_CACHE_HOME:-~/.cache}/kb/scratch}/<name>-<hash of the\n"
+      "kernel directory's path>. The kernel directory itself only gets build/.");
   app.add_option(
          "--python", options.pythons,
          "Build only for this interpreter with torch (repeatable; default: KB_PYTHON, else every one discovered)")
@@ -82,6 +89,7 @@ int main(int argc, char** argv) {
   modes->add_flag("--list-variants", list_variants, "Print the variants this machine would build");
   modes->add_flag("--create-pyproject", create, "Only write the generated project files");
   modes->add_flag("--clean-pyproject", clean, "Delete the generated project files");
+  modes->add_flag("--print-scratch-dir", print_scratch, "Print the kernel's scratch directory (see below)");
   modes->require_option(0, 1);
   app.add_option("--kernel-sha", kernel_sha, "create-pyproject: kernel commit for provenance (40/64 hex)");
   app.add_flag("--kernel-dirty", kernel_dirty, "create-pyproject: the kernel commit had local changes");
@@ -99,6 +107,11 @@ int main(int argc, char** argv) {
     if (check_config) {
       kb::config::load_build_config(kdir, {}, &warnings);
       for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+      return 0;
+    }
+    if (print_scratch) {
+      auto config = kb::config::load_build_config(kdir);
+      std::cout << kb::pipeline::scratch_dir(kdir, config.general.name).string() << "\n";
       return 0;
     }
     std::filesystem::path target = target_dir.empty() ? kdir : std::filesystem::path(target_dir);

@@ -26,6 +26,7 @@ const std::map<std::string, std::pair<std::string, std::vector<std::string>>> kA
     {"list-variants", {"kb-genproject", {"--list-variants"}}},
     {"create-pyproject", {"kb-genproject", {"--create-pyproject"}}},
     {"clean-pyproject", {"kb-genproject", {"--clean-pyproject"}}},
+    {"scratch-dir", {"kb-genproject", {"--print-scratch-dir"}}},
     {"check-abi", {"kb-checkabi", {}}},
     {"check-builds", {"kb-metadata", {"--check-builds"}}},
     {"hash", {"kb-metadata", {}}},
@@ -43,8 +44,12 @@ Building
   check-config [DIR]     validate build.toml
   update-build [DIR]     upgrade build.toml (editions 3-5) to edition 6 (kb-update-build)
   list-variants [DIR]    variants this machine can build
-  create-pyproject       write the generated CMake/Python project
-  clean-pyproject        remove the generated project files
+  create-pyproject       write the generated CMake/Python project into the kernel
+                         directory (kb build keeps it in the scratch directory)
+  clean-pyproject        remove the generated project files from the kernel directory
+  scratch-dir [DIR]      print the kernel's scratch directory: the generated project
+                         and CMake build trees of kb build, outside the kernel tree
+                         (${KB_SCRATCH_DIR:-${XDG_CACHE_HOME:-~/.cache}/kb/scratch}/<name>-<hash>)
 Checking
   check-abi [DIR]        manylinux / Python ABI compliance of built variants
   check-builds [DIR]     validate every build/<variant>/metadata.json

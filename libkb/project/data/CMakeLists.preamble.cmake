@@ -3,6 +3,7 @@
 # Builds one variant of the kernel: configure with
 #   -DKB_BACKEND=<cpu|cuda|rocm|metal|xpu> -DKB_VARIANT=<variant name>
 #   -DPython3_EXECUTABLE=<python with torch>
+#   -DKB_KERNEL_DIR=<kernel directory> (default: this directory)
 # (kb-compile passes these), then `cmake --build` and
 # `cmake --install . --prefix <dir>` to get <dir>/<variant>/.
 cmake_minimum_required(VERSION 3.25)
@@ -14,6 +15,10 @@ set(KB_MODULE "@MODULE@")
 # existing build directory after the id changes.
 set(KB_UNIQUE_ID "@UNIQUE_ID@")
 set(KB_DATA_EXTENSIONS @DATA_EXTENSIONS@)
+# The user's sources (build.toml's paths, torch-ext/<module>) live in the
+# kernel directory; the generated files (metadata-*.json, cmake/,
+# torch-ext/registration.h) in this one.
+set(KB_KERNEL_DIR "${CMAKE_SOURCE_DIR}" CACHE PATH "Kernel directory with build.toml and the sources")
 option(BUILD_ALL_SUPPORTED_ARCHS "Build for every supported GPU architecture" OFF)
 
 foreach(required KB_BACKEND KB_VARIANT)

@@ -86,10 +86,22 @@ function(kb_cuda_gencode_flags out archs)
   set(${out} "${flags}" PARENT_SCOPE)
 endfunction()
 
+# Paths in build.toml are relative to the kernel directory (KB_KERNEL_DIR),
+# which need not be this project's directory.
+function(kb_kernel_paths out paths)
+  set(result "")
+  foreach(path IN LISTS paths)
+    cmake_path(ABSOLUTE_PATH path BASE_DIRECTORY "${KB_KERNEL_DIR}" NORMALIZE)
+    list(APPEND result "${path}")
+  endforeach()
+  set(${out} "${result}" PARENT_SCOPE)
+endfunction()
+
 function(kb_add_sources_with_includes sources includes)
+  kb_kernel_paths(includes "${includes}")
   foreach(src IN LISTS sources)
     foreach(inc IN LISTS includes)
-      set_property(SOURCE "${src}" APPEND PROPERTY INCLUDE_DIRECTORIES "${CMAKE_SOURCE_DIR}/${inc}")
+      set_property(SOURCE "${src}" APPEND PROPERTY INCLUDE_DIRECTORIES "${inc}")
     endforeach()
   endforeach()
 endfunction()
@@ -97,6 +109,7 @@ endfunction()
 # Registers the sources of the framework binding ([torch] src).
 function(kb_add_binding)
   cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDE;CXX_FLAGS" ${ARGN})
+  kb_kernel_paths(ARG_SOURCES "${ARG_SOURCES}")
   kb_add_sources_with_includes("${ARG_SOURCES}" "${ARG_INCLUDE}")
   foreach(src IN LISTS ARG_SOURCES)
     if(ARG_CXX_FLAGS)
@@ -113,6 +126,7 @@ function(kb_add_kernel_component name)
   if(NOT ARG_BACKEND STREQUAL KB_BACKEND)
     return()
   endif()
+  kb_kernel_paths(ARG_SOURCES "${ARG_SOURCES}")
   set(sources "")
   foreach(src IN LISTS ARG_SOURCES)
     # Headers are listed for completeness; only translation units are compiled.
@@ -247,8 +261,9 @@ function(kb_finish_extension module)
     set_target_properties(${KB_OPS_NAME} PROPERTIES CUDA_STANDARD ${KB_CXX_STANDARD}
       CUDA_STANDARD_REQUIRED ON CUDA_EXTENSIONS OFF CUDA_ARCHITECTURES OFF)
   endif()
-  target_include_directories(${KB_OPS_NAME} PRIVATE ${CMAKE_SOURCE_DIR}
-    ${CMAKE_SOURCE_DIR}/torch-ext ${Python3_INCLUDE_DIRS})
+  # The kernel's own headers first, then the generated registration.h.
+  target_include_directories(${KB_OPS_NAME} PRIVATE ${KB_KERNEL_DIR}
+    ${KB_KERNEL_DIR}/torch-ext ${CMAKE_SOURCE_DIR}/torch-ext ${Python3_INCLUDE_DIRS})
   target_compile_definitions(${KB_OPS_NAME} PRIVATE TORCH_EXTENSION_NAME=${KB_OPS_NAME}
     Py_LIMITED_API=0x03090000 ${KB_BACKEND_DEFINES})
   # Without -fno-gnu-unique, two kernels with identical static locals would
@@ -278,7 +293,7 @@ function(kb_finish_extension module)
   foreach(ext IN LISTS KB_DATA_EXTENSIONS)
     list(APPEND patterns PATTERN "*.${ext}")
   endforeach()
-  install(DIRECTORY "${CMAKE_SOURCE_DIR}/torch-ext/${module}/" DESTINATION ${KB_VARIANT}
+  install(DIRECTORY "${KB_KERNEL_DIR}/torch-ext/${module}/" DESTINATION ${KB_VARIANT}
     FILES_MATCHING ${patterns}
     PATTERN "_ops.py" EXCLUDE PATTERN "__pycache__" EXCLUDE)
 endfunction()
