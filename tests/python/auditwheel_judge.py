@@ -120,6 +120,7 @@ def symbol_policy_allows(report: dict, policy: str = "manylinux_2_28") -> bool:
     return found is not None and found <= wanted
 
 
-def required_versions(report: dict) -> set:
-    """Every symbol version auditwheel saw required, over all libraries."""
-    return {version for versions in report["versioned_symbols"].values() for version in versions}
+def required_versions(report: dict) -> dict:
+    """{library: {version, ...}}: the symbol versions auditwheel saw
+    required from each library (the dynamic loader's aside)."""
+    return {library: set(versions) for library, versions in report["versioned_symbols"].items()}

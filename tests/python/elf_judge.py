@@ -11,8 +11,8 @@ A shared object is portable when
 - every library it needs (DT_NEEDED) is either one the manylinux_2_28 policy
   lets a wheel take from the system (SYSTEM_LIBRARIES, plus the dynamic
   loader) or one that the torch installation the kernel is loaded into
-  provides (TORCH_LIBRARY_PATTERNS): torch's own libraries, the CUDA runtime
-  torch depends on, and the OpenMP runtime torch links.
+  provides (TORCH_LIBRARY_PATTERNS): torch's own libraries, the CUDA
+  libraries torch depends on, and the OpenMP runtime torch links.
 
 Usage: `judge(path)` -> Verdict; `verdict.problems` lists each reason in
 words, `verdict.portable` is True when there is none."""
@@ -59,7 +59,21 @@ TORCH_LIBRARY_PATTERNS = (
     "libtorch_cuda.so*",
     "libtorch_hip.so*",
     "libtorch_xpu.so*",
-    "libcudart.so.*",  # the CUDA runtime torch's CUDA builds depend on (nvidia-cuda-runtime)
+    # CUDA libraries torch's CUDA builds depend on (the nvidia-* wheels torch
+    # requires, loaded before any kernel). Not libcuda.so.1: the driver comes
+    # from the machine, and torch only opens it at run time.
+    "libcudart.so.*",
+    "libcublas.so.*",
+    "libcublasLt.so.*",
+    "libcusparse.so.*",
+    "libcusolver.so.*",
+    "libcufft.so.*",
+    "libcurand.so.*",
+    "libcudnn.so.*",
+    "libnccl.so.*",
+    "libnvrtc.so.*",
+    "libnvJitLink.so.*",
+    "libcupti.so.*",
     "libamdhip64.so*",  # the HIP runtime of ROCm builds
     "libgomp.so.1",  # the OpenMP runtime libtorch_cpu links (wheels ship a copy in torch/lib)
 )
@@ -73,8 +87,8 @@ class Verdict:
     needed: list
     # Required symbol version -> undefined symbols that require it.
     versions: dict
-    # Required symbol version -> the library that must define it (readelf -V).
-    version_files: dict
+    # Library -> the symbol versions required from it (readelf -V).
+    version_needs: dict
     # Undefined symbols with no version (bound to whichever library defines them).
     unversioned: list
     problems: list = field(default_factory=list)
@@ -131,19 +145,19 @@ def undefined_symbols(path: Path):
 
 
 def version_needs(path: Path) -> dict:
-    """{version: library} from the version needs section (readelf -V):
+    """{library: {version, ...}} from the version needs section (readelf -V):
         000000: Version: 1  File: libc.so.6  Cnt: 4
         0x0010:   Name: GLIBC_2.32  Flags: none  Version: 10"""
-    owners, current = {}, None
+    needs, current = {}, None
     for line in readelf("-V", str(path)).splitlines():
         file_match = re.search(r"\bFile: (\S+)\s+Cnt:", line)
         if file_match:
-            current = file_match.group(1)
+            current = needs.setdefault(file_match.group(1), set())
             continue
         name_match = re.search(r"\bName: (\S+)\s+Flags:", line)
-        if name_match and current:
-            owners[name_match.group(1)] = current
-    return owners
+        if name_match and current is not None:
+            current.add(name_match.group(1))
+    return needs
 
 
 def library_allowed(soname: str) -> bool:
@@ -155,7 +169,7 @@ def judge(path) -> Verdict:
     path = Path(path)
     versions, unversioned = undefined_symbols(path)
     verdict = Verdict(path=path, needed=needed_libraries(path), versions=versions,
-                      version_files=version_needs(path), unversioned=unversioned)
+                      version_needs=version_needs(path), unversioned=unversioned)
     for version in sorted(versions):
         parsed = parse_version(version)
         family = parsed[0] if parsed else None
@@ -175,3 +189,9 @@ def judge(path) -> Verdict:
 def shared_objects(variant_dir) -> list:
     """The shared objects of a built variant directory."""
     return sorted(p for p in Path(variant_dir).rglob("*.so") if p.is_file())
+
+
+def versions_by_library(verdict: Verdict) -> dict:
+    """{library: {version, ...}} as auditwheel counts them: without the
+    dynamic loader's (__tls_get_addr@GLIBC_2.3 and the like)."""
+    return {library: set(versions) for library, versions in verdict.version_needs.items() if library != LOADER}
