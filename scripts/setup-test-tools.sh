@@ -120,7 +120,7 @@ report() {
   echo "huggingface_hub:  $hf"
   echo "kernels:          $kn"
   if [ -n "$AUDITWHEEL_VERSION" ]; then
-    echo "auditwheel:       ${auditwheel:-missing (wanted $AUDITWHEEL_VERSION)}"
+    echo "auditwheel:       ${auditwheel:-not installed at the pinned $AUDITWHEEL_VERSION}"
   fi
   echo "size:             $(du -sh "$venv" 2>/dev/null | cut -f1)"
 }
