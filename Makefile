@@ -19,15 +19,16 @@ cuda-torch:
 
 # The real Hugging Face clients (huggingface_hub, the PyPI kernels package),
 # pinned, in cached virtual environments for the compatibility tests (kernels
-# 0.17.2, 0.16.2, and 0.19.1 over the CUDA torch environment), and
-# transformers over the CUDA torch environment for the torch 2.x layer tests;
-# test-only, never a dependency of kb. Never reinstalled when present.
+# 0.17.2 with auditwheel, 0.16.2, and 0.19.1 over the CUDA torch environment),
+# and transformers over the CUDA torch environment for the torch 2.x layer
+# tests; test-only, never a dependency of kb. Never reinstalled when present.
 test-tools: cuda-torch
 	@scripts/setup-test-tools.sh
 	@scripts/setup-transformers-venv.sh
-	@KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.16-venv KB_TEST_TOOLS_KERNELS_VERSION=0.16.2 scripts/setup-test-tools.sh
+	@KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.16-venv KB_TEST_TOOLS_KERNELS_VERSION=0.16.2 \
+	  KB_TEST_TOOLS_AUDITWHEEL_VERSION= scripts/setup-test-tools.sh
 	@KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.19-venv KB_TEST_TOOLS_KERNELS_VERSION=0.19.1 \
-	  KB_TEST_TOOLS_TORCH_VENV=$(HOME)/.cache/kb/cuda-torch-venv scripts/setup-test-tools.sh
+	  KB_TEST_TOOLS_AUDITWHEEL_VERSION= KB_TEST_TOOLS_TORCH_VENV=$(HOME)/.cache/kb/cuda-torch-venv scripts/setup-test-tools.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DKB_WERROR=ON $(CMAKE_FLAGS)

@@ -3,11 +3,15 @@
 # from PyPI, pinned: `huggingface_hub` and the existing `kernels` runtime. The
 # compatibility tests (ctest fixture/hub-server and compat/real-clients) point
 # them at the loopback hub fixture to prove that what kb publishes, real
-# clients download, and the reverse. They are test-only tools, never a
-# dependency of kb; without this environment those tests skip.
+# clients download, and the reverse. It also holds `auditwheel`, the
+# portable-build tests' second opinion on kb's manylinux verdict. They are
+# test-only tools, never a dependency of kb; without this environment those
+# tests skip.
 #
-# The environment is created once and kept: when it exists and imports both
-# packages at the pinned versions, nothing is downloaded or reinstalled.
+# The environment is created once and kept: when it exists and imports the
+# packages at the pinned versions, nothing is downloaded or reinstalled. An
+# environment made before auditwheel was pinned gets auditwheel added, and
+# nothing else touched.
 #
 # Prints one line, whether the environment is already there or is created;
 # pip's output goes to ${KB_LOG_DIR:-$HOME/.cache/kb/logs}/setup-test-tools.<venv
@@ -24,6 +28,9 @@
 #                         other pins (make test also keeps kernels 0.16.2, the
 #                         last release writing the kernels.lock format kb
 #                         writes, in ~/.cache/kb/kernels-0.16-venv)
+#   KB_TEST_TOOLS_AUDITWHEEL_VERSION
+#                         auditwheel pin; set but empty: no auditwheel (the
+#                         kernels 0.16 / 0.19 environments of make test)
 #   KB_TEST_TOOLS_TORCH_VENV
 #                         a virtual environment with torch (the CUDA torch one,
 #                         scripts/setup-cuda-torch.sh) whose interpreter creates
@@ -49,6 +56,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/step.sh"
 # lock and download.
 HF_HUB_VERSION="${KB_TEST_TOOLS_HF_HUB_VERSION:-2.4.0}"
 KERNELS_VERSION="${KB_TEST_TOOLS_KERNELS_VERSION:-0.17.2}"
+# Judges the symbol versions of wheels against the manylinux policies
+# (tests/python/auditwheel_judge.py); `-` so that an empty value opts out.
+AUDITWHEEL_VERSION="${KB_TEST_TOOLS_AUDITWHEEL_VERSION-6.8.2}"
 
 venv="${KB_TEST_TOOLS_VENV:-${HOME}/.cache/kb/test-tools-venv}"
 torch_venv="${KB_TEST_TOOLS_TORCH_VENV:-}"
@@ -87,28 +97,59 @@ print(hf, kn, platform.python_version())
 EOF
 }
 
+# Prints the auditwheel version when it is the pinned one and its command
+# runs (or nothing, successfully, when no auditwheel is wanted).
+probe_auditwheel() {
+  [ -n "$AUDITWHEEL_VERSION" ] || return 0
+  [ -x "$venv/bin/auditwheel" ] || return 1
+  env -u PYTHONPATH "$venv/bin/auditwheel" --version >/dev/null 2>&1 || return 1
+  env -u PYTHONPATH "$venv/bin/python" - "$AUDITWHEEL_VERSION" <<'EOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+found = version("auditwheel")
+if found != sys.argv[1]:
+    sys.exit(1)
+print(found)
+EOF
+}
+
 report() {
-  local facts="$1" hf kn pyver
+  local facts="$1" auditwheel="${2:-}" hf kn pyver
   read -r hf kn pyver <<<"$facts"
   echo "python:           $venv/bin/python (Python $pyver)"
   echo "huggingface_hub:  $hf"
   echo "kernels:          $kn"
+  if [ -n "$AUDITWHEEL_VERSION" ]; then
+    echo "auditwheel:       ${auditwheel:-not installed at the pinned $AUDITWHEEL_VERSION}"
+  fi
   echo "size:             $(du -sh "$venv" 2>/dev/null | cut -f1)"
 }
 
+# Set by present(): the clients are there at their pins, only auditwheel is not.
+auditwheel_missing=false
+
 present() {
-  local facts
+  local facts auditwheel
   if facts="$(probe_venv)" && [ ! -e "$incomplete_marker" ]; then
-    log "test tools environment already present at $venv"
-    if $check_only || kb_step_verbose; then report "$facts"; fi
-    return 0
+    if auditwheel="$(probe_auditwheel)"; then
+      log "test tools environment already present at $venv"
+      if $check_only || kb_step_verbose; then report "$facts" "$auditwheel"; fi
+      return 0
+    fi
+    auditwheel_missing=true
+    if $check_only; then
+      log "test tools environment at $venv lacks auditwheel==$AUDITWHEEL_VERSION (run scripts/setup-test-tools.sh to add it)"
+      report "$facts"
+    fi
   fi
   return 1
 }
 
 present && exit 0
 if $check_only; then
-  log "no usable test tools environment at $venv (huggingface_hub==$HF_HUB_VERSION, kernels==$KERNELS_VERSION)"
+  if ! $auditwheel_missing; then
+    log "no usable test tools environment at $venv (huggingface_hub==$HF_HUB_VERSION, kernels==$KERNELS_VERSION)"
+  fi
   exit 1
 fi
 
@@ -141,10 +182,13 @@ pick_python() {
 }
 
 # What the step does: "create" (perhaps replacing an unfinished environment
-# of ours) or "update" (ours, from an older pin: brought to the pins in place,
-# without recreating the environment).
+# of ours), "update" (ours, from an older pin: brought to the pins in place,
+# without recreating the environment) or "add-auditwheel" (ours, complete but
+# for auditwheel: only auditwheel is installed).
 mode=create
-if [ -e "$venv" ] && [ ! -e "$incomplete_marker" ]; then
+if $auditwheel_missing; then
+  mode=add-auditwheel
+elif [ -e "$venv" ] && [ ! -e "$incomplete_marker" ]; then
   if [ -e "$info_file" ] && [ -x "$venv/bin/python" ]; then
     mode=update
   else
@@ -157,8 +201,43 @@ fi
 
 # Creates or updates the environment; run by run_step, so its output (and a
 # die message) goes to the log.
+# Records the pins in the environment's info file.
+write_info() {
+  local py="$1" seconds="$2"
+  "$py" - "$info_file" "$HF_HUB_VERSION" "$KERNELS_VERSION" "$AUDITWHEEL_VERSION" "$seconds" <<'EOF'
+import json, os, sys
+path, hf, kn, aw, seconds = sys.argv[1:]
+info = {"huggingface_hub": hf, "kernels": kn}
+if aw:
+    info["auditwheel"] = aw
+info["install_seconds"] = int(seconds)
+with open(path + ".tmp", "w") as f:
+    json.dump(info, f, indent=2)
+    f.write("\n")
+os.replace(path + ".tmp", path)
+EOF
+}
+
+# Installs only auditwheel into a complete environment. The incomplete marker
+# stays away: an interrupted install leaves the clients usable, and the next
+# run adds auditwheel again.
+add_auditwheel() {
+  local start_time end_time facts auditwheel py="$venv/bin/python"
+  start_time=$(date +%s)
+  echo "installing auditwheel==$AUDITWHEEL_VERSION into $venv (the other packages stay as they are)"
+  env -u PYTHONPATH "$py" -m pip --disable-pip-version-check --no-input install --no-cache-dir \
+      --progress-bar off --only-binary=:all: "auditwheel==$AUDITWHEEL_VERSION" \
+    || die "pip could not install auditwheel==$AUDITWHEEL_VERSION into $venv (is the package index reachable?); run this script again to retry"
+  facts="$(probe_venv)" || die "installing auditwheel broke huggingface_hub / kernels in $venv"
+  auditwheel="$(probe_auditwheel)" || die "auditwheel==$AUDITWHEEL_VERSION was installed into $venv but does not run"
+  end_time=$(date +%s)
+  write_info "$py" "$((end_time - start_time))"
+  echo "done in $((end_time - start_time)) s"
+  report "$facts" "$auditwheel"
+}
+
 setup_env() {
-  local start_time end_time facts
+  local start_time end_time facts auditwheel
   start_time=$(date +%s)
   if [ "$mode" = update ]; then
     echo "updating $venv to huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION"
@@ -185,25 +264,26 @@ setup_env() {
     echo "$base_site" > "$site/kb-torch-venv.pth"
   fi
   local pip=(env -u PYTHONPATH "$py" -m pip --disable-pip-version-check --no-input)
-  echo "installing huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION from the package index"
-  "${pip[@]}" install --no-cache-dir --progress-bar off --only-binary=:all: \
-      "huggingface_hub==$HF_HUB_VERSION" "kernels==$KERNELS_VERSION" \
-    || die "pip could not install huggingface_hub==$HF_HUB_VERSION kernels==$KERNELS_VERSION into $venv (is the package index reachable?); run this script again to retry"
+  local packages=("huggingface_hub==$HF_HUB_VERSION" "kernels==$KERNELS_VERSION")
+  if [ -n "$AUDITWHEEL_VERSION" ]; then packages+=("auditwheel==$AUDITWHEEL_VERSION"); fi
+  echo "installing ${packages[*]} from the package index"
+  "${pip[@]}" install --no-cache-dir --progress-bar off --only-binary=:all: "${packages[@]}" \
+    || die "pip could not install ${packages[*]} into $venv (is the package index reachable?); run this script again to retry"
 
   facts="$(probe_venv)" || die "the packages were installed into $venv but importing huggingface_hub / kernels.install at the pinned versions fails"
+  auditwheel="$(probe_auditwheel)" || die "auditwheel==$AUDITWHEEL_VERSION was installed into $venv but does not run"
   end_time=$(date +%s)
-  "$py" - "$info_file" "$HF_HUB_VERSION" "$KERNELS_VERSION" "$((end_time - start_time))" <<'EOF'
-import json, sys
-path, hf, kn, seconds = sys.argv[1:]
-with open(path, "w") as f:
-    json.dump({"huggingface_hub": hf, "kernels": kn, "install_seconds": int(seconds)}, f, indent=2)
-    f.write("\n")
-EOF
+  write_info "$py" "$((end_time - start_time))"
   rm -f "$incomplete_marker"
   echo "done in $((end_time - start_time)) s"
-  report "$facts"
+  report "$facts" "$auditwheel"
 }
 
+if [ "$mode" = add-auditwheel ]; then
+  run_step --log "setup-test-tools.$(basename "$venv")" setup-test-tools \
+    "adding auditwheel $AUDITWHEEL_VERSION to the test tools environment at $venv" -- add_auditwheel
+  exit 0
+fi
 if [ "$mode" = update ]; then
   what="updating the test tools environment at $venv to huggingface_hub $HF_HUB_VERSION, kernels $KERNELS_VERSION"
 else
