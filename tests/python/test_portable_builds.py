@@ -13,11 +13,7 @@ filesystem) and openmp-avx2 (OpenMP, AVX2) for this interpreter's torch and
 for the torch 2.x of the CUDA torch environment (KB_TORCH2_PYTHON, default
 ~/.cache/kb/cuda-torch-venv/bin/python; skipped when absent), cuda-scale for
 its CUDA variant (compiled and linked only: no GPU needed), and close-range,
-which cannot be made portable.
-
-The tests that need the portable link step (kb build --target) are marked
-`awaiting_link_step`: expected to fail while `kb build` does not know
---target, and ordinary tests once it does."""
+which cannot be made portable."""
 import json
 import os
 import re
@@ -40,17 +36,6 @@ TORCH2_PYTHON = Path(
     os.environ.get("KB_TORCH2_PYTHON", Path.home() / ".cache" / "kb" / "cuda-torch-venv" / "bin" / "python"))
 POLICY = "manylinux_2_28"
 BUILD_TIMEOUT = 1800
-
-
-def kb_has_targets() -> bool:
-    """Whether `kb build` has the portable link step (its --target option)."""
-    result = subprocess.run([str(KB), "build", "--help"], capture_output=True, text=True, timeout=60)
-    return "--target" in result.stdout + result.stderr
-
-
-HAS_TARGETS = kb_has_targets()
-awaiting_link_step = pytest.mark.xfail(
-    not HAS_TARGETS, strict=True, reason="kb build has no portable link step (--target) yet")
 
 
 def interpreter_variant(python, compute: str = "cpu") -> str:
@@ -147,7 +132,7 @@ def cpp20(tmp_path_factory, cpu_linux_torch):
 @pytest.fixture(scope="module")
 def cpp20_native(tmp_path_factory, cpu_linux_torch):
     """cpp20-symbols, native target (today's plain link when kb has no --target)."""
-    options = ["--target", "native"] if HAS_TARGETS else []
+    options = ["--target", "native"]
     return build_fixture(tmp_path_factory, "cpp20-symbols", [sys.executable], "cpu", *options).check()
 
 
@@ -315,7 +300,6 @@ def test_default_build_succeeds(request, fixture, which):
     build.variant(variant_for(which))
 
 
-@awaiting_link_step
 @pytest.mark.parametrize("which", CPU_TORCHES)
 @pytest.mark.parametrize("fixture", ["cpp20", "openmp"])
 def test_default_cpu_build_is_portable(request, fixture, which):
@@ -338,7 +322,6 @@ def test_cuda_build_compiles_and_links_without_a_gpu(cuda_scale):
     assert not [p for p in verdict.problems if p.startswith("needs ")], verdict.problems
 
 
-@awaiting_link_step
 def test_default_cuda_build_is_portable(cuda_scale):
     variant = cuda_scale.check().variant(interpreter_variant(TORCH2_PYTHON, "cuda"))
     verdict = elf_judge.judge(cuda_scale.shared_object(variant.name))
@@ -503,7 +486,6 @@ def test_auditwheel_places_a_native_build_above_manylinux_2_28(cpp20_native, tmp
     assert all(path is None for path in report["external_libs"].values())
 
 
-@awaiting_link_step
 @pytest.mark.parametrize("fixture", ["cpp20", "openmp", "cuda_scale"])
 def test_auditwheel_accepts_default_builds_as_manylinux_2_28(request, fixture, tmp_path):
     build = request.getfixturevalue(fixture).check()
@@ -537,7 +519,6 @@ def test_native_build_is_uploaded_only_with_allow_nonportable(cpp20_native, tmp_
     assert cpp20_native.shared_object(torch_variant()).name in {Path(f).name for f in files}
 
 
-@awaiting_link_step
 def test_default_build_is_uploaded_without_allow_nonportable(cpp20, tmp_path):
     hub = tmp_path / "hub"
     result = upload(cpp20.check().kernel, hub, "kb-portable/cpp20")
@@ -555,7 +536,6 @@ def test_close_range_exists_only_in_new_glibc():
     assert versions and all(elf_judge.parse_version(v)[1] > (2, 28) for v in versions), versions
 
 
-@awaiting_link_step
 def test_default_build_of_a_kernel_needing_new_glibc_fails_and_says_why(close_range):
     result = close_range.result
     assert result.returncode != 0, "kb build produced a 'portable' build of a GLIBC_2.34 function"
