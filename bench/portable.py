@@ -54,11 +54,13 @@ def build_seconds(source, root, target, python, env, index):
                 "--unique-id", "bench1"], env)
 
 
-def link_command(build_log: Path):
-    """The link line CMake ran, from the variant's build log (kb-link prefix removed)."""
-    for line in build_log.read_text().splitlines():
+def link_commands(build_dir: Path):
+    """The link line of the variant's CMake build tree: (through kb-link, plain)."""
+    r = subprocess.run(["ninja", "-C", str(build_dir), "-t", "commands"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
         if "kb-link" in line and " -- " in line:
-            return line.split(" -- ", 1)[1].split(" && ")[0]
+            ported = line.split(": && ", 1)[-1].split(" && ")[0]
+            return ported, ported.split(" -- ", 1)[1]
     return None
 
 
@@ -90,14 +92,14 @@ def main():
         native, portable = statistics.median(times["native"]), statistics.median(times["manylinux_2_28"])
 
         # The link alone, from the last portable build's recorded command.
-        logs = sorted((root / f"scratch-manylinux_2_28-{args.rounds - 1}").rglob("kb-build.log"))
+        trees = sorted(p.parent for p in (root / f"scratch-manylinux_2_28-{args.rounds - 1}").rglob("build.ninja"))
         links = {"plain": [], "kb-link": []}
-        command = link_command(logs[0]) if logs else None
-        if command:
-            workdir = logs[0].parent
+        commands = link_commands(trees[0]) if trees else None
+        if commands:
+            ported, plain = commands
             for _ in range(args.rounds):
-                links["plain"].append(run(["sh", "-c", command], env, cwd=workdir))
-                links["kb-link"].append(run(["sh", "-c", f"'{BIN / 'kb-link'}' -- {command}"], env, cwd=workdir))
+                links["plain"].append(run(["sh", "-c", plain], env, cwd=trees[0]))
+                links["kb-link"].append(run(["sh", "-c", ported], env, cwd=trees[0]))
 
     print(f"kernel: {source.name} (cpu, {args.python}), {args.rounds} rounds, ccache off")
     print(f"  native build     median {native:7.2f} s  {['%.2f' % t for t in times['native']]}")
