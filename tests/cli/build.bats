@@ -34,14 +34,7 @@ pipeline() {
   set -e
 }
 
-# Evaluates a Python expression over the events of $1 (bound to `events`, a
-# list of dicts) and prints the result.
-events() {
-  python3 -c '
-import json, sys
-events = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-print(eval(sys.argv[2]))' "$1" "$2"
-}
+load event_query
 
 variant() {
   events "$BATS_FILE_TMPDIR/first.jsonl" \

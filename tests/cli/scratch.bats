@@ -42,13 +42,7 @@ build() {
   set -e
 }
 
-# Evaluates a Python expression over the events of $1 (`events`, a list of dicts).
-events() {
-  python3 -c '
-import json, sys
-events = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-print(eval(sys.argv[2]))' "$1" "$2"
-}
+load event_query
 
 variant() {
   events "$BATS_FILE_TMPDIR/first.jsonl" '[e["variant"] for e in events if e["event"] == "variant-built"][0]'
