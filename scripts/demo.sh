@@ -13,8 +13,8 @@ echo "== kb build examples/relu" >&2
 # The embedded local hub of the demo: bare git repositories under build/.
 export KB_HUB="local:$PWD/build/demo-hub"
 export KERNELS_CACHE="$PWD/build/demo-cache"
-echo "== kb upload examples/relu to $KB_HUB (local builds are not manylinux-portable: --allow-nonportable)" >&2
-"$KB" upload examples/relu --allow-nonportable
+echo "== kb upload examples/relu to $KB_HUB (the variants are manylinux_2_28-portable: no flag needed)" >&2
+"$KB" upload examples/relu
 
 echo "== get_kernel(\"kb-examples/relu\", version=1) from the hub, in a fresh $PY" >&2
 PYTHONPATH="$PWD/build/python${PYTHONPATH:+:$PYTHONPATH}" "$PY" - <<'PYEOF'
