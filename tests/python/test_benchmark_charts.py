@@ -245,11 +245,11 @@ def run_record(sha, timestamp, means):
     }
 
 
-# Listed out of order: the plot orders runs by time.
+# Listed out of order: the plot orders runs by time (a time without zone is UTC).
 HISTORY = [
     run_record("cccccccc3333", "2026-03-01T12:00:00+00:00", {"ReluBenchmark.small": 0.04, "ReluBenchmark.large": 2.0}),
     run_record("aaaaaaaa1111", "2026-01-01T12:00:00Z", {"ReluBenchmark.small": 0.06, "ReluBenchmark.large": 2.6}),
-    run_record("bbbbbbbb2222", "2026-02-01T12:00:00Z", {"ReluBenchmark.small": 0.05}),
+    run_record("bbbbbbbb2222", "2026-02-01T12:00:00", {"ReluBenchmark.small": 0.05}),
 ]
 
 
@@ -316,3 +316,13 @@ def test_history_does_not_touch_the_working_directory(tmp_path, monkeypatch):
     with pytest.raises(ValueError):
         charts.write_charts([], "relu")
     assert not (tmp_path / "media").exists()
+
+
+@needs_matplotlib
+def test_a_failed_write_leaves_no_partial_files(tmp_path):
+    # A directory where a chart should go: moving the finished file there fails.
+    (tmp_path / "relu_light_throughput.svg").mkdir()
+    with pytest.raises(OSError):
+        charts.write_charts(RESULTS, "relu", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["relu_light_latency.svg", "relu_light_throughput.svg"]
+    assert (tmp_path / "relu_light_throughput.svg").is_dir()

@@ -18,7 +18,7 @@ import math
 import os
 import re
 import tempfile
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 from xml.sax.saxutils import escape
@@ -121,8 +121,6 @@ class _Workload:
     def __init__(self, name: str, timing: dict[str, float], ref_mean_ms: float):
         self.name = name
         self.mean_ms = timing["mean_ms"]
-        self.min_ms = timing["min_ms"]
-        self.max_ms = timing["max_ms"]
         self.q1_ms = timing["q1_ms"]
         self.q3_ms = timing["q3_ms"]
         self.ref_mean_ms = ref_mean_ms
@@ -234,10 +232,11 @@ def _bar_chart(
     kernel_values: list[float],
     reference_values: list[float],
     value_label: Callable[[float], str],
-    kernel_whiskers: tuple[list[float], list[float]] | None = None,
-    kernel_iqr: list[tuple[float, float]] | None = None,
+    kernel_spread: list[tuple[float, float]] | None = None,
 ):
-    """Horizontal bars, kernel above reference, one group per workload (first on top)."""
+    """Horizontal bars, kernel above reference, one group per workload (first on top).
+
+    `kernel_spread` draws a capped range (low, high) over each kernel bar."""
     colors = _PALETTES[theme]
     n = len(workloads)
     fig = _new_figure(FigureCanvasAgg, 8.0, 1.2 + 0.75 * n, colors)
@@ -249,28 +248,23 @@ def _bar_chart(
     reference_y = [p - height / 2 for p in positions]
     ax.barh(kernel_y, kernel_values, height=height, color=colors["kernel"], label="kernel")
     ax.barh(reference_y, reference_values, height=height, color=colors["reference"], label="reference")
-    if kernel_whiskers is not None:
+    kernel_label_x = list(kernel_values)
+    if kernel_spread is not None:
         ax.errorbar(
-            kernel_values,
+            [(low + high) / 2 for low, high in kernel_spread],
             kernel_y,
-            xerr=kernel_whiskers,
+            xerr=[(high - low) / 2 for low, high in kernel_spread],
             fmt="none",
             ecolor=colors["text"],
-            elinewidth=0.8,
+            elinewidth=1,
             capsize=3,
-            label="min-max",
+            label="Q1-Q3",
         )
-    if kernel_iqr is not None:
-        for y, (q1, q3) in zip(kernel_y, kernel_iqr):
-            ax.plot([q1, q3], [y, y], color=colors["text"], linewidth=3, solid_capstyle="butt")
-    largest = max(kernel_values + reference_values + ([max(q for _, q in kernel_iqr)] if kernel_iqr else []))
-    if kernel_whiskers is not None:
-        largest = max(largest, max(v + up for v, up in zip(kernel_values, kernel_whiskers[1])))
+        kernel_label_x = [max(value, high) for value, (_, high) in zip(kernel_values, kernel_spread)]
+    largest = max(kernel_label_x + reference_values)
     pad = largest * 0.02
-    for y, value, whisker_end in zip(
-        kernel_y, kernel_values, kernel_whiskers[1] if kernel_whiskers else [0.0] * n
-    ):
-        ax.text(value + whisker_end + pad, y, value_label(value), va="center", fontsize=8, color=colors["text"])
+    for y, x, value in zip(kernel_y, kernel_label_x, kernel_values):
+        ax.text(x + pad, y, value_label(value), va="center", fontsize=8, color=colors["text"])
     for y, value in zip(reference_y, reference_values):
         ax.text(value + pad, y, value_label(value), va="center", fontsize=8, color=colors["muted"])
     ax.set_yticks(positions)
@@ -285,21 +279,18 @@ def _bar_chart(
 
 
 def _latency_figure(FigureCanvasAgg, workloads: list[_Workload], theme: str):
-    means = [w.mean_ms for w in workloads]
+    # The spread shown is the interquartile range: min-max would let one
+    # scheduler hiccup stretch the axis until the bars cannot be compared.
     return _bar_chart(
         FigureCanvasAgg,
         workloads,
         theme,
         "Latency: kernel vs reference",
-        "mean time per call (ms), shorter is better; whiskers: min-max, thick line: Q1-Q3",
-        means,
+        "mean time per call (ms), shorter is better; whiskers: kernel Q1-Q3",
+        [w.mean_ms for w in workloads],
         [w.ref_mean_ms for w in workloads],
         _format_ms,
-        kernel_whiskers=(
-            [max(0.0, w.mean_ms - w.min_ms) for w in workloads],
-            [max(0.0, w.max_ms - w.mean_ms) for w in workloads],
-        ),
-        kernel_iqr=[(w.q1_ms, w.q3_ms) for w in workloads],
+        kernel_spread=[(min(w.q1_ms, w.q3_ms), max(w.q1_ms, w.q3_ms)) for w in workloads],
     )
 
 
@@ -475,8 +466,6 @@ def _run_time(record: dict, where: str) -> datetime:
         raise ValueError(f"{where}: timestamp {stamp!r} is not ISO 8601") from None
     # Runs without a zone are taken as UTC so they sort with the others.
     if moment.tzinfo is None:
-        from datetime import timezone
-
         moment = moment.replace(tzinfo=timezone.utc)
     return moment
 
