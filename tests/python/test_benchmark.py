@@ -31,6 +31,15 @@ TIMING_KEYS = {
 }
 
 
+def test_importing_the_benchmark_api_imports_neither_torch_nor_tabulate():
+    code = ("import sys; from kernels.benchmark import Benchmark; import kernels.benchmarks; "
+            "b = Benchmark(); print(sorted(m for m in ('torch', 'tabulate') if m in sys.modules), "
+            "b.kernel, b.out, Benchmark.seed, Benchmark.device)")
+    env = {**os.environ, "PYTHONPATH": str(Path(kernels.__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] None None None cpu"
+
+
 # -- statistics ---------------------------------------------------------------------
 def stats_tuple(times):
     s = summarize(times)
