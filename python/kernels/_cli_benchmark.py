@@ -30,7 +30,9 @@ def register(commands) -> None:
     parser.add_argument(
         "--visual", metavar="BASE", help="draw the results into ./media/BASE_{light,dark}*.svg (needs matplotlib)"
     )
-    parser.add_argument("--rasterized", action="store_true", help="with --visual, also PNG and GIF files")
+    parser.add_argument(
+        "--rasterized", action="store_true", help="with --visual, also PNG and GIF files; with --plot-history, PNG"
+    )
     parser.add_argument(
         "--compare",
         nargs=2,
@@ -79,7 +81,8 @@ def _error(message: str) -> int:
 
 def run(args) -> int:
     if args.plot_history:
-        return _plot_history(Path(args.plot_history), args.workload)
+        rasterized = {"rasterized": True} if args.rasterized else {}
+        return _plot_history(Path(args.plot_history), args.workload, rasterized)
     modes = [m for m in (args.repo_id, args.compare) if m]
     if len(modes) != 1:
         return _error("give a kernel to benchmark, or --compare A B, or --plot-history FILE")
@@ -123,7 +126,14 @@ def _benchmark(args) -> int:
             charts = _charts("--visual")
         except RuntimeError as e:
             return _error(str(e))
-        charts.write_charts(result.chart_input(), args.visual, out_dir=MEDIA_DIR, rasterized=args.rasterized)
+        try:
+            written = charts.write_charts(
+                result.chart_input(), args.visual, out_dir=MEDIA_DIR, rasterized=args.rasterized
+            )
+        except ValueError as e:  # e.g. no workload with a reference time to draw
+            return _error(f"--visual: {e}")
+        for file in written or []:
+            print(f"Wrote {file}", file=sys.stderr)
     return 0
 
 
@@ -156,13 +166,15 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def _append_history(path: Path, result, payload: dict) -> None:
+    """One JSON line per run: the payload's keys, and when and what ran."""
     target = result.target
     record = {
+        **payload,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "kernel": str(target.path) if target.is_local else target.repo_id,
         "revision": target.revision,
+        # The hub commit the revision named; a local kernel's build id.
         "kernelCommit": target.commit or result.kernel_sha,
-        "payload": payload,
     }
     # One write of one line in append mode: concurrent runs do not interleave lines.
     with open(path, "a", encoding="utf-8") as f:
@@ -179,13 +191,13 @@ def read_history(path: Path) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{number}: not a JSON line: {e.msg}") from None
-        if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
-            raise ValueError(f"{path}:{number}: not a benchmark history record (no \"payload\" object)")
+        if not isinstance(record, dict) or not isinstance(record.get("results"), list):
+            raise ValueError(f"{path}:{number}: not a benchmark history record (no \"results\" list)")
         records.append(record)
     return records
 
 
-def _plot_history(path: Path, workload: str | None) -> int:
+def _plot_history(path: Path, workload: str | None, rasterized: dict) -> int:
     if not path.is_file():
         return _error(f"no history file {path}")
     try:
@@ -198,7 +210,10 @@ def _plot_history(path: Path, workload: str | None) -> int:
         charts = _charts("--plot-history")
     except RuntimeError as e:
         return _error(str(e))
-    written = charts.plot_history(records, workload, out_dir=MEDIA_DIR)
+    try:
+        written = charts.plot_history(records, workload, out_dir=MEDIA_DIR, **rasterized)
+    except ValueError as e:  # records or workload the charts cannot draw
+        return _error(f"{path}: {e}")
     for file in written or []:
         print(f"Wrote {file}", file=sys.stderr)
     return 0

@@ -466,11 +466,11 @@ def test_history_is_appended_and_plotted(tmp_path):
     assert len(records) == 2
     metadata = json.loads((kernel / "build" / "torch-universal" / "metadata.json").read_text())
     for record in records:
-        assert set(record) == {"timestamp", "kernel", "revision", "kernelCommit", "payload"}
         assert record["timestamp"].endswith("+00:00")
         assert (record["kernel"], record["revision"]) == (str(kernel), "local")
-        assert record["kernelCommit"] == expected_sha(metadata["id"])
-        check_payload(record["payload"], ["TinyRelu.base"])
+        assert record["kernelCommit"] == record["kernelCommitSha"] == expected_sha(metadata["id"])
+        payload = {k: v for k, v in record.items() if k not in ("timestamp", "kernel", "revision", "kernelCommit")}
+        check_payload(payload, ["TinyRelu.base"])
 
     plot = bench("--plot-history", str(history), "--workload", "TinyRelu.base", cwd=tmp_path)
     try:
@@ -482,12 +482,22 @@ def test_history_is_appended_and_plotted(tmp_path):
         assert visual.returncode == 1 and "Error: --visual needs kernels.benchmark.charts" in visual.stderr
         return
     assert plot.returncode == 0, plot.stderr
-    assert any((tmp_path / "media").iterdir())
+    drawn = sorted(p.name for p in (tmp_path / "media").iterdir())
+    assert drawn and all("TinyRelu.base" in name for name in drawn)
+    assert all(f"Wrote media/{name}" in plot.stderr for name in drawn)
+    unknown = bench("--plot-history", str(history), "--workload", "Nope.none", cwd=tmp_path)
+    assert unknown.returncode == 1 and f"Error: {history}: " in unknown.stderr and "Nope.none" in unknown.stderr
+
+    visual = bench(str(kernel), "--iterations", "2", "--visual", "tiny", cwd=tmp_path)
+    assert visual.returncode == 0, visual.stderr
+    charts = sorted(p.name for p in (tmp_path / "media").iterdir() if p.name.startswith("tiny_"))
+    assert charts and all(name.endswith(".svg") for name in charts)
+    assert all(f"Wrote media/{name}" in visual.stderr for name in charts)
 
 
 def test_a_malformed_history_file_is_named_with_its_line(tmp_path):
     history = tmp_path / "runs.jsonl"
-    history.write_text('{"payload": {}}\nnot json\n')
+    history.write_text('{"results": []}\nnot json\n')
     proc = bench("--plot-history", str(history), cwd=tmp_path)
     assert proc.returncode == 1 and f"Error: {history}:2: not a JSON line" in proc.stderr
     proc = bench("--plot-history", str(tmp_path / "none.jsonl"), cwd=tmp_path)
