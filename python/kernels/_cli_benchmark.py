@@ -101,9 +101,14 @@ def run(args) -> int:
     except BenchmarkFailure as failure:
         code = _error(str(failure))
         if args.output and getattr(failure, "partial", None) is not None and hasattr(failure.partial, "payload"):
-            _write_json(Path(args.output), failure.partial.payload())
+            try:
+                _write_json(Path(args.output), failure.partial.payload())
+            except OSError as e:
+                return _error(f"cannot write {args.output}: {e.strerror or e}")
             print(f"Results of the finished workloads saved to: {args.output}", file=sys.stderr)
         return code
+    except OSError as e:  # --output or the history file
+        return _error(f"cannot write {e.filename or ''}: {e.strerror or e}")
 
 
 def _benchmark(args) -> int:
@@ -161,8 +166,12 @@ def _compare(args) -> int:
 def _write_json(path: Path, payload: dict) -> None:
     """Written next to the destination and renamed: never half a file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(payload, indent=2) + "\n")
+        os.replace(temporary, path)
+    except OSError as e:
+        temporary.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def _append_history(path: Path, result, payload: dict) -> None:

@@ -308,6 +308,14 @@ def test_local_layout_errors(tmp_path):
     assert proc.stderr.strip() == f"Error: No benchmark scripts found in '{kernel}/benchmarks'"
 
 
+def test_an_unwritable_output_is_an_error_naming_it(tmp_path):
+    kernel = pure_kernel(tmp_path / "out", "out-kernel", RELU_BODY, {"benchmark.py": RELU_SCRIPT})
+    target = tmp_path / "missing-dir" / "results.json"
+    proc = bench(str(kernel), "--iterations", "2", "--output", str(target), cwd=tmp_path)
+    assert proc.returncode == 1 and f"Error: cannot write {target}: No such file or directory" in proc.stderr
+    assert not target.parent.exists()
+
+
 def test_a_verification_failure_exits_1(tmp_path):
     kernel = pure_kernel(tmp_path / "wrong", "wrong", WRONG_RELU_BODY, {"benchmark.py": RELU_SCRIPT})
     proc = bench(str(kernel), "--iterations", "2", cwd=tmp_path)
