@@ -32,4 +32,24 @@ FolderSnapshot fetch_repo_folder(hub::Hub& hub, const std::filesystem::path& cac
   return out;
 }
 
+FolderSnapshot cached_repo_folder(const std::filesystem::path& cache_root, const std::string& repo_id,
+                                  const std::string& revision, const std::string& folder) {
+  hub::validate_repo_id(repo_id);
+  cache::check_hub_path(folder);
+  cache::RepoCache repo(cache_root, "kernel", repo_id);
+  auto commit = repo.cached_commit(revision);
+  if (!commit)
+    throw Error("Cannot find a local snapshot of " + repo_id + " (revision: " + revision +
+                ") in the cache: in offline mode it must have been downloaded before");
+  FolderSnapshot out;
+  out.commit = *commit;
+  out.root = repo.snapshot_dir(*commit);
+  std::error_code ec;
+  out.folder_exists = std::filesystem::is_directory(out.root / folder, ec);
+  if (out.folder_exists)
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(out.root / folder, ec))
+      if (entry.is_regular_file(ec)) ++out.files;
+  return out;
+}
+
 }  // namespace kb::fetch

@@ -24,4 +24,10 @@ struct FolderSnapshot {
 FolderSnapshot fetch_repo_folder(hub::Hub& hub, const std::filesystem::path& cache_root, const std::string& repo_id,
                                  const std::string& revision, const std::string& folder, unsigned parallel = 4);
 
+// Offline: the folder as an earlier fetch_repo_folder left it in the cache
+// (the ref or commit `revision` names). Throws kb::Error naming the
+// repository and revision when the cache has no snapshot of it.
+FolderSnapshot cached_repo_folder(const std::filesystem::path& cache_root, const std::string& repo_id,
+                                  const std::string& revision, const std::string& folder);
+
 }  // namespace kb::fetch

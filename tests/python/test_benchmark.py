@@ -254,6 +254,20 @@ def test_examples_relu_from_the_hub(hub, tmp_path, args, relu_variant_dir):
     assert len(snapshots) == 1
 
 
+def test_offline_runs_what_an_earlier_run_downloaded(hub, tmp_path, relu_variant_dir):
+    env = hub_env(hub, tmp_path)
+    offline = {**env, "HF_HUB_OFFLINE": "1"}
+    proc = bench(f"{ORG}/relu@v1", "--iterations", "2", cwd=tmp_path, env=offline)
+    assert proc.returncode == 1
+    assert f"Cannot find a local snapshot of {ORG}/relu (revision: v1)" in proc.stderr
+    assert bench(f"{ORG}/relu@v1", "--iterations", "2", cwd=tmp_path, env=env).returncode == 0
+    hub.clear_log()
+    proc = bench(f"{ORG}/relu@v1", "--iterations", "2", "--json", cwd=tmp_path, env=offline)
+    assert proc.returncode == 0, proc.stderr
+    check_payload(json.loads(proc.stdout), RELU_WORKLOADS)
+    assert hub.log() == []  # not one request
+
+
 def test_hub_reference_errors(hub, tmp_path):
     env = hub_env(hub, tmp_path)
     cases = [

@@ -70,3 +70,17 @@ TEST_F(RepoFolderTest, AMissingRevisionOrUnsafeFolderThrows) {
   EXPECT_FALSE(
       error_of([&] { fetch::fetch_repo_folder(*hub_, tmp_.path() / "c", "acme/relu", "v1", "../x"); }).empty());
 }
+
+TEST_F(RepoFolderTest, OfflineReadsWhatAnEarlierFetchStored) {
+  hub_->publish("acme/relu", {"v1", "m", {add("benchmarks/benchmark.py", "# bench\n")}});
+  fs::path cache = tmp_.path() / "cache";
+  EXPECT_TRUE(contains(error_of([&] { fetch::cached_repo_folder(cache, "acme/relu", "v1", "benchmarks"); }),
+                       "Cannot find a local snapshot of acme/relu (revision: v1)"));
+  auto online = fetch::fetch_repo_folder(*hub_, cache, "acme/relu", "v1", "benchmarks");
+  auto offline = fetch::cached_repo_folder(cache, "acme/relu", "v1", "benchmarks");
+  EXPECT_EQ(offline.commit, online.commit);
+  EXPECT_EQ(offline.root, online.root);
+  EXPECT_TRUE(offline.folder_exists);
+  EXPECT_EQ(offline.files, 1u);
+  EXPECT_EQ(read(offline.root / "benchmarks" / "benchmark.py"), "# bench\n");
+}

@@ -98,7 +98,9 @@ def fetch_benchmarks(target: Target, log: TextIO) -> None:
 
     print(f"Downloading {target.repo_id}@{target.revision}...", file=log)
     try:
-        snapshot = _core.hub_fetch_folder(target.repo_id, target.revision, "benchmarks", user_agent(None))
+        snapshot = _core.hub_fetch_folder(
+            target.repo_id, target.revision, "benchmarks", _core.offline_mode(), user_agent(None)
+        )
     except (ValueError, OSError) as e:
         raise BenchmarkFailure(f"could not download the benchmarks of '{target.repo_id}@{target.revision}': {e}")
     target.path = Path(snapshot["root"])
