@@ -268,6 +268,35 @@ def test_offline_runs_what_an_earlier_run_downloaded(hub, tmp_path, relu_variant
     assert hub.log() == []  # not one request
 
 
+def test_targets_local_and_on_the_hub(tmp_path):
+    from kernels.benchmark import BenchmarkFailure, resolve_target
+
+    def ref(spec, **kw):
+        t = resolve_target(spec, cwd=tmp_path, **kw)
+        return (t.repo_id, t.revision, t.is_local)
+
+    assert ref("org/k@v2") == ("org/k", "v2", False)
+    assert ref("org/k@main") == ("org/k", "main", False)
+    assert ref("org/k@vnext") == ("org/k", "vnext", False)  # a branch: not v<digits>
+    assert ref("org/k", version=3) == ("org/k", "v3", False)
+    assert ref("org/k", branch="dev") == ("org/k", "dev", False)
+    assert ref("org/k", branch="dev", version=3) == ("org/k", "v3", False)
+    (tmp_path / "org" / "k").mkdir(parents=True)
+    local = resolve_target("org/k", cwd=tmp_path, version=3)
+    assert (local.revision, local.is_local, local.path) == ("local", True, tmp_path / "org" / "k")
+    assert local.warnings == ["'org/k' exists locally but looks like a repo_id. Use './org/k' to be explicit."]
+    assert resolve_target("./org/k", cwd=tmp_path).warnings == []
+    for spec, kw, message in [
+        ("other/k", {}, "must specify either branch or version"),
+        ("other/k@12", {}, "version must be prefixed with 'v'"),
+        ("other/k@", {}, "'other/k@' names no revision"),
+        ("other/k@v1", {"version": 2}, "'other/k@v1' names a revision after '@' and --branch/--version names another"),
+    ]:
+        with pytest.raises(BenchmarkFailure) as info:
+            resolve_target(spec, cwd=tmp_path, **kw)
+        assert str(info.value).startswith(message)
+
+
 def test_hub_reference_errors(hub, tmp_path):
     env = hub_env(hub, tmp_path)
     cases = [

@@ -76,6 +76,8 @@ def resolve_target(repo_id: str, branch: str | None = None, version: int | None 
         if "@" not in repo_id:
             raise BenchmarkFailure("must specify either branch or version")
         repo_id, rev = repo_id.split("@", 1)
+        if not rev:
+            raise BenchmarkFailure(f"'{repo_id}@' names no revision: use {repo_id}@v<N> or {repo_id}@<branch>")
         if rev.startswith("v") and rev[1:].isdigit():
             version = int(rev[1:])
         elif rev.isdigit():
