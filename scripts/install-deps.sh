@@ -19,7 +19,7 @@ packages=(
   pybind11-dev libgtest-dev libgmock-dev bats
   python3 python3-dev python3-venv python3-pip python3-pytest
   python3-torch libtorch-dev
-  python3-matplotlib python3-pil
+  python3-tabulate python3-matplotlib python3-pil
 )
 
 missing=()

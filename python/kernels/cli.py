@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from . import _core
-from . import _cli_cache, _cli_describe_api, _cli_info
+from . import _cli_benchmark, _cli_cache, _cli_describe_api, _cli_info
 from ._cli_variants import register as register_variants_command
 from .hf_hub import user_agent
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     download.set_defaults(run=_download)
 
+    _cli_benchmark.register(commands)
     _cli_cache.register(commands)
     _cli_info.register(commands)
     _cli_describe_api.register(commands)

@@ -6,6 +6,7 @@
 
 #include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
+#include "libkb/fetch/repo_folder.h"
 #include "libkb/hub/hub.h"
 #include "libkb/hub/trust.h"
 #include "python/src/bindings.h"
@@ -57,6 +58,30 @@ void bind_hub(py::module_& m) {
       },
       py::arg("repo_id"), py::arg("revision"), py::arg("user_agent") = "",
       "The variants under build/ of `repo_id` at `revision` on the hub.");
+  m.def(
+      "hub_fetch_folder",
+      [](const std::string& repo_id, const std::string& revision, const std::string& folder, bool local_files_only,
+         const std::string& user_agent) {
+        return translate(PyExc_ValueError, [&] {
+          fetch::FolderSnapshot snap;
+          {
+            py::gil_scoped_release release;
+            std::filesystem::path root = cache::default_cache_root();
+            snap = local_files_only ? fetch::cached_repo_folder(root, repo_id, revision, folder)
+                                    : fetch::fetch_repo_folder(*open_hub(user_agent), root, repo_id, revision, folder);
+          }
+          py::dict out;
+          out["commit"] = snap.commit;
+          out["root"] = snap.root;
+          out["folder_exists"] = snap.folder_exists;
+          out["files"] = snap.files;
+          return out;
+        });
+      },
+      py::arg("repo_id"), py::arg("revision"), py::arg("folder"), py::arg("local_files_only") = false,
+      py::arg("user_agent") = "",
+      "Stores the files under `folder` of `repo_id` at `revision` in the cache (offline: finds them there): "
+      "{commit, root (the snapshot directory), folder_exists, files}.");
   m.def(
       "hub_file_exists",
       [](const std::string& repo_id, const std::string& revision, const std::string& path,

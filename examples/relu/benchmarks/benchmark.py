@@ -1,87 +1,64 @@
-"""Times the built relu kernel against torch.relu.
+"""Times the relu kernel against torch's own relu; run with
 
-    python3 benchmarks/benchmark.py [--device cpu|cuda] [--iterations N]
+    kernels benchmark examples/relu            (or ORG/NAME@v1 once published)
+    python3 examples/relu/benchmarks/benchmark.py [--iterations N] [--warmup N]
 
-The kernel is loaded from this checkout's build/ with the `kernels` package
-(get_local_kernel picks the variant that fits the running torch). For each size it prints the mean time per call of both
-implementations and the ratio torch.relu / kernel (> 1 means the kernel is
-faster).
+Each workload times `kernel.relu(x, out=out)` on a float32 tensor of its size;
+`verify_<workload>` returns torch.relu(x), which the runner compares with the
+kernel's output and times once as the reference (the Speedup column).
 """
-import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
+from kernels.benchmark import Benchmark
 
-from kernels import get_loaded_kernels, get_local_kernel
-
-KERNEL_DIR = Path(__file__).resolve().parent.parent
-
-SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
+SIZES = {"small": 1 << 12, "medium": 1 << 16, "large": 1 << 20}
 
 
-def synchronize(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
+class ReluBenchmark(Benchmark):
+    seed = 42
 
+    def _prepare(self, numel: int) -> None:
+        self.x = torch.randn(numel, dtype=torch.float32, device=self.device)
+        self.out = torch.empty_like(self.x)
 
-def time_per_call_ms(fn, device: str, iterations: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    samples = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+    def _run(self) -> None:
+        self.kernel.relu(self.x, out=self.out)
 
+    def _reference(self) -> torch.Tensor:
+        return torch.relu(self.x)
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: the loaded variant's backend")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64", "float16", "bfloat16"])
-    parser.add_argument("--iterations", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
-    args = parser.parse_args()
+    def setup_small(self) -> None:
+        self._prepare(SIZES["small"])
 
-    kernel = get_local_kernel(KERNEL_DIR)
-    (metadata,) = [k.metadata for k in get_loaded_kernels() if k.module is kernel]
-    backend = str(metadata.backend.backend_type)
-    device = args.device or backend
-    if device == "cuda" and not torch.cuda.is_available():
-        print("CUDA is not available", file=sys.stderr)
-        return 1
-    dtype = getattr(torch, args.dtype)
+    def benchmark_small(self) -> None:
+        self._run()
 
-    print(f"kernel {metadata.id} ({backend}), torch {torch.__version__}, "
-          f"device {device}, dtype {args.dtype}, median of {args.iterations} calls")
-    print(f"{'elements':>12} {'kernel ms':>12} {'torch ms':>12} {'torch/kernel':>13}")
-    for size in SIZES:
-        x = torch.randn(size, dtype=torch.float32).to(device=device, dtype=dtype)
-        out = torch.empty_like(x)
-        expected = torch.relu(x.float()).to(dtype)
-        kernel.relu(x, out=out)
-        if not torch.equal(out, expected):
-            print(f"kernel result differs from torch.relu for {size} elements", file=sys.stderr)
-            return 1
-        ours = time_per_call_ms(lambda: kernel.relu(x, out=out), device, args.iterations, args.warmup)
-        # torch.relu has no out=; clamp_min with out= is the same op writing into a buffer.
-        def reference():
-            torch.clamp_min(x, 0, out=out)
+    def verify_small(self) -> torch.Tensor:
+        return self._reference()
 
-        try:
-            reference()
-        except RuntimeError as error:  # e.g. no CPU half kernel in older torch
-            print(f"{size:>12} {ours:>12.4f} {'-':>12} {'-':>13}  (torch: {error})")
-            continue
-        theirs = time_per_call_ms(reference, device, args.iterations, args.warmup)
-        print(f"{size:>12} {ours:>12.4f} {theirs:>12.4f} {theirs / ours:>12.2f}x")
-    return 0
+    def setup_medium(self) -> None:
+        self._prepare(SIZES["medium"])
+
+    def benchmark_medium(self) -> None:
+        self._run()
+
+    def verify_medium(self) -> torch.Tensor:
+        return self._reference()
+
+    def setup_large(self) -> None:
+        self._prepare(SIZES["large"])
+
+    def benchmark_large(self) -> None:
+        self._run()
+
+    def verify_large(self) -> torch.Tensor:
+        return self._reference()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run directly: the same as `kernels benchmark <this kernel's directory> ARGS`.
+    from kernels.cli import main
+
+    sys.exit(main(["benchmark", str(Path(__file__).resolve().parent.parent), *sys.argv[1:]]))
