@@ -19,14 +19,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from hub_server.process import find_python  # noqa: E402
 
 KB_PYTHONPATH = os.environ.get("KB_BUILD_PYTHONPATH") or str(ROOT / "build" / "python")
 KB_BIN = Path(os.environ.get("KB_BIN") or ROOT / "build" / "bin")
@@ -44,21 +41,6 @@ else:
     from kernels.cli import main
 sys.exit(main())
 """
-
-
-@pytest.fixture(scope="module")
-def python019():
-    default = Path.home() / ".cache" / "kb" / "kernels-0.19-venv" / "bin" / "python"
-    py = find_python(
-        "KB_KERNELS019_PYTHON",
-        "import importlib.metadata as m, torch, kernels._internals.cli; assert m.version('kernels') == '0.19.1'",
-        extra=[str(default)],
-    )
-    if py is None:
-        pytest.skip("no interpreter with kernels 0.19.1 and torch (set KB_KERNELS019_PYTHON)")
-    if not (Path(KB_PYTHONPATH) / "kernels").is_dir() or not (KB_BIN / "kb").is_file():
-        pytest.skip(f"{KB_PYTHONPATH} or {KB_BIN} is missing: build kb first")
-    return py
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from hub_server.process import HubProcess, find_python  # noqa: E402
+from hub_server.process import HubProcess  # noqa: E402
 
 KB_PYTHONPATH = os.environ.get("KB_BUILD_PYTHONPATH") or str(ROOT / "build" / "python")
 KB_BIN = Path(os.environ.get("KB_BIN") or ROOT / "build" / "bin")
@@ -46,21 +46,6 @@ from kernels import get_kernel_dep
 NAME = {repo_id!r}
 DEPS = {{repo_id: get_kernel_dep(repo_id) for repo_id in {deps!r}}}
 '''
-
-
-@pytest.fixture(scope="module")
-def python019():
-    default = Path.home() / ".cache" / "kb" / "kernels-0.19-venv" / "bin" / "python"
-    py = find_python(
-        "KB_KERNELS019_PYTHON",
-        "import importlib.metadata as m, torch, kernels._internals.cli; assert m.version('kernels') == '0.19.1'",
-        extra=[str(default)],
-    )
-    if py is None:
-        pytest.skip("no interpreter with kernels 0.19.1 and torch (set KB_KERNELS019_PYTHON)")
-    if not (Path(KB_PYTHONPATH) / "kernels").is_dir() or not (KB_BIN / "kb").is_file():
-        pytest.skip(f"{KB_PYTHONPATH} or {KB_BIN} is missing: build kb first")
-    return py
 
 
 def bare_env(**extra) -> dict:
