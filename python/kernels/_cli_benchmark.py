@@ -119,11 +119,7 @@ def _benchmark(args) -> int:
     print(results_table(result.results), file=sys.stderr)
     print(f"Kernel: {result.kernel_sha[:7]}  Benchmark: {(result.script_sha or '')[:7]}", file=sys.stderr)
     payload = result.payload()
-    if args.output:
-        _write_json(Path(args.output), payload)
-        print(f"Results saved to: {args.output}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(payload, indent=2))
+    _emit_payload(args, payload)
     if args.history:
         _append_history(Path(args.history), result, payload)
     if args.visual:
@@ -142,6 +138,15 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _emit_payload(args, payload: dict) -> None:
+    """--output FILE and --json, the same for a run and a comparison."""
+    if args.output:
+        _write_json(Path(args.output), payload)
+        print(f"Results saved to: {args.output}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(payload, indent=2))
+
+
 def _compare(args) -> int:
     from .benchmark.runner import compare_kernels, resolve_target
 
@@ -155,11 +160,7 @@ def _compare(args) -> int:
             file=sys.stderr,
         )
     payload = result.payload()
-    if args.output:
-        _write_json(Path(args.output), payload)
-        print(f"Results saved to: {args.output}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(payload, indent=2))
+    _emit_payload(args, payload)
     return 0
 
 
