@@ -25,6 +25,15 @@ namespace {
 
 constexpr std::string_view kShimSource = "portable/data/shim.c";
 
+// The replaceable global allocation functions (size_t is `m` on every
+// 64-bit Linux kb links for).
+constexpr std::string_view kAllocationFunctions[] = {
+    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvRKSt9nothrow_t",
+    "_ZdaPvRKSt9nothrow_t", "_ZdlPvm", "_ZdaPvm", "_ZnwmSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
+    "_ZnamSt11align_val_t", "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPvSt11align_val_t",
+    "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+    "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t"};
+
 ProcessResult run_captured(const std::vector<std::string>& argv) { return run_process({.argv = argv}); }
 
 // The linker's and compiler's own messages belong to the build log as usual.
@@ -141,11 +150,20 @@ bool any_pin_left_merged_library(const std::vector<Pin>& pins) {
 
 }  // namespace
 
-std::vector<std::string> portable_flags(const fs::path& shim) {
-  return {"-static-libstdc++", "-Wl,--exclude-libs,ALL", shim.string()};
+std::vector<std::string> portable_flags(const PortableRuntime& runtime) {
+  std::vector<std::string> flags = {"-static-libstdc++", "-Wl,--exclude-libs,ALL", runtime.shim.string(),
+                                    runtime.allocators.string()};
+  for (const std::string& symbol : runtime.allocator_symbols) flags.push_back("-Wl,--wrap=" + symbol);
+  // The private libstdc++ comes first, so only what it leaves undefined (the
+  // allocation functions the trampolines ask for by version) binds to the
+  // shared one.
+  for (const char* flag : {"-Wl,-Bstatic", "-lstdc++", "-Wl,-Bdynamic", "-Wl,--push-state,--no-as-needed",
+                           "-l:libstdc++.so.6", "-Wl,--pop-state"})
+    flags.emplace_back(flag);
+  return flags;
 }
 
-fs::path shim_object(const std::string& driver, const fs::path& cache_dir) {
+PortableRuntime portable_runtime(const std::string& driver, const fs::path& cache_dir) {
   const std::string_view source = embedded_file(kShimSource);
   ProcessResult version = run_captured({driver, "-dumpfullversion", "-dumpmachine"});
   if (!version.ok()) throw Error("cannot run the compiler `" + driver + "`: " + trim(version.err));
@@ -153,9 +171,10 @@ fs::path shim_object(const std::string& driver, const fs::path& cache_dir) {
   std::string key_text = std::string(source) + "\n" + driver + "\n" + version.out + "\n" +
                          (libc ? libc->string() + std::to_string(fs::file_size(*libc)) : std::string("?"));
   fs::path dir = cache_dir / to_hex(sha256_bytes(key_text)).substr(0, 16);
-  fs::path object = dir / "shim.o";
+  PortableRuntime runtime{dir / "shim.o", dir / "allocators.o", {}};
+  for (std::string_view name : kAllocationFunctions) runtime.allocator_symbols.emplace_back(name);
   std::error_code ec;
-  if (fs::is_regular_file(object, ec)) return object;
+  if (fs::is_regular_file(runtime.shim, ec) && fs::is_regular_file(runtime.allocators, ec)) return runtime;
   fs::create_directories(dir);
   fs::path scratch = make_temp_dir(dir, "compile");
   TempDirGuard guard(scratch);
@@ -166,9 +185,43 @@ fs::path shim_object(const std::string& driver, const fs::path& cache_dir) {
                                           "shim.c", "-o", "shim.o"},
                                  .cwd = scratch});
   if (!r.ok()) throw Error("compiling kb's portability shim with " + driver + " failed:\n" + r.out + r.err);
+
+  // Each allocation function at the first version the toolchain's libstdc++
+  // defines it under (the one every libstdc++ since has).
+  std::optional<fs::path> libstdcxx = driver_file(driver, "libstdc++.so.6");
+  if (!libstdcxx) throw Error(driver + " does not find libstdc++.so.6");
+  Definitions definitions = abi::read_symbol_definitions(*libstdcxx);
+  std::vector<Pin> pins;
+  for (const std::string& symbol : runtime.allocator_symbols) {
+    auto it = definitions.find(symbol);
+    if (it == definitions.end() || it->second.empty())
+      throw Error(libstdcxx->string() + " does not define " + symbol);
+    std::optional<Version> oldest;
+    std::string oldest_name;
+    for (const abi::SymbolDefinition& d : it->second) {
+      size_t underscore = d.version.find('_');
+      std::optional<Version> v;
+      try {
+        v = Version::parse(d.version.substr(underscore + 1));
+      } catch (const Error&) {
+        continue;
+      }
+      if (!oldest || *v < *oldest) {
+        oldest = v;
+        oldest_name = d.version;
+      }
+    }
+    pins.push_back({symbol, "", oldest_name});
+  }
+  std::string arch = trim(run_captured({driver, "-dumpmachine"}).out);
+  arch = arch.substr(0, arch.find('-'));
+  write_file_atomic(scratch / "allocators.s", trampolines_assembly(pins, arch));
+  r = run_process({.argv = {driver, "-c", "allocators.s", "-o", "allocators.o"}, .cwd = scratch});
+  if (!r.ok()) throw Error("assembling kb's allocation trampolines with " + driver + " failed:\n" + r.out + r.err);
   // Built aside and renamed: concurrent links never see half an object.
-  fs::rename(scratch / "shim.o", object);
-  return object;
+  fs::rename(scratch / "allocators.o", runtime.allocators);
+  fs::rename(scratch / "shim.o", runtime.shim);
+  return runtime;
 }
 
 int link_portable(const LinkRequest& request, std::ostream& err) {
@@ -186,7 +239,7 @@ int link_portable(const LinkRequest& request, std::ostream& err) {
   fs::path cache = request.cache_dir.empty() ? user_cache_dir() / "kb" / "portable" : request.cache_dir;
 
   std::vector<std::string> link = command;
-  for (std::string& flag : portable_flags(shim_object(driver, cache))) link.push_back(std::move(flag));
+  for (std::string& flag : portable_flags(portable_runtime(driver, cache))) link.push_back(std::move(flag));
   ProcessResult r = run_captured(link);
   forward(r, err);
   if (!r.ok()) return r.exit_code;

@@ -3,8 +3,12 @@
 // that a manylinux policy covers, using the ordinary compiler and glibc of the
 // build machine (no sysroot, no container):
 //   1. libstdc++ is linked statically and hidden (-static-libstdc++
-//      -Wl,--exclude-libs,ALL), so the object needs no GLIBCXX/CXXABI symbol
-//      version at all; libgcc stays shared (its unwinder is shared with torch);
+//      -Wl,--exclude-libs,ALL), so the object needs no new GLIBCXX/CXXABI
+//      symbol version; libgcc stays shared (its unwinder is shared with
+//      torch). The replaceable allocation functions (operator new/delete)
+//      are the exception: memory crosses between the kernel and torch, so
+//      both must use the process's one operator new/delete, bound at their
+//      first versions (GLIBCXX_3.4, CXXABI_1.3.9/1.3.11) in libstdc++.so.6;
 //   2. a small hidden shim (libkb/portable/data/shim.c, compiled once per
 //      toolchain into the kb cache) defines the few glibc symbols that have
 //      no version old enough (__libc_single_threaded, arc4random*, the stat
@@ -39,11 +43,19 @@ struct LinkRequest {
 // it so the build system does not take it as done). Diagnostics go to `err`.
 int link_portable(const LinkRequest& request, std::ostream& err);
 
-// The shim object for `driver`: compiled on first use, atomically, into
-// `cache_dir`/<key>/, where <key> covers the shim source and the compiler.
-std::filesystem::path shim_object(const std::string& driver, const std::filesystem::path& cache_dir);
+// What every portable link of one toolchain adds: the shim object and the
+// trampolines that send operator new/delete to the process's libstdc++.
+struct PortableRuntime {
+  std::filesystem::path shim;
+  std::filesystem::path allocators;
+  std::vector<std::string> allocator_symbols;  // the --wrap'ed names
+};
+
+// Compiled on first use, atomically, into `cache_dir`/<key>/, where <key>
+// covers the shim source and the compiler; never re-made when present.
+PortableRuntime portable_runtime(const std::string& driver, const std::filesystem::path& cache_dir);
 
 // The flags a portable link adds to the driver's command line.
-std::vector<std::string> portable_flags(const std::filesystem::path& shim);
+std::vector<std::string> portable_flags(const PortableRuntime& runtime);
 
 }  // namespace kb::portable
