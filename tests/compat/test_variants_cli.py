@@ -21,24 +21,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from hub_server.process import HubProcess, find_python  # noqa: E402
+from hub_server.process import HubProcess  # noqa: E402
 
 KB_PYTHONPATH = os.environ.get("KB_BUILD_PYTHONPATH") or str(ROOT / "build" / "python")
 TOKEN = "hf_variants_compat"
 REPO = "kb-examples/variants"
-
-
-@pytest.fixture(scope="module")
-def python019():
-    default = Path.home() / ".cache" / "kb" / "kernels-0.19-venv" / "bin" / "python"
-    py = find_python(
-        "KB_KERNELS019_PYTHON",
-        "import importlib.metadata as m, torch, kernels._internals.cli; assert m.version('kernels') == '0.19.1'",
-        extra=[str(default)],
-    )
-    if py is None:
-        pytest.skip("no interpreter with kernels 0.19.1 and torch (set KB_KERNELS019_PYTHON)")
-    return py
 
 
 def names_for(python: str) -> list[str]:
