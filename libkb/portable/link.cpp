@@ -135,15 +135,10 @@ std::string link_input_for(const std::vector<std::string>& link, const std::stri
 bool any_pin_left_merged_library(const std::vector<Pin>& pins) {
   // glibc 2.34 merged libpthread, libdl and librt into libc; an old glibc
   // serves the pinned versions of their functions from those libraries.
+  const Version merged = Version::parse("2.34");
   for (const Pin& p : pins) {
-    size_t from = p.from.find('_'), to = p.to.find('_');
-    if (from == std::string::npos || to == std::string::npos || p.from.substr(0, from) != "GLIBC") continue;
-    try {
-      if (Version::parse(p.from.substr(from + 1)) >= Version::parse("2.34") &&
-          Version::parse(p.to.substr(to + 1)) < Version::parse("2.34"))
-        return true;
-    } catch (const Error&) {
-    }
+    std::optional<SymbolVersion> from = parse_symbol_version(p.from), to = parse_symbol_version(p.to);
+    if (from && to && from->dep == "GLIBC" && from->number >= merged && to->number < merged) return true;
   }
   return false;
 }
@@ -165,7 +160,7 @@ std::vector<std::string> portable_flags(const PortableRuntime& runtime) {
 
 PortableRuntime portable_runtime(const std::string& driver, const fs::path& cache_dir) {
   const std::string_view source = embedded_file(kShimSource);
-  ProcessResult version = run_captured({driver, "-dumpfullversion", "-dumpmachine"});
+  ProcessResult version = run_captured({driver, "-dumpfullversion"});
   if (!version.ok()) throw Error("cannot run the compiler `" + driver + "`: " + trim(version.err));
   std::optional<fs::path> libc = driver_file(driver, "libc.so.6");
   std::string key_text = std::string(source) + "\n" + driver + "\n" + version.out + "\n" +
@@ -194,24 +189,9 @@ PortableRuntime portable_runtime(const std::string& driver, const fs::path& cach
   std::vector<Pin> pins;
   for (const std::string& symbol : runtime.allocator_symbols) {
     auto it = definitions.find(symbol);
-    if (it == definitions.end() || it->second.empty())
-      throw Error(libstdcxx->string() + " does not define " + symbol);
-    std::optional<Version> oldest;
-    std::string oldest_name;
-    for (const abi::SymbolDefinition& d : it->second) {
-      size_t underscore = d.version.find('_');
-      std::optional<Version> v;
-      try {
-        v = Version::parse(d.version.substr(underscore + 1));
-      } catch (const Error&) {
-        continue;
-      }
-      if (!oldest || *v < *oldest) {
-        oldest = v;
-        oldest_name = d.version;
-      }
-    }
-    pins.push_back({symbol, "", oldest_name});
+    std::string oldest = it == definitions.end() ? "" : oldest_version(it->second);
+    if (oldest.empty()) throw Error(libstdcxx->string() + " does not define " + symbol);
+    pins.push_back({symbol, "", oldest});
   }
   std::string arch = trim(run_captured({driver, "-dumpmachine"}).out);
   arch = arch.substr(0, arch.find('-'));

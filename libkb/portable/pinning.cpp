@@ -8,76 +8,71 @@
 
 namespace kb::portable {
 
-namespace {
-
-struct Reference {
-  std::string name, version, dep, number;
-};
-
-std::optional<Reference> split_reference(const std::string& text) {
-  size_t at = text.find('@');
-  if (at == std::string::npos) return std::nullopt;
-  Reference r{text.substr(0, at), text.substr(at + 1), "", ""};
-  if (!r.version.empty() && r.version[0] == '@') r.version.erase(0, 1);
-  size_t underscore = r.version.find('_');
-  if (underscore == std::string::npos) return std::nullopt;
-  r.dep = r.version.substr(0, underscore);
-  r.number = r.version.substr(underscore + 1);
-  return r;
-}
-
-std::optional<Version> numeric(const std::string& text) {
+std::optional<SymbolVersion> parse_symbol_version(std::string_view text) {
+  size_t underscore = text.find('_');
+  if (underscore == std::string_view::npos) return std::nullopt;
   try {
-    return Version::parse(text);
+    return SymbolVersion{std::string(text.substr(0, underscore)), Version::parse(text.substr(underscore + 1))};
   } catch (const Error&) {
     return std::nullopt;
   }
 }
 
-}  // namespace
+std::string oldest_version(const std::vector<abi::SymbolDefinition>& definitions, std::string_view dep) {
+  std::optional<Version> oldest;
+  std::string name;
+  for (const abi::SymbolDefinition& d : definitions) {
+    std::optional<SymbolVersion> v = parse_symbol_version(d.version);
+    if (!v || (!dep.empty() && v->dep != dep)) continue;
+    if (!oldest || v->number < *oldest) {
+      oldest = v->number;
+      name = d.version;
+    }
+  }
+  return name;
+}
 
 PinPlan plan_pins(const std::vector<std::string>& undefined, const abi::ManylinuxPolicy& policy,
                   const std::function<const Definitions*(const std::string& version)>& definitions_for) {
   PinPlan plan;
   for (const std::string& text : undefined) {
-    std::optional<Reference> ref = split_reference(text);
-    if (!ref || !policy.governs(ref->dep) || policy.allows(ref->dep, ref->number)) continue;
-    const Definitions* definitions = definitions_for(ref->version);
+    size_t at = text.find('@');
+    if (at == std::string::npos) continue;
+    const std::string name = text.substr(0, at);
+    const std::string version = text.substr(text[at + 1] == '@' ? at + 2 : at + 1);
+    std::optional<SymbolVersion> wanted = parse_symbol_version(version);
+    if (!wanted || !policy.governs(wanted->dep) ||
+        policy.allows(wanted->dep, version.substr(wanted->dep.size() + 1)))
+      continue;
+    const Definitions* definitions = definitions_for(version);
     if (!definitions) {
-      plan.unpinnable.push_back({text, "the library that defines " + ref->version + " was not found"});
+      plan.unpinnable.push_back({text, "the library that defines " + version + " was not found"});
       continue;
     }
-    auto it = definitions->find(ref->name);
-    std::optional<Version> best, oldest;
-    std::string best_name, oldest_name;
+    auto it = definitions->find(name);
+    const std::vector<abi::SymbolDefinition> none;
+    const std::vector<abi::SymbolDefinition>& candidates = it != definitions->end() ? it->second : none;
+    std::optional<Version> best;
+    std::string best_name;
     bool data = false;
-    if (it != definitions->end()) {
-      for (const abi::SymbolDefinition& d : it->second) {
-        std::optional<Reference> candidate = split_reference(ref->name + "@" + d.version);
-        if (!candidate || candidate->dep != ref->dep) continue;
-        std::optional<Version> v = numeric(candidate->number);
-        if (v && (!oldest || *v < *oldest)) {
-          oldest = v;
-          oldest_name = d.version;
-        }
-        if (!v || !policy.allows(candidate->dep, candidate->number)) continue;
-        if (!d.is_function) {
-          data = true;
-          continue;
-        }
-        if (!best || *v > *best) {
-          best = v;
-          best_name = d.version;
-        }
+    for (const abi::SymbolDefinition& d : candidates) {
+      std::optional<SymbolVersion> v = parse_symbol_version(d.version);
+      if (!v || v->dep != wanted->dep || !policy.allows(v->dep, d.version.substr(v->dep.size() + 1))) continue;
+      if (!d.is_function) {
+        data = true;
+      } else if (!best || v->number > *best) {
+        best = v->number;
+        best_name = d.version;
       }
     }
     if (best) {
-      plan.pins.push_back({ref->name, ref->version, best_name});
+      plan.pins.push_back({name, version, best_name});
     } else if (data) {
       plan.unpinnable.push_back({text, "it is data, not a function, so no trampoline can reach its older version"});
     } else {
-      plan.unpinnable.push_back({text, policy.name() + " allows none of its versions (the oldest is " +
-                                           (oldest ? oldest_name : ref->version) + ")"});
+      std::string oldest = oldest_version(candidates, wanted->dep);
+      plan.unpinnable.push_back(
+          {text, policy.name() + " allows none of its versions (the oldest is " + (oldest.empty() ? version : oldest) + ")"});
     }
   }
   return plan;

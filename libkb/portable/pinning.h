@@ -8,11 +8,14 @@
 // writes the trampolines; libkb/portable/link.h runs the links.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libkb/abi/policy.h"
 #include "libkb/abi/symbols.h"
+#include "libkb/util/version.h"
 
 namespace kb::portable {
 
@@ -30,6 +33,18 @@ struct Unpinnable {
   std::string reason;     // why no allowed version can serve it
   friend bool operator==(const Unpinnable&, const Unpinnable&) = default;
 };
+
+// "GLIBC_2.34" -> {"GLIBC", 2.34}; nullopt for a version without '_' or a
+// symbolic one ("GLIBC_PRIVATE", "CXXABI_TM_1").
+struct SymbolVersion {
+  std::string dep;
+  Version number;
+};
+std::optional<SymbolVersion> parse_symbol_version(std::string_view text);
+
+// The oldest numeric version among `definitions` of one symbol of `dep`
+// (any dependency when empty), e.g. "GLIBCXX_3.4"; "" when there is none.
+std::string oldest_version(const std::vector<abi::SymbolDefinition>& definitions, std::string_view dep = "");
 
 struct PinPlan {
   std::vector<Pin> pins;
