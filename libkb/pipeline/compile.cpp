@@ -162,7 +162,10 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
   fs::create_directories(bdir);
   fs::path log = bdir / "kb-build.log";
   fs::path target = variant::variant_dir(r.kernel_dir, r.variant);
-  fs::path staging_root = make_temp_dir(bdir, "install");
+  // Staged beside build/<variant> (the scratch directory may be on another
+  // file system), so the finished tree is swapped in with one rename.
+  fs::create_directories(target.parent_path());
+  fs::path staging_root = make_temp_dir(target.parent_path(), r.variant);
   TempDirGuard staging_guard(staging_root);
   fs::path staged = staging_root / r.variant;
 
@@ -211,15 +214,7 @@ CompileResult compile_variant(const CompileRequest& r, const ProgressFn& progres
   result.up_to_date = same_tree(staged, target);
   if (!result.up_to_date) {
     say("installing into " + relative_slash_path(target, r.kernel_dir));
-    // The scratch directory may be on another file system: the tree is
-    // copied next to build/<variant> first, then swapped in atomically.
-    fs::path near_root = make_temp_dir(target.parent_path(), r.variant);
-    TempDirGuard near_guard(near_root);
-    fs::path near = near_root / r.variant;
-    std::error_code ec;
-    fs::copy(staged, near, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) throw Error("cannot copy " + staged.string() + " to " + near.string() + ": " + ec.message());
-    replace_directory(near, target);
+    replace_directory(staged, target);
   }
   result.artifacts = list_files(target);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
