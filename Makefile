@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps cuda-torch test-tools configure build install test test-unit test-cli test-examples test-asan demo clean
+.PHONY: all deps cuda-torch tvm-ffi test-tools configure build install test test-unit test-cli test-examples test-asan demo clean
 
 all: build
 
@@ -16,6 +16,11 @@ deps:
 # variants compile and link here (no GPU needed). Never reinstalled when present.
 cuda-torch:
 	@scripts/setup-cuda-torch.sh
+
+# PyPI's apache-tvm-ffi (pinned) and numpy in a cached, torch-free virtual
+# environment: kb builds tvm-ffi kernels with it and the tests load them in it.
+tvm-ffi:
+	@scripts/setup-tvm-ffi-venv.sh
 
 # The real Hugging Face clients (huggingface_hub, the PyPI kernels package),
 # pinned, in cached virtual environments for the compatibility tests (kernels
@@ -43,7 +48,7 @@ install: build
 
 # Every suite: unit (GoogleTest), CLI (bats), Python (pytest) and the example
 # kernels, all through ctest so one summary closes the run.
-test: build cuda-torch test-tools
+test: build cuda-torch tvm-ffi test-tools
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 test-unit: build
