@@ -16,6 +16,7 @@
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
 #include "libkb/util/strings.h"
+#include "libkb/util/version.h"
 
 namespace kb::scaffold {
 
@@ -120,6 +121,59 @@ bool is_compiled_backend(std::string_view backend) {
   return backend == "cpu" || backend == "cuda" || backend == "metal" || backend == "rocm" || backend == "xpu";
 }
 
+Framework parse_framework(std::string_view text) {
+  const std::string name = to_lower(trim(text));
+  if (name == "torch") return Framework::Torch;
+  if (name == "tvm-ffi") return Framework::TvmFfi;
+  std::string message = "Unknown framework: " + std::string(text);
+  if (auto guess = closest_match(name, {"torch", "tvm-ffi"}); !guess.empty()) {
+    message += " (did you mean `" + guess + "`?)";
+  }
+  throw Error(message + "; expected one of: torch, tvm-ffi");
+}
+
+std::string_view framework_name(Framework framework) { return framework == Framework::TvmFfi ? "tvm-ffi" : "torch"; }
+
+std::string parse_stable_abi(std::string_view text) {
+  const std::string value(text);
+  auto dot = value.find('.');
+  auto all_digits = [](std::string_view part) {
+    return !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (dot == std::string::npos || !all_digits(std::string_view(value).substr(0, dot)) ||
+      !all_digits(std::string_view(value).substr(dot + 1))) {
+    throw Error("--stable-abi `" + value + "` must be a Torch version MAJOR.MINOR, for example " +
+                std::string(kMinStableAbi) + " or 2.11");
+  }
+  if (Version::parse(value) < Version::parse(kMinStableAbi)) {
+    throw Error("--stable-abi " + value + " is older than the stable API the scaffold is written against; use " +
+                std::string(kMinStableAbi) + " or newer");
+  }
+  return value;
+}
+
+const std::vector<std::string>& tvm_ffi_backend_names() {
+  static const std::vector<std::string> names = {"cpu", "cuda"};
+  return names;
+}
+
+void check_framework_options(const FrameworkOptions& framework, const std::vector<std::string>& backends) {
+  if (framework.framework == Framework::TvmFfi && framework.stable_abi) {
+    throw Error("--stable-abi applies to Torch kernels only: a tvm-ffi kernel does not link against Torch");
+  }
+  const bool tvm_ffi = framework.framework == Framework::TvmFfi;
+  if (!tvm_ffi && !framework.stable_abi) return;
+  // Both scaffolds have sources for cpu and cuda only.
+  std::vector<std::string> unsupported;
+  for (const auto& backend : backends) {
+    if (!selected(tvm_ffi_backend_names(), backend)) unsupported.push_back(backend);
+  }
+  if (unsupported.empty()) return;
+  const std::string what = tvm_ffi ? "tvm-ffi kernels" : "Torch stable-ABI kernels (--stable-abi)";
+  throw Error("kb scaffolds " + what + " for " + join(tvm_ffi_backend_names(), " and ") +
+              " only; not for: " + join(unsupported, ", "));
+}
+
 std::vector<std::string> parse_backends(const std::vector<std::string>& values) {
   std::vector<std::string> result;
   auto add = [&](const std::string& backend) {
@@ -188,8 +242,10 @@ Target resolve_target(const InitOptions& options) {
 }
 
 std::string render_build_toml(const RepoNames& names, const std::string& license,
-                              const std::vector<std::string>& backends) {
+                              const std::vector<std::string>& backends, const FrameworkOptions& framework) {
+  check_framework_options(framework, backends);
   const std::string& m = names.module_name;
+  const bool tvm_ffi = framework.framework == Framework::TvmFfi;
   std::ostringstream toml;
   toml << "[general]\n"
        << "name = " << toml_string(names.display_name) << "\n"
@@ -198,21 +254,32 @@ std::string render_build_toml(const RepoNames& names, const std::string& license
        << "version = 1\n"
        << "edition = 5\n"
        << "\n[general.hub]\n"
-       << "repo-id = " << toml_string(names.repo_id) << "\n"
-       << "\n[torch]\n"
-       << "src = [\n  \"torch-ext/torch_binding.cpp\",\n  \"torch-ext/torch_binding.h\",\n]\n";
+       << "repo-id = " << toml_string(names.repo_id) << "\n";
+  if (tvm_ffi) {
+    toml << "\n[tvm-ffi]\n"
+         << "src = [\n  \"tvm-ffi-ext/tvm_ffi_binding.cpp\",\n  " << toml_string("tvm-ffi-ext/" + m + ".h") << ",\n]\n";
+  } else {
+    toml << "\n[torch]\n"
+         << "src = [\n  \"torch-ext/torch_binding.cpp\",\n  \"torch-ext/torch_binding.h\",\n]\n";
+    if (framework.stable_abi) toml << "stable-abi = " << toml_string(*framework.stable_abi) << "\n";
+  }
 
   auto kernel = [&](const std::string& table, std::string_view backend, const std::vector<std::string>& src,
                     const std::vector<std::string>& extra_lines) {
     toml << "\n[kernel." << toml_key(table) << "]\n"
          << "backend = " << toml_string(backend) << "\n"
-         << "depends = [\"torch\"]\n";
+         << (tvm_ffi ? "depends = []\n" : "depends = [\"torch\"]\n");
     for (const auto& line : extra_lines) toml << line << "\n";
     toml << "src = " << toml_array(src) << "\n";
   };
   // In the order the backends were selected.
   for (const auto& backend : backends) {
-    if (backend == "cuda") {
+    if (tvm_ffi) {
+      // The kernels include the binding's header, which declares them.
+      kernel(m + "_" + backend, backend,
+             {m + "_" + backend + "/" + m + "_" + backend + (backend == "cuda" ? ".cu" : ".cpp")},
+             {"include = [\"tvm-ffi-ext\"]"});
+    } else if (backend == "cuda") {
       kernel(m, "cuda", {m + "_cuda/" + m + ".cu"}, {});
     } else if (backend == "rocm") {
       kernel(m + "_rocm", "rocm", {m + "_cuda/" + m + ".cu"}, {"rocm-archs = " + toml_array(rocm_archs())});
@@ -229,7 +296,8 @@ std::string render_build_toml(const RepoNames& names, const std::string& license
 }
 
 std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::string& license,
-                                          const std::vector<std::string>& backends) {
+                                          const std::vector<std::string>& backends, const FrameworkOptions& framework) {
+  check_framework_options(framework, backends);
   const std::map<std::string, std::string> vars = {
       {"owner", names.owner},
       {"name", names.display_name},
@@ -241,26 +309,48 @@ std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::str
   };
 
   std::vector<TemplateFile> templates = {
-      {"gitignore.in", ".gitignore"},
       {"gitattributes.in", ".gitattributes"},
       {"Makefile.in", "Makefile"},
-      {"CARD.md", "CARD.md", false},  // a Jinja template for the card tool: written raw
-      {"example.py.in", "example.py"},
-      {"benchmark.py.in", "benchmarks/benchmark.py"},
-      {"test.py.in", "tests/test_@@module@@.py"},
-      {"init.py.in", "torch-ext/@@module@@/__init__.py"},
-      {"torch_binding.cpp.in", "torch-ext/torch_binding.cpp"},
-      {"torch_binding.h.in", "torch-ext/torch_binding.h"},
   };
-  if (selected(backends, "cuda") || selected(backends, "rocm")) {
-    templates.push_back({"cuda.cu.in", "@@module@@_cuda/@@module@@.cu"});
+  if (framework.framework == Framework::TvmFfi) {
+    // No benchmark: `kernels benchmark` measures Torch kernels, and a tvm-ffi
+    // kernel must not need Torch.
+    templates.insert(templates.end(), {
+                                          {"tvm_ffi_gitignore.in", ".gitignore"},
+                                          {"tvm_ffi_CARD.md", "CARD.md", false},
+                                          {"tvm_ffi_example.py.in", "example.py"},
+                                          {"tvm_ffi_test.py.in", "tests/test_@@module@@.py"},
+                                          {"tvm_ffi_init.py.in", "tvm-ffi-ext/@@module@@/__init__.py"},
+                                          {"tvm_ffi_binding.cpp.in", "tvm-ffi-ext/tvm_ffi_binding.cpp"},
+                                          {"tvm_ffi_binding.h.in", "tvm-ffi-ext/@@module@@.h"},
+                                      });
+    if (selected(backends, "cpu")) templates.push_back({"tvm_ffi_cpu.cpp.in", "@@module@@_cpu/@@module@@_cpu.cpp"});
+    if (selected(backends, "cuda")) templates.push_back({"tvm_ffi_cuda.cu.in", "@@module@@_cuda/@@module@@_cuda.cu"});
+  } else {
+    const bool stable = framework.stable_abi.has_value();
+    templates.insert(templates.end(),
+                     {
+                         {"gitignore.in", ".gitignore"},
+                         {"CARD.md", "CARD.md", false},  // a Jinja template for the card tool: written raw
+                         {"example.py.in", "example.py"},
+                         {"benchmark.py.in", "benchmarks/benchmark.py"},
+                         {"test.py.in", "tests/test_@@module@@.py"},
+                         {"init.py.in", "torch-ext/@@module@@/__init__.py"},
+                         {stable ? "stable_binding.cpp.in" : "torch_binding.cpp.in", "torch-ext/torch_binding.cpp"},
+                         {stable ? "stable_binding.h.in" : "torch_binding.h.in", "torch-ext/torch_binding.h"},
+                     });
+    if (selected(backends, "cuda") || selected(backends, "rocm")) {
+      templates.push_back({stable ? "stable_cuda.cu.in" : "cuda.cu.in", "@@module@@_cuda/@@module@@.cu"});
+    }
+    if (selected(backends, "cpu")) {
+      templates.push_back({stable ? "stable_cpu.cpp.in" : "cpu.cpp.in", "@@module@@_cpu/@@module@@_cpu.cpp"});
+    }
+    if (selected(backends, "metal")) {
+      templates.push_back({"metal.metal.in", "@@module@@_metal/@@module@@.metal"});
+      templates.push_back({"metal.mm.in", "@@module@@_metal/@@module@@.mm"});
+    }
+    if (selected(backends, "xpu")) templates.push_back({"xpu.cpp.in", "@@module@@_xpu/@@module@@.cpp"});
   }
-  if (selected(backends, "cpu")) templates.push_back({"cpu.cpp.in", "@@module@@_cpu/@@module@@_cpu.cpp"});
-  if (selected(backends, "metal")) {
-    templates.push_back({"metal.metal.in", "@@module@@_metal/@@module@@.metal"});
-    templates.push_back({"metal.mm.in", "@@module@@_metal/@@module@@.mm"});
-  }
-  if (selected(backends, "xpu")) templates.push_back({"xpu.cpp.in", "@@module@@_xpu/@@module@@.cpp"});
 
   std::vector<ScaffoldFile> files;
   for (const auto& t : templates) {
@@ -272,7 +362,7 @@ std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::str
                          ? templates::substitute_placeholders(text, vars, templates::kScaffoldPlaceholders, source)
                          : std::string(text)});
   }
-  files.push_back({"build.toml", render_build_toml(names, license, backends)});
+  files.push_back({"build.toml", render_build_toml(names, license, backends, framework)});
   files.push_back({"tests/__init__.py", ""});
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return files;
@@ -306,7 +396,7 @@ InitResult init_project(const InitOptions& options) {
   result.target = resolve_target(options);
   const auto& dir = result.target.dir;
   std::vector<std::string> backends = options.backends.empty() ? std::vector<std::string>{"cuda"} : options.backends;
-  const auto files = render_scaffold(result.target.names, options.license, backends);
+  const auto files = render_scaffold(result.target.names, options.license, backends, options.framework);
 
   std::error_code ec;
   if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {

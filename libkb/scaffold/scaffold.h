@@ -1,7 +1,8 @@
 #pragma once
 // `kb init`: a new kernel project (build.toml, bindings, an add-one kernel per
 // selected backend, tests, benchmark, card template, Makefile) written
-// atomically and staged in a fresh git repository.
+// atomically and staged in a fresh git repository. The kernel is a Torch
+// extension (optionally against the Torch stable ABI) or a tvm-ffi kernel.
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -37,11 +38,39 @@ std::vector<std::string> parse_backends(const std::vector<std::string>& values);
 const std::vector<std::string>& all_backend_names();
 bool is_compiled_backend(std::string_view backend);
 
+// What the kernel is built against.
+enum class Framework { Torch, TvmFfi };
+
+// `--framework` values: "torch" or "tvm-ffi". Throws kb::Error naming both.
+Framework parse_framework(std::string_view text);
+std::string_view framework_name(Framework framework);  // "torch", "tvm-ffi"
+
+struct FrameworkOptions {
+  Framework framework = Framework::Torch;
+  // `--stable-abi`: the oldest Torch (major.minor) a stable-ABI build loads in.
+  std::optional<std::string> stable_abi;
+};
+
+// Oldest Torch whose stable API has what the stable-ABI scaffold uses
+// (const_data_ptr / mutable_data_ptr, TORCH_BOX).
+inline constexpr std::string_view kMinStableAbi = "2.10";
+
+// `--stable-abi` value: exactly MAJOR.MINOR (digits), at least kMinStableAbi.
+// Returns it as written; throws kb::Error otherwise.
+std::string parse_stable_abi(std::string_view text);
+
+// Backends each framework's scaffold has kernels for; with the framework
+// options, throws kb::Error for a combination kb cannot scaffold: stable ABI
+// with tvm-ffi, or a backend outside cpu/cuda for tvm-ffi or the stable ABI.
+const std::vector<std::string>& tvm_ffi_backend_names();
+void check_framework_options(const FrameworkOptions& framework, const std::vector<std::string>& backends);
+
 struct InitOptions {
   std::optional<std::string> path;  // positional PATH
   std::optional<std::string> name;  // --name OWNER/REPO
   std::string license = "Apache-2.0";
   std::vector<std::string> backends = {"cuda"};  // as parsed by parse_backends
+  FrameworkOptions framework;
   bool overwrite = false;
   std::filesystem::path cwd;  // empty: the process's current directory
 };
@@ -63,14 +92,16 @@ struct ScaffoldFile {
   std::string content;
 };
 
-// Every file of the scaffold for these names, license and backends, rendered
-// in memory, sorted by path.
+// Every file of the scaffold for these names, license, backends and
+// framework, rendered in memory, sorted by path. Throws what
+// check_framework_options throws.
 std::vector<ScaffoldFile> render_scaffold(const RepoNames& names, const std::string& license,
-                                          const std::vector<std::string>& backends);
+                                          const std::vector<std::string>& backends,
+                                          const FrameworkOptions& framework = {});
 
 // The edition-5 build.toml of a new project.
 std::string render_build_toml(const RepoNames& names, const std::string& license,
-                              const std::vector<std::string>& backends);
+                              const std::vector<std::string>& backends, const FrameworkOptions& framework = {});
 
 struct InitResult {
   Target target;

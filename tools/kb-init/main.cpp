@@ -19,6 +19,17 @@ constexpr const char* kDescription =
     "a card template (CARD.md) and a Makefile. The directory becomes a git repository\n"
     "with every file staged (nothing is committed).\n"
     "\n"
+    "Frameworks:\n"
+    "  --framework torch (default)  a Torch extension (torch-ext/); with\n"
+    "                   --stable-abi 2.11 its bindings and kernels use only the Torch\n"
+    "                   stable API, so one build loads in Torch 2.11 and later\n"
+    "                   (backends cpu and cuda)\n"
+    "  --framework tvm-ffi  a tvm-ffi kernel (tvm-ffi-ext/): functions exported\n"
+    "                   through tvm-ffi's C ABI that take any DLPack tensor and need\n"
+    "                   no Torch (backends cpu and cuda; its tests use numpy, and no\n"
+    "                   benchmark is written, as `kernels benchmark` measures Torch\n"
+    "                   kernels)\n"
+    "\n"
     "Where the project goes:\n"
     "  kb-init PATH --name OWNER/REPO   into PATH\n"
     "  kb-init --name OWNER/REPO        into ./<REPO with '_' as '-'>\n"
@@ -72,6 +83,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> name;
   std::string license = "Apache-2.0";
   std::vector<std::string> backend_args;
+  std::string framework = "torch";
+  std::optional<std::string> stable_abi;
   bool overwrite = false;
 
   app.add_option("PATH", path, "Directory of the new project, or OWNER/REPO (see above)");
@@ -91,6 +104,27 @@ int main(int argc, char** argv) {
           return e.what();
         }
       });
+  app.add_option("--framework", framework, "torch or tvm-ffi (see above)")
+      ->capture_default_str()
+      ->check([](const std::string& value) -> std::string {
+        try {
+          kb::scaffold::parse_framework(value);
+          return "";
+        } catch (const kb::Error& e) {
+          return e.what();
+        }
+      });
+  app.add_option("--stable-abi", stable_abi,
+                 "Build against the Torch stable ABI from this Torch version on\n"
+                 "(MAJOR.MINOR, e.g. 2.11; torch framework only)")
+      ->check([](const std::string& value) -> std::string {
+        try {
+          kb::scaffold::parse_stable_abi(value);
+          return "";
+        } catch (const kb::Error& e) {
+          return e.what();
+        }
+      });
   app.add_flag("--overwrite", overwrite, "Replace existing scaffold files (other files are kept)");
 
   std::vector<std::string> args = group_backend_values(argc, argv);
@@ -103,6 +137,8 @@ int main(int argc, char** argv) {
     options.name = name;
     options.license = license;
     if (!backend_args.empty()) options.backends = kb::scaffold::parse_backends(backend_args);
+    options.framework.framework = kb::scaffold::parse_framework(framework);
+    if (stable_abi) options.framework.stable_abi = kb::scaffold::parse_stable_abi(*stable_abi);
     options.overwrite = overwrite;
     auto result = kb::scaffold::init_project(options);
     std::cout << "Initialized `" << result.target.names.repo_id << "` at " << result.target.dir.string() << "\n";
