@@ -59,10 +59,12 @@ inline constexpr std::string_view kMinStableAbi = "2.10";
 // Returns it as written; throws kb::Error otherwise.
 std::string parse_stable_abi(std::string_view text);
 
-// Backends each framework's scaffold has kernels for; with the framework
-// options, throws kb::Error for a combination kb cannot scaffold: stable ABI
-// with tvm-ffi, or a backend outside cpu/cuda for tvm-ffi or the stable ABI.
+// The backends the tvm-ffi scaffold (and the stable-ABI one) has kernels
+// for: cpu and cuda.
 const std::vector<std::string>& tvm_ffi_backend_names();
+// Throws kb::Error for a combination kb cannot scaffold: the stable ABI with
+// tvm-ffi, or a backend outside tvm_ffi_backend_names() for tvm-ffi or the
+// stable ABI.
 void check_framework_options(const FrameworkOptions& framework, const std::vector<std::string>& backends);
 
 struct InitOptions {
