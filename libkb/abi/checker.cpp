@@ -78,7 +78,8 @@ FileReport check_file(const fs::path& file, const CheckOptions& options, std::st
     if (options.tvm_ffi) {
       std::vector<std::string> needed;
       if (info.format == ObjectFormat::Elf) needed = read_dynamic_dependencies(file).needed;
-      for (Violation& v : check_tvm_ffi(info.undefined, info.exported, needed)) report.violations.push_back(std::move(v));
+      for (Violation& v : check_tvm_ffi(info.undefined, info.exported, needed))
+        report.violations.push_back(std::move(v));
     }
   } catch (const Error& e) {
     report.violations.clear();
@@ -157,7 +158,8 @@ std::string render_text(const FileReport& file, const CheckOptions& options) {
     out += file.format == "ELF" ? options.manylinux : "macOS " + version_text(options.macos);
     out += " and Python ABI " + version_text(options.python_abi) + "\n";
     if (file.torch_stable_abi)
-      out += "🔥 Checking for compatibility with Torch stable ABI version " + version_text(*file.torch_stable_abi) + "\n";
+      out +=
+          "🔥 Checking for compatibility with Torch stable ABI version " + version_text(*file.torch_stable_abi) + "\n";
     if (file.tvm_ffi) out += "🧩 Checking the tvm-ffi ABI rules\n";
   }
   if (!file.error.empty()) out += "⛔ Could not check this file: " + file.error + "\n";

@@ -73,11 +73,18 @@ std::string_view without_version(const std::string& symbol) {
 // The C++ entity a demangled name is about: "typeinfo for c10::Error" and
 // "non-virtual thunk to at::Foo::bar()" belong to c10::Error and at::Foo.
 std::string_view cpp_entity(std::string_view demangled) {
-  static constexpr std::string_view kSpecial[] = {
-      "vtable for ",           "typeinfo for ",          "typeinfo name for ",         "VTT for ",
-      "construction vtable for ", "guard variable for ", "non-virtual thunk to ",      "virtual thunk to ",
-      "covariant return thunk to ", "TLS init function for ", "TLS wrapper function for ",
-      "transaction clone for "};
+  static constexpr std::string_view kSpecial[] = {"vtable for ",
+                                                  "typeinfo for ",
+                                                  "typeinfo name for ",
+                                                  "VTT for ",
+                                                  "construction vtable for ",
+                                                  "guard variable for ",
+                                                  "non-virtual thunk to ",
+                                                  "virtual thunk to ",
+                                                  "covariant return thunk to ",
+                                                  "TLS init function for ",
+                                                  "TLS wrapper function for ",
+                                                  "transaction clone for "};
   for (bool stripped = true; stripped;) {
     stripped = false;
     for (std::string_view prefix : kSpecial) {
@@ -272,8 +279,8 @@ std::optional<Version> TorchStableAbi::added(std::string_view name) const {
   return it->second;
 }
 
-std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& undefined,
-                                              const TorchStableAbi& table, const Version& abi) {
+std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& undefined, const TorchStableAbi& table,
+                                              const Version& abi) {
   std::vector<Violation> out;
   for (const std::string& symbol : undefined) {
     const std::string_view name = without_version(symbol);
@@ -293,8 +300,7 @@ std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& un
 // --- tvm-ffi -------------------------------------------------------------------
 
 std::vector<Violation> check_tvm_ffi(const std::vector<std::string>& undefined,
-                                     const std::vector<std::string>& exported,
-                                     const std::vector<std::string>& needed) {
+                                     const std::vector<std::string>& exported, const std::vector<std::string>& needed) {
   std::vector<Violation> out;
   for (const std::string& symbol : undefined) {
     const std::string_view name = without_version(symbol);
@@ -306,9 +312,9 @@ std::vector<Violation> check_tvm_ffi(const std::vector<std::string>& undefined,
     }
     const std::string_view entity = cpp_entity(readable);
     if (entity.starts_with("tvm::ffi::"))
-      out.push_back({ViolationKind::TvmFfi, symbol,
-                     "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): " +
-                         readable});
+      out.push_back(
+          {ViolationKind::TvmFfi, symbol,
+           "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): " + readable});
     else if (entity.starts_with("c10::") || entity.starts_with("at::") || entity.starts_with("torch::"))
       out.push_back({ViolationKind::TvmFfi, symbol, "needs torch: " + readable});
   }

@@ -82,27 +82,29 @@ TEST(TorchStableAbiPolicy, TableListsShimsFrom210OnWithTheirVersion) {
 
 TEST(TorchStableAbiPolicy, NewerShimsAndLibtorchCxxSymbolsAreViolations) {
   const std::vector<std::string> undefined = {
-      "aoti_torch_get_numel",                            // old shim
-      "torch_get_mutable_data_ptr",                      // 2.10
-      "torch_from_blob",                                 // 2.11
-      "aoti_torch_dtype_float8_e8m0fnu",                 // 2.12
-      "_ZN3c106detail14torchCheckFailEPKcS2_jS2_",       // c10::detail::torchCheckFail(...)
-      "_ZN2at4_ops4relu4callERKNS_6TensorE",             // at::_ops::relu::call(at::Tensor const&)
-      "_ZTIN3c105ErrorE",                                // typeinfo for c10::Error
-      "_ZN5torch8autograd4NodeD2Ev",                     // torch::autograd::Node::~Node()
-      "_ZN5torch6stable6detail6helperEv",                // torch::stable::detail::helper(): header-only API
-      "_ZNSt6vectorIiSaIiEE9push_backERKi",              // std::
-      "_ZdlPvm@CXXABI_1.3.9",                            // operator delete
+      "aoti_torch_get_numel",                       // old shim
+      "torch_get_mutable_data_ptr",                 // 2.10
+      "torch_from_blob",                            // 2.11
+      "aoti_torch_dtype_float8_e8m0fnu",            // 2.12
+      "_ZN3c106detail14torchCheckFailEPKcS2_jS2_",  // c10::detail::torchCheckFail(...)
+      "_ZN2at4_ops4relu4callERKNS_6TensorE",        // at::_ops::relu::call(at::Tensor const&)
+      "_ZTIN3c105ErrorE",                           // typeinfo for c10::Error
+      "_ZN5torch8autograd4NodeD2Ev",                // torch::autograd::Node::~Node()
+      "_ZN5torch6stable6detail6helperEv",           // torch::stable::detail::helper(): header-only API
+      "_ZNSt6vectorIiSaIiEE9push_backERKi",         // std::
+      "_ZdlPvm@CXXABI_1.3.9",                       // operator delete
       "memcpy@GLIBC_2.14",
   };
   std::vector<Violation> at210 = check_torch_stable_abi(undefined, TorchStableAbi::builtin(), Version::parse("2.10"));
   EXPECT_EQ(symbols_of(at210, ViolationKind::TorchStableAbiNewer),
             (std::vector<std::string>{"torch_from_blob", "aoti_torch_dtype_float8_e8m0fnu"}));
-  EXPECT_EQ(details_of(at210, ViolationKind::TorchStableAbiNewer),
-            (std::vector<std::string>{"added to the Torch stable ABI in 2.11", "added to the Torch stable ABI in 2.12"}));
-  EXPECT_EQ(symbols_of(at210, ViolationKind::TorchCxxAbi),
-            (std::vector<std::string>{"_ZN3c106detail14torchCheckFailEPKcS2_jS2_", "_ZN2at4_ops4relu4callERKNS_6TensorE",
-                                      "_ZTIN3c105ErrorE", "_ZN5torch8autograd4NodeD2Ev"}));
+  EXPECT_EQ(
+      details_of(at210, ViolationKind::TorchStableAbiNewer),
+      (std::vector<std::string>{"added to the Torch stable ABI in 2.11", "added to the Torch stable ABI in 2.12"}));
+  EXPECT_EQ(
+      symbols_of(at210, ViolationKind::TorchCxxAbi),
+      (std::vector<std::string>{"_ZN3c106detail14torchCheckFailEPKcS2_jS2_", "_ZN2at4_ops4relu4callERKNS_6TensorE",
+                                "_ZTIN3c105ErrorE", "_ZN5torch8autograd4NodeD2Ev"}));
   std::vector<std::string> cxx = details_of(at210, ViolationKind::TorchCxxAbi);
   EXPECT_EQ(cxx[0],
             "libtorch C++ API, not the Torch stable ABI: c10::detail::torchCheckFail(char const*, char const*, "
@@ -113,8 +115,8 @@ TEST(TorchStableAbiPolicy, NewerShimsAndLibtorchCxxSymbolsAreViolations) {
   EXPECT_EQ(symbols_of(at211, ViolationKind::TorchStableAbiNewer),
             std::vector<std::string>{"aoti_torch_dtype_float8_e8m0fnu"});
   // A table version ends the check of that name; the version suffix is ignored.
-  EXPECT_TRUE(check_torch_stable_abi({"torch_from_blob@TORCH_1"}, TorchStableAbi::builtin(), Version::parse("2.12"))
-                  .empty());
+  EXPECT_TRUE(
+      check_torch_stable_abi({"torch_from_blob@TORCH_1"}, TorchStableAbi::builtin(), Version::parse("2.12")).empty());
 }
 
 TEST(TorchStableAbiPolicy, TableFormatErrorsNameTheLine) {
@@ -159,8 +161,9 @@ TEST(AbiVariantOptions, VariantNamesSelectTheFrameworkChecks) {
   CheckOptions stable = options_for_variant(plain, "torch-stable-abi211-cpu-x86_64-linux");
   EXPECT_EQ(stable.torch_stable_abi, Version::parse("2.11"));
   EXPECT_FALSE(stable.tvm_ffi);
-  EXPECT_EQ(options_for_variant(plain, "torch-stable-abi-2.12-cuda-12.8-cpython-3.9-abi3-x86_64-linux").torch_stable_abi,
-            Version::parse("2.12"));
+  EXPECT_EQ(
+      options_for_variant(plain, "torch-stable-abi-2.12-cuda-12.8-cpython-3.9-abi3-x86_64-linux").torch_stable_abi,
+      Version::parse("2.12"));
   // An explicit version wins over the name's.
   CheckOptions explicit_version;
   explicit_version.torch_stable_abi = Version::parse("2.10");
@@ -286,8 +289,7 @@ TEST_F(AbiFrameworkObjects, ShimNewerThanTheAbiIsFlaggedWithItsVersion) {
                   "    aoti_torch_dtype_float8_e8m0fnu: added to the Torch stable ABI in 2.12\n"
                   "    torch_from_blob: added to the Torch stable ABI in 2.11\n"))
       << text;
-  EXPECT_EQ(symbols_of(check_file(so("stable_new"), torch_abi("2.11")).violations,
-                       ViolationKind::TorchStableAbiNewer),
+  EXPECT_EQ(symbols_of(check_file(so("stable_new"), torch_abi("2.11")).violations, ViolationKind::TorchStableAbiNewer),
             std::vector<std::string>{"aoti_torch_dtype_float8_e8m0fnu"});
   EXPECT_TRUE(check_file(so("stable_new"), torch_abi("2.12")).ok());
   // Without a stable ABI version the Torch check does not run.
@@ -309,7 +311,8 @@ TEST_F(AbiFrameworkObjects, LibtorchCxxSymbolsAreFlaggedByDemangledName) {
 
 TEST_F(AbiFrameworkObjects, StableAbiVariantIsCheckedAgainstItsOwnVersion) {
   TempDirGuard kernel(make_temp_dir(KB_BINARY_DIR, "abi-stable-kernel"));
-  fs::path variant = make_variant(kernel.path(), "torch-stable-abi211-cpu-x86_64-linux", {"stable_clean", "stable_new"});
+  fs::path variant =
+      make_variant(kernel.path(), "torch-stable-abi211-cpu-x86_64-linux", {"stable_clean", "stable_new"});
   VariantReport r = check_variant(variant, CheckOptions{});
   EXPECT_EQ(r.torch_stable_abi, Version::parse("2.11"));
   ASSERT_EQ(r.files.size(), 2u);
@@ -414,10 +417,18 @@ TEST(AbiRealKernels, TorchStableAbiKernelBuiltAgainstTorchHeaders) {
                                     "if (input.numel() < 0) c10::detail::torchCheckFail(\"relu\", __FILE__, "
                                     "__LINE__, std::string(\"negative\"));"));
   for (const char* stem : {"relu", "relu_cxx"}) {
-    std::vector<std::string> argv = {"g++", "-std=c++17", "-O2", "-fPIC", "-shared",
-                                     "-DTORCH_TARGET_VERSION=0x020b000000000000", "-I" + (torch / "include").string(),
+    std::vector<std::string> argv = {"g++",
+                                     "-std=c++17",
+                                     "-O2",
+                                     "-fPIC",
+                                     "-shared",
+                                     "-DTORCH_TARGET_VERSION=0x020b000000000000",
+                                     "-I" + (torch / "include").string(),
                                      (dir.path() / (std::string(stem) + ".cpp")).string(),
-                                     "-L" + (torch / "lib").string(), "-ltorch_cpu", "-lc10", "-o",
+                                     "-L" + (torch / "lib").string(),
+                                     "-ltorch_cpu",
+                                     "-lc10",
+                                     "-o",
                                      (dir.path() / (std::string(stem) + ".so")).string()};
     ProcessResult r = run_process({.argv = argv});
     ASSERT_TRUE(r.ok()) << shell_quote_command(argv) << "\n" << r.err;
@@ -435,10 +446,9 @@ TEST(AbiRealKernels, TorchStableAbiKernelBuiltAgainstTorchHeaders) {
   // Built for 2.11, it uses 2.11 shims: too new for the 2.10 stable ABI.
   CheckOptions at210;
   at210.torch_stable_abi = Version::parse("2.10");
-  EXPECT_TRUE(has(join(symbols_of(check_file(dir.path() / "relu.so", at210).violations,
-                                  ViolationKind::TorchStableAbiNewer),
-                       ","),
-                  "torch_dtype_float8_e8m0fnu"));
+  EXPECT_TRUE(has(
+      join(symbols_of(check_file(dir.path() / "relu.so", at210).violations, ViolationKind::TorchStableAbiNewer), ","),
+      "torch_dtype_float8_e8m0fnu"));
 
   FileReport cxx = check_file(dir.path() / "relu_cxx.so", at211);
   std::vector<std::string> cxx_details = details_of(cxx.violations, ViolationKind::TorchCxxAbi);
@@ -460,10 +470,19 @@ TEST(AbiRealKernels, TvmFfiKernelBuiltAgainstTvmFfiHeaders) {
   const fs::path fixture = fs::path(KB_SOURCE_DIR) / "tests" / "fixtures" / "kernels" / "relu-tvm-ffi";
   TempDirGuard dir(make_temp_dir(KB_BINARY_DIR, "abi-real-tvm"));
   const fs::path object = dir.path() / "_relu_tvm_ffi.so";
-  std::vector<std::string> argv = {"g++", "-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
-                                   "-I" + include, "-I" + (fixture / "tvm-ffi-ext").string(),
+  std::vector<std::string> argv = {"g++",
+                                   "-std=c++17",
+                                   "-O2",
+                                   "-fPIC",
+                                   "-shared",
+                                   "-fvisibility=hidden",
+                                   "-I" + include,
+                                   "-I" + (fixture / "tvm-ffi-ext").string(),
                                    (fixture / "tvm-ffi-ext" / "tvm_ffi_binding.cpp").string(),
-                                   (fixture / "relu_cpu" / "relu_cpu.cpp").string(), "-L" + lib, "-ltvm_ffi", "-o",
+                                   (fixture / "relu_cpu" / "relu_cpu.cpp").string(),
+                                   "-L" + lib,
+                                   "-ltvm_ffi",
+                                   "-o",
                                    object.string()};
   ProcessResult built = run_process({.argv = argv});
   ASSERT_TRUE(built.ok()) << shell_quote_command(argv) << "\n" << built.err;

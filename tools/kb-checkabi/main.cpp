@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
   app.add_option("--torch-stable-abi", torch_stable_abi,
                  "Torch stable ABI version every object must keep to (default: a torch-stable-abi variant's own)")
       ->check(version_validator());
-  app.add_flag("--tvm-ffi", s.options.tvm_ffi, "Apply the tvm-ffi ABI rules to every object, not only to tvm-ffi variants");
+  app.add_flag("--tvm-ffi", s.options.tvm_ffi,
+               "Apply the tvm-ffi ABI rules to every object, not only to tvm-ffi variants");
   app.add_flag("--warn-only", s.warn_only, "Report problems but exit 0 (stream mode: warnings, not errors)");
   app.add_flag("--json", s.json, "Standalone: write abi-checked/finished events to stdout, the report to stderr");
   kb::tools::ToolRun run("kb-checkabi");
