@@ -196,11 +196,14 @@ def write_torch_stable_abi(torch_dir):
 
 
 def main():
+    global DATA_DIR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wheel-dir", help="directory holding auditwheel-*.whl and abi3info-*.whl")
     parser.add_argument("--torch-dir", help="an installed torch package (site-packages/torch): refresh only "
                         "torch-stable-abi.txt from its headers")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="where the tables go (default: libkb/abi/data)")
     args = parser.parse_args()
+    DATA_DIR = args.data_dir
     if args.torch_dir:
         write_torch_stable_abi(args.torch_dir)
         return

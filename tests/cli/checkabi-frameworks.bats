@@ -133,3 +133,69 @@ events_eval() {
   [[ "$output" == *"--tvm-ffi"* ]]
   [[ "$output" == *"torch-stable-abi<MM>-"* ]]
 }
+
+# A torch package with only what scripts/update-abi-data.py reads.
+fake_torch() {
+  local t="$1"
+  mkdir -p "$t/include/torch/csrc/stable/c" "$t/include/torch/csrc/inductor/aoti_torch/generated"
+  printf '__version__ = "9.9.0+cpu"\n' > "$t/version.py"
+  cat > "$t/include/torch/csrc/stable/c/shim.h" <<'H'
+#ifndef STABLE_SHIM
+#define STABLE_SHIM
+#ifdef __cplusplus
+extern "C" {
+#endif
+AOTI_TORCH_EXPORT int32_t torch_unversioned();
+#if TORCH_FEATURE_VERSION >= TORCH_VERSION_2_10_0
+AOTI_TORCH_EXPORT AOTITorchError
+torch_multi_line(int a, // a comment (with parentheses)
+    int b);
+#ifdef USE_CUDA
+AOTI_TORCH_EXPORT int32_t torch_cuda_only();
+#endif // USE_CUDA
+#endif // TORCH_FEATURE_VERSION >= TORCH_VERSION_2_10_0
+#if TORCH_FEATURE_VERSION >= TORCH_VERSION_2_12_0
+AOTI_TORCH_EXPORT int32_t torch_later();
+#else
+AOTI_TORCH_EXPORT int32_t torch_fallback();
+#endif
+#ifdef __cplusplus
+}
+#endif
+#endif
+H
+  cat > "$t/include/torch/csrc/inductor/aoti_torch/generated/c_shim_cpu.h" <<'H'
+AOTI_TORCH_EXPORT AOTITorchError aoti_torch_cpu_old(AtenTensorHandle self);
+#if TORCH_FEATURE_VERSION >= TORCH_VERSION_2_13_0
+AOTI_TORCH_EXPORT AOTITorchError aoti_torch_cpu_new(AtenTensorHandle self, AtenTensorHandle* ret0);
+#endif // TORCH_FEATURE_VERSION >= TORCH_VERSION_2_13_0
+#if TORCH_FEATURE_VERSION >= TORCH_VERSION_2_11_0
+AOTI_TORCH_EXPORT int32_t torch_later();
+#endif
+H
+}
+
+@test "update-abi-data.py --torch-dir lists the shims of versioned blocks with their version" {
+  fake_torch "$BATS_TEST_TMPDIR/torch"
+  mkdir -p "$BATS_TEST_TMPDIR/data"
+  run python3 "$KB_SOURCE_DIR/scripts/update-abi-data.py" --torch-dir "$BATS_TEST_TMPDIR/torch" --data-dir "$BATS_TEST_TMPDIR/data"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"wrote 4 Torch stable ABI shims (torch 9.9.0+cpu)"* ]]
+  grep -q '^# Source: torch 9.9.0+cpu, ' "$BATS_TEST_TMPDIR/data/torch-stable-abi.txt"
+  # Declared twice: available from the older version.
+  [ "$(grep -v '^#' "$BATS_TEST_TMPDIR/data/torch-stable-abi.txt")" = "aoti_torch_cpu_new 2.13.0
+torch_cuda_only 2.10.0
+torch_later 2.11.0
+torch_multi_line 2.10.0" ]
+}
+
+@test "the vendored Torch table is what the cached torch's headers give" {
+  torch_dir=$(ls -d "$HOME"/.cache/kb/cuda-torch-venv/lib/python3*/site-packages/torch 2>/dev/null | head -1)
+  [ -n "$torch_dir" ] || skip "no cached CUDA torch environment"
+  vendored="$KB_SOURCE_DIR/libkb/abi/data/torch-stable-abi.txt"
+  version=$(sed -n 's/^__version__ = .\([^"'"'"']*\).*/\1/p' "$torch_dir/version.py")
+  grep -q "^# Source: torch $version, " "$vendored" || skip "the table comes from another torch than $version"
+  mkdir -p "$BATS_TEST_TMPDIR/data"
+  python3 "$KB_SOURCE_DIR/scripts/update-abi-data.py" --torch-dir "$torch_dir" --data-dir "$BATS_TEST_TMPDIR/data"
+  diff "$vendored" "$BATS_TEST_TMPDIR/data/torch-stable-abi.txt"
+}
