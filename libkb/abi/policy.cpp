@@ -97,11 +97,53 @@ std::string_view cpp_entity(std::string_view demangled) {
   return demangled;
 }
 
-// libtorch's C++ API (not torch::stable::, which is header-only).
-bool is_libtorch_cxx(std::string_view entity) {
-  if (entity.starts_with("torch::stable::")) return false;
-  return entity.starts_with("c10::") || entity.starts_with("at::") || entity.starts_with("torch::");
+// The leading namespaces of an Itanium nested name, "c10::detail::" for
+// _ZN3c106detail...: a template function's demangled text starts with its
+// return type ("float* at::TensorBase::data_ptr<float>() const"), its mangled
+// name with its scope. At most two levels, enough to tell torch::stable apart.
+std::string mangled_scope(std::string_view name) {
+  if (!name.starts_with("_Z")) return {};
+  name.remove_prefix(2);
+  for (std::string_view special : {"TV", "TI", "TS", "TT", "GV", "TH", "TW"}) {
+    if (name.starts_with(special)) {
+      name.remove_prefix(special.size());
+      break;
+    }
+  }
+  if (!name.starts_with("N")) return {};
+  name.remove_prefix(1);
+  while (!name.empty() && std::string_view("rVKRO").find(name[0]) != std::string_view::npos) name.remove_prefix(1);
+  std::string scope;
+  for (int level = 0; level < 2 && !name.empty() && name[0] >= '0' && name[0] <= '9'; ++level) {
+    size_t length = 0, digits = 0;
+    while (digits < name.size() && name[digits] >= '0' && name[digits] <= '9')
+      length = length * 10 + static_cast<size_t>(name[digits++] - '0');
+    if (length == 0 || digits + length > name.size()) break;
+    scope += std::string(name.substr(digits, length)) + "::";
+    name.remove_prefix(digits + length);
+  }
+  return scope;
 }
+
+// A C++ symbol: its demangled text, the entity it is about and its scope.
+struct CxxName {
+  std::string readable;
+  std::string entity;
+  std::string scope;
+  bool in(std::string_view ns) const { return entity.starts_with(ns) || scope.starts_with(ns); }
+};
+
+std::optional<CxxName> cxx_name(const std::string& symbol) {
+  std::string readable = demangle(symbol);
+  if (readable.empty()) return std::nullopt;
+  std::string entity(cpp_entity(readable));
+  return CxxName{std::move(readable), std::move(entity), mangled_scope(without_version(symbol))};
+}
+
+bool is_torch(const CxxName& name) { return name.in("c10::") || name.in("at::") || name.in("torch::"); }
+
+// libtorch's C++ API (not torch::stable::, which is header-only).
+bool is_libtorch_cxx(const CxxName& name) { return !name.in("torch::stable::") && is_torch(name); }
 
 }  // namespace
 
@@ -290,9 +332,10 @@ std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& un
                        "added to the Torch stable ABI in " + display(*added)});
       continue;
     }
-    const std::string readable = demangle(symbol);
-    if (!readable.empty() && is_libtorch_cxx(cpp_entity(readable)))
-      out.push_back({ViolationKind::TorchCxxAbi, symbol, "libtorch C++ API, not the Torch stable ABI: " + readable});
+    std::optional<CxxName> cxx = cxx_name(symbol);
+    if (cxx && is_libtorch_cxx(*cxx))
+      out.push_back(
+          {ViolationKind::TorchCxxAbi, symbol, "libtorch C++ API, not the Torch stable ABI: " + cxx->readable});
   }
   return out;
 }
@@ -304,19 +347,18 @@ std::vector<Violation> check_tvm_ffi(const std::vector<std::string>& undefined,
   std::vector<Violation> out;
   for (const std::string& symbol : undefined) {
     const std::string_view name = without_version(symbol);
-    const std::string readable = demangle(symbol);
-    if (readable.empty()) {
+    std::optional<CxxName> cxx = cxx_name(symbol);
+    if (!cxx) {
       if (name.starts_with("aoti_torch_") || name.starts_with("torch_"))
         out.push_back({ViolationKind::TvmFfi, symbol, "needs torch: " + std::string(name)});
       continue;
     }
-    const std::string_view entity = cpp_entity(readable);
-    if (entity.starts_with("tvm::ffi::"))
+    if (cxx->in("tvm::ffi::"))
       out.push_back(
           {ViolationKind::TvmFfi, symbol,
-           "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): " + readable});
-    else if (entity.starts_with("c10::") || entity.starts_with("at::") || entity.starts_with("torch::"))
-      out.push_back({ViolationKind::TvmFfi, symbol, "needs torch: " + readable});
+           "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): " + cxx->readable});
+    else if (is_torch(*cxx))
+      out.push_back({ViolationKind::TvmFfi, symbol, "needs torch: " + cxx->readable});
   }
   for (const std::string& library : needed)
     if (library.starts_with("libtorch") || library.starts_with("libc10"))

@@ -90,7 +90,9 @@ TEST(TorchStableAbiPolicy, NewerShimsAndLibtorchCxxSymbolsAreViolations) {
       "_ZN2at4_ops4relu4callERKNS_6TensorE",        // at::_ops::relu::call(at::Tensor const&)
       "_ZTIN3c105ErrorE",                           // typeinfo for c10::Error
       "_ZN5torch8autograd4NodeD2Ev",                // torch::autograd::Node::~Node()
+      "_ZNK2at10TensorBase8data_ptrIfEEPT_v",       // float* at::TensorBase::data_ptr<float>() const
       "_ZN5torch6stable6detail6helperEv",           // torch::stable::detail::helper(): header-only API
+      "_ZN5torch6stable6detail2toIiEET_m",          // int torch::stable::detail::to<int>(unsigned long)
       "_ZNSt6vectorIiSaIiEE9push_backERKi",         // std::
       "_ZdlPvm@CXXABI_1.3.9",                       // operator delete
       "memcpy@GLIBC_2.14",
@@ -101,15 +103,17 @@ TEST(TorchStableAbiPolicy, NewerShimsAndLibtorchCxxSymbolsAreViolations) {
   EXPECT_EQ(
       details_of(at210, ViolationKind::TorchStableAbiNewer),
       (std::vector<std::string>{"added to the Torch stable ABI in 2.11", "added to the Torch stable ABI in 2.12"}));
-  EXPECT_EQ(
-      symbols_of(at210, ViolationKind::TorchCxxAbi),
-      (std::vector<std::string>{"_ZN3c106detail14torchCheckFailEPKcS2_jS2_", "_ZN2at4_ops4relu4callERKNS_6TensorE",
-                                "_ZTIN3c105ErrorE", "_ZN5torch8autograd4NodeD2Ev"}));
+  EXPECT_EQ(symbols_of(at210, ViolationKind::TorchCxxAbi),
+            (std::vector<std::string>{"_ZN3c106detail14torchCheckFailEPKcS2_jS2_",
+                                      "_ZN2at4_ops4relu4callERKNS_6TensorE", "_ZTIN3c105ErrorE",
+                                      "_ZN5torch8autograd4NodeD2Ev", "_ZNK2at10TensorBase8data_ptrIfEEPT_v"}));
   std::vector<std::string> cxx = details_of(at210, ViolationKind::TorchCxxAbi);
   EXPECT_EQ(cxx[0],
             "libtorch C++ API, not the Torch stable ABI: c10::detail::torchCheckFail(char const*, char const*, "
             "unsigned int, char const*)");
   EXPECT_TRUE(has(cxx[2], "typeinfo for c10::Error")) << cxx[2];
+  // A template function's demangled name starts with its return type.
+  EXPECT_TRUE(has(cxx[4], ": float* at::TensorBase::data_ptr<float>() const")) << cxx[4];
 
   std::vector<Violation> at211 = check_torch_stable_abi(undefined, TorchStableAbi::builtin(), Version::parse("2.11"));
   EXPECT_EQ(symbols_of(at211, ViolationKind::TorchStableAbiNewer),
@@ -132,19 +136,22 @@ TEST(TvmFfiPolicy, CApiOnlyNoTorchAndAnExportedFunction) {
                             exported, {"libtvm_ffi.so", "libstdc++.so.6", "libc.so.6"})
                   .empty());
 
-  std::vector<Violation> v = check_tvm_ffi({"_ZN3tvm3ffi6Helper3getEv", "_ZTIN3tvm3ffi5ErrorE", "aoti_torch_get_numel",
-                                            "torch_from_blob", "_ZN3c106detail14torchCheckFailEPKcS2_jS2_"},
-                                           exported, {"libtvm_ffi.so", "libc10.so", "libtorch_cpu.so"});
+  std::vector<Violation> v =
+      check_tvm_ffi({"_ZN3tvm3ffi6Helper3getEv", "_ZTIN3tvm3ffi5ErrorE", "_ZN3tvm3ffi7details4makeIiEEPT_v",
+                     "aoti_torch_get_numel", "torch_from_blob", "_ZN3c106detail14torchCheckFailEPKcS2_jS2_"},
+                    exported, {"libtvm_ffi.so", "libc10.so", "libtorch_cpu.so"});
   EXPECT_EQ(details_of(v, ViolationKind::TvmFfi),
             (std::vector<std::string>{
                 "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): "
                 "tvm::ffi::Helper::get()",
                 "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): "
                 "typeinfo for tvm::ffi::Error",
+                "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): "
+                "int* tvm::ffi::details::make<int>()",
                 "needs torch: aoti_torch_get_numel", "needs torch: torch_from_blob",
                 "needs torch: c10::detail::torchCheckFail(char const*, char const*, unsigned int, char const*)",
                 "needs torch: libc10.so", "needs torch: libtorch_cpu.so"}));
-  EXPECT_EQ(v[5].symbol, "libc10.so");
+  EXPECT_EQ(v[6].symbol, "libc10.so");
 
   // Only tvm-ffi's bookkeeping symbols, or none: no function to call.
   for (const std::vector<std::string>& none : {std::vector<std::string>{"__tvm_ffi__metadata_add", "__tvm_ffi_"},
@@ -207,9 +214,11 @@ class AbiFrameworkObjects : public ::testing::Test {
           "extern \"C\" int32_t aoti_torch_get_numel(void*, int64_t*);\n"
           "namespace c10 { namespace detail {\n"
           "[[noreturn]] void torchCheckFail(const char*, const char*, uint32_t, const char*); } }\n"
-          "namespace at { struct Tensor { int64_t numel() const; }; }\n"
-          "int64_t run(void* t, const at::Tensor& x) { int64_t n = 0; aoti_torch_get_numel(t, &n);\n"
-          "  if (n < 0) c10::detail::torchCheckFail(\"f\", \"file\", 1, \"m\"); return n + x.numel(); }\n");
+          "namespace at { struct Tensor { int64_t numel() const; };\n"
+          "struct TensorBase { template <typename T> T* data_ptr() const; }; }\n"
+          "int64_t run(void* t, const at::Tensor& x, const at::TensorBase& b) { int64_t n = 0;\n"
+          "  aoti_torch_get_numel(t, &n); if (n < 0) c10::detail::torchCheckFail(\"f\", \"file\", 1, \"m\");\n"
+          "  return n + x.numel() + static_cast<int64_t>(*b.data_ptr<float>()); }\n");
     const std::string tvm_export =
         "extern \"C\" __attribute__((visibility(\"default\"))) int __tvm_ffi_add(void*, const void*, int, void*) {\n"
         "  return TVMFFIErrorSetRaised(nullptr); }\n"
@@ -298,13 +307,15 @@ TEST_F(AbiFrameworkObjects, ShimNewerThanTheAbiIsFlaggedWithItsVersion) {
 
 TEST_F(AbiFrameworkObjects, LibtorchCxxSymbolsAreFlaggedByDemangledName) {
   FileReport r = check_file(so("stable_cxx"), torch_abi("2.14"));
-  EXPECT_EQ(r.violations.size(), 2u);
+  EXPECT_EQ(r.violations.size(), 3u);
   EXPECT_EQ(symbols_of(r.violations, ViolationKind::TorchCxxAbi),
-            (std::vector<std::string>{"_ZN3c106detail14torchCheckFailEPKcS2_jS2_", "_ZNK2at6Tensor5numelEv"}));
+            (std::vector<std::string>{"_ZN3c106detail14torchCheckFailEPKcS2_jS2_",
+                                      "_ZNK2at10TensorBase8data_ptrIfEEPT_v", "_ZNK2at6Tensor5numelEv"}));
   std::string text = render_text(r, torch_abi("2.14"));
   EXPECT_TRUE(has(text,
                   "⛔ Non-stable Torch ABI symbols found (incompatible with Torch stable ABI 2.14):\n"
                   "    c10::detail::torchCheckFail(char const*, char const*, unsigned int, char const*)\n"
+                  "    float* at::TensorBase::data_ptr<float>() const\n"
                   "    at::Tensor::numel() const\n"))
       << text;
 }
