@@ -51,7 +51,8 @@ Building
                          and CMake build trees of kb build, outside the kernel tree
                          (${KB_SCRATCH_DIR:-${XDG_CACHE_HOME:-~/.cache}/kb/scratch}/<name>-<hash>)
 Checking
-  check-abi [DIR]        manylinux / Python ABI compliance of built variants
+  check-abi [DIR]        manylinux, Python, Torch stable and tvm-ffi ABI compliance
+                         of built variants
   check-builds [DIR]     validate every build/<variant>/metadata.json
   hash [DIR]             finalize metadata.json (digest, provenance) of built variants
 Publishing
