@@ -61,8 +61,12 @@ target_include_directories(kb_runtime_tvm_ffi PUBLIC
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(kb_runtime_tvm_ffi PUBLIC tvm_ffi::shared nlohmann_json::nlohmann_json
   PRIVATE libkb ${CMAKE_DL_LIBS})
+# Installed, it keeps a run path to the libtvm_ffi it was built against (a
+# Python environment's, seldom on the loader's path): a program that does
+# not itself need libtvm_ffi still starts, and one that loads its own copy
+# (same soname) shares it.
 set_target_properties(kb_runtime_tvm_ffi PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
-  EXPORT_NAME runtime_tvm_ffi)
+  EXPORT_NAME runtime_tvm_ffi INSTALL_RPATH_USE_LINK_PATH ON)
 
 include(${CMAKE_SOURCE_DIR}/cmake/kb_header_closure.cmake)
 kb_libkb_header_closure(${CMAKE_CURRENT_LIST_DIR}/include/kb/tvm_ffi.h KB_RUNTIME_TVM_FFI_LIBKB_HEADERS)
@@ -83,6 +87,8 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/runtime-tvm-ffi/kb_runtime_
 install(FILES ${CMAKE_BINARY_DIR}/runtime-tvm-ffi/kb_runtime_tvm_ffiConfig.cmake
   ${CMAKE_BINARY_DIR}/runtime-tvm-ffi/kb_runtime_tvm_ffiConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/kb_runtime_tvm_ffi)
+
+add_subdirectory(${CMAKE_SOURCE_DIR}/examples/tvm-ffi-app ${CMAKE_BINARY_DIR}/examples/tvm-ffi-app)
 
 if(KB_BUILD_TESTS)
   # The fixture kernel tests/fixtures/kernels/relu-tvm-ffi, built here into
@@ -132,4 +138,14 @@ if(KB_BUILD_TESTS)
   # environment (its run path), which may be gone since the build.
   gtest_discover_tests(kb_runtime_tvm_ffi_tests DISCOVERY_TIMEOUT 60 DISCOVERY_MODE PRE_TEST
     TEST_PREFIX "tvm-ffi/" PROPERTIES LABELS runtime)
+
+  # The example program on the fixture, built here and against the installed package.
+  add_test(NAME example/tvm-ffi-app COMMAND kb-tvm-ffi-app-example ${KB_TVM_FFI_FIXTURE_KERNEL})
+  set_tests_properties(example/tvm-ffi-app PROPERTIES LABELS "example;runtime"
+    PASS_REGULAR_EXPRESSION "relu and numel are right")
+  add_test(NAME runtime/tvm-ffi-installed-package
+    COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DSOURCE_DIR=${CMAKE_SOURCE_DIR}
+            -DTVM_FFI_PYTHON=${KB_TVM_FFI_PYTHON} -DKERNEL=${KB_TVM_FFI_FIXTURE_KERNEL}
+            -P ${CMAKE_SOURCE_DIR}/tests/cmake/installed_tvm_ffi_runtime_test.cmake)
+  set_tests_properties(runtime/tvm-ffi-installed-package PROPERTIES LABELS runtime TIMEOUT 900)
 endif()

@@ -61,7 +61,8 @@ fs::path tvm_ffi_library(const fs::path& variant_dir, const metadata::Metadata& 
   fs::path library = variant_dir / (metadata.id + ".so");
   std::error_code ec;
   if (fs::is_regular_file(library, ec)) return library;
-  std::string message = "Cannot load kernel from " + variant_dir.string() + ": no tvm-ffi library " + metadata.id + ".so";
+  std::string message =
+      "Cannot load kernel from " + variant_dir.string() + ": no tvm-ffi library " + metadata.id + ".so";
   // A torch build's extension (<id>.abi3.so, <id>.cpython-*.so) says what went wrong.
   for (fs::directory_iterator it(variant_dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string file = it->path().filename().string();
@@ -146,15 +147,15 @@ Version tvm_ffi_version() {
   return Version({v.major, v.minor});
 }
 
-resolve::Environment environment(const std::optional<std::string>& backend, const std::optional<std::string>& cuda_version) {
+resolve::Environment environment(const std::optional<std::string>& backend,
+                                 const std::optional<std::string>& cuda_version) {
   HostPlatform host = host_platform();
   resolve::Environment env = resolve::make_environment(host.machine, host.system, std::nullopt);
   env.tvm_ffi = tvm_ffi_version();
   env.tvm_ffi_only = true;
   if (!backend || backend->empty() || *backend == "cpu") return env;
   if (*backend != "cuda") throw Error("Invalid backend '" + *backend + "', supported backends: cpu, cuda");
-  std::optional<Version> version =
-      cuda_version ? std::optional(Version::parse(*cuda_version)) : cuda_driver_version();
+  std::optional<Version> version = cuda_version ? std::optional(Version::parse(*cuda_version)) : cuda_driver_version();
   if (!version)
     throw Error(
         "The cuda backend needs a CUDA version: no CUDA driver (libcuda.so.1) reports one; name it in "
@@ -200,8 +201,8 @@ TVMFFISafeCallType function(const LoadedKernel& kernel, const std::string& name)
     if (void* symbol = ::dlsym(kernel.handle, (std::string(kTvmFfiExportPrefix) + name).c_str()))
       return reinterpret_cast<TVMFFISafeCallType>(symbol);
   throw Error("Kernel `" + kernel.metadata.name + "` loaded from " + kernel.variant_dir.string() +
-              " has no function `" + name + "`; its functions: " +
-              (kernel.functions.empty() ? std::string("none") : join(kernel.functions, ", ")));
+              " has no function `" + name +
+              "`; its functions: " + (kernel.functions.empty() ? std::string("none") : join(kernel.functions, ", ")));
 }
 
 TVMFFIAny call(const LoadedKernel& kernel, const std::string& name, std::span<const TVMFFIAny> args) {

@@ -53,8 +53,7 @@ TEST_F(TvmFfiExports, ALibraryWithoutExportsListsNone) {
 TEST_F(TvmFfiExports, NonElfAndTruncatedFilesAreNamed) {
   std::filesystem::path text = dir_->path() / "text.so";
   write_file_atomic(text, "not a library");
-  EXPECT_EQ(error_of([&] { runtime::tvm_ffi_exported_functions(text); }),
-            text.string() + ": not an ELF shared object");
+  EXPECT_EQ(error_of([&] { runtime::tvm_ffi_exported_functions(text); }), text.string() + ": not an ELF shared object");
   EXPECT_EQ(error_of([&] { runtime::tvm_ffi_exported_functions(dir_->path() / "missing.so"); }),
             (dir_->path() / "missing.so").string() + ": cannot open the kernel library");
 

@@ -88,11 +88,11 @@ struct LoadedKernel {
   std::filesystem::path variant_dir;        // canonical
   std::optional<variant::Variant> variant;  // nullopt when a variant directory was given directly
   metadata::Metadata metadata;
-  std::filesystem::path library;            // <variant_dir>/<metadata.id>.so
-  std::vector<std::string> functions;       // the exported function names, sorted
-  std::optional<RepoInfo> repo_info;        // hub kernels only (first load wins)
-  std::vector<std::string> warnings;        // dirty-provenance notice, no digest, no functions, ...
-  void* handle = nullptr;                   // from dlopen
+  std::filesystem::path library;       // <variant_dir>/<metadata.id>.so
+  std::vector<std::string> functions;  // the exported function names, sorted
+  std::optional<RepoInfo> repo_info;   // hub kernels only (first load wins)
+  std::vector<std::string> warnings;   // dirty-provenance notice, no digest, no functions, ...
+  void* handle = nullptr;              // from dlopen
   // Its kernel dependencies (metadata kernel-depends) by repository id, in
   // the metadata's order; loaded before it.
   std::vector<std::pair<std::string, const LoadedKernel*>> dependencies;

@@ -210,8 +210,8 @@ TEST_F(TvmFfiRuntime, AnUnknownFunctionListsTheExportedOnes) {
 TEST_F(TvmFfiRuntime, AVariantOfAnotherTvmFfiVersionIsRefused) {
   fs::path other = kernel_with({"tvm-ffi09-cpu-x86_64-linux"});
   kb::resolve::Environment env = tf::environment();
-  std::string reason = "tvm-ffi version (0.9) does not match environment tvm-ffi version (" +
-                       env.tvm_ffi->major_minor() + ")";
+  std::string reason =
+      "tvm-ffi version (0.9) does not match environment tvm-ffi version (" + env.tvm_ffi->major_minor() + ")";
   std::string error = error_of([&] { tf::load_local_kernel(other); });
   EXPECT_EQ(error, "Cannot find a build variant for this system in " + other.string() + " (" + env.describe() +
                        "):\n\ntvm-ffi09-cpu-x86_64-linux: " + reason)
@@ -248,9 +248,9 @@ TEST_F(TvmFfiRuntime, AVariantWithoutItsLibraryIsNamed) {
             "Cannot load kernel from " + dir.string() + ": no tvm-ffi library " + id + ".so");
   // A torch build's extension in a directory named as a tvm-ffi variant.
   kb::write_file_atomic(dir / (id + ".abi3.so"), "");
-  EXPECT_EQ(error_of([&] { tf::load_local_kernel(bare); }),
-            "Cannot load kernel from " + dir.string() + ": no tvm-ffi library " + id + ".so (it holds " + id +
-                ".abi3.so, a Python extension: not a tvm-ffi build)");
+  EXPECT_EQ(error_of([&] { tf::load_local_kernel(bare); }), "Cannot load kernel from " + dir.string() +
+                                                                ": no tvm-ffi library " + id + ".so (it holds " + id +
+                                                                ".abi3.so, a Python extension: not a tvm-ffi build)");
   EXPECT_EQ(tf::loaded_kernels().size(), loaded_before);
 }
 
@@ -259,7 +259,8 @@ TEST_F(TvmFfiRuntime, ALibraryThatIsNoSharedObjectIsNamed) {
   fs::path dir = fs::canonical(broken / "build" / cpu_variant());
   std::string id = kb::metadata::read_metadata(dir / "metadata.json").id;
   kb::write_file_atomic(dir / (id + ".so"), "not a library");
-  EXPECT_EQ(error_of([&] { tf::load_local_kernel(broken); }), (dir / (id + ".so")).string() + ": not an ELF shared object");
+  EXPECT_EQ(error_of([&] { tf::load_local_kernel(broken); }),
+            (dir / (id + ".so")).string() + ": not an ELF shared object");
 }
 
 TEST_F(TvmFfiRuntime, GetKernelThroughLocalKernels) {
@@ -283,8 +284,8 @@ TEST_F(TvmFfiRuntime, GetKernelFetchesOnlyTheTvmFfiVariantFromAHub) {
   request.message = "relu-tvm-ffi";
   for (const auto& entry : fs::recursive_directory_iterator(published / "build"))
     if (entry.is_regular_file())
-      request.operations.push_back({kb::hub::FileOperation::Kind::Add,
-                                    fs::relative(entry.path(), published).generic_string(), entry.path()});
+      request.operations.push_back(
+          {kb::hub::FileOperation::Kind::Add, fs::relative(entry.path(), published).generic_string(), entry.path()});
   kb::hub::open_hub("local:" + hub_root.string())->publish("kb-test/relu-tvm-ffi", request);
 
   ScopedEnv hub("KB_HUB", "local:" + hub_root.string());
