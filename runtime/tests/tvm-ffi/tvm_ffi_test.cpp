@@ -240,6 +240,18 @@ TEST_F(TvmFfiRuntime, TorchVariantsAreNotLoaded) {
   EXPECT_EQ(tf::load_local_kernel(both).variant_name(), cpu_variant());
 }
 
+TEST_F(TvmFfiRuntime, TheCudaBackendRefusesTheCpuBuild) {
+  fs::path cpu_only = kernel_with({cpu_variant()});
+  std::string error = error_of([&] { tf::load_local_kernel(cpu_only, {.backend = "cuda", .cuda_version = "12.9"}); });
+  EXPECT_EQ(error, "Cannot find a build variant for this system in " + cpu_only.string() + " (" +
+                       tf::environment("cuda", "12.9").describe() + "):\n\n" + cpu_variant() +
+                       ": backend (cpu) does not match selected backend (cu129)")
+      << error;
+  EXPECT_TRUE(contains(tf::environment("cuda", "12.9").describe(), ", cu129, "))
+      << tf::environment("cuda", "12.9").describe();
+  EXPECT_EQ(tf::loaded_kernels().size(), loaded_before);
+}
+
 TEST_F(TvmFfiRuntime, AVariantWithoutItsLibraryIsNamed) {
   fs::path bare = kernel_with({cpu_variant()}, true);
   fs::path dir = fs::canonical(bare / "build" / cpu_variant());
