@@ -222,7 +222,7 @@ events::Json planned_event(const PlannedVariant& v, const BuildConfig& config, c
     const toolchain::TvmFfiFacts& tvm_ffi = *v.toolchain->tvm_ffi;
     e["python"] = v.toolchain->python.string();
     e["tvm_ffi_version"] = tvm_ffi.version_raw;
-    if (v.nvcc) e["cuda_version"] = v.nvcc->version.str();
+    if (v.nvcc) e["cuda_version"] = v.nvcc->version.major_minor();
     e["cmake_args"] = std::vector<std::string>{"-Dtvm_ffi_DIR=" + tvm_ffi.cmake_dir.string(),
                                                "-DKB_TVM_FFI_VERSION=" + tvm_ffi.version_raw};
   } else if (v.toolchain) {
