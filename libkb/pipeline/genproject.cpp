@@ -23,7 +23,9 @@ Plan plan_for_machine(const config::BuildConfig& config, const std::string& uniq
                                    tvm_ffi ? toolchain::Requirement::TvmFfi : toolchain::Requirement::Torch);
   toolchain::Discovery discovery = toolchain::discover_pythons(options);
   for (const auto& r : discovery.rejected)
-    if (r.source == "--python") throw Error("--python " + r.candidate.string() + ": " + r.reason);
+    if (r.source == "--python")
+      throw Error("--python " + r.candidate.string() + ": " + r.reason +
+                  (tvm_ffi ? " (a [tvm-ffi] kernel builds with an interpreter that has PyPI's apache-tvm-ffi)" : ""));
   // A tvm-ffi kernel builds against the tvm-ffi an interpreter has; without
   // one, no backend can be built, so say what was tried.
   if (tvm_ffi && discovery.toolchains.empty())

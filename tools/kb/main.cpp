@@ -83,7 +83,8 @@ kb build options
                          portable; kb upload refuses it without --allow-nonportable)
   --strict               fail on ABI violations (non-portable variants)
   --python PATH          build only for this interpreter (repeatable;
-                         default: KB_PYTHON, else every one with torch found)
+                         default: KB_PYTHON, else every one with torch found;
+                         [tvm-ffi] kernels: with tvm_ffi, e.g. the tvm-ffi venv)
   --variant NAME         build only this variant (repeatable)
   --backend NAME         build only this backend (repeatable)
   --unique-id ID         op namespace suffix instead of the git tree id
