@@ -1,5 +1,7 @@
 #include "libkb/pipeline/genproject.h"
 
+#include <algorithm>
+
 #include "libkb/events/fields.h"
 #include "libkb/pipeline/scratch.h"
 
@@ -18,6 +20,10 @@ namespace kb::pipeline {
 Plan plan_for_machine(const config::BuildConfig& config, const std::string& unique_id,
                       const std::vector<std::string>& pythons, const PlanFilter& filter) {
   const bool tvm_ffi = config.framework == config::Framework::TvmFfi;
+  // A [tvm-ffi] kernel made only of Rust components has nothing kb compiles:
+  // its backends are planned as skipped, whatever interpreters there are.
+  if (tvm_ffi && std::none_of(config.kernels.begin(), config.kernels.end(), [](const auto& k) { return !k.rust; }))
+    return plan_variants(config, unique_id, {}, std::nullopt, filter);
   toolchain::DiscoveryOptions options =
       toolchain::selection_options(std::vector<std::filesystem::path>(pythons.begin(), pythons.end()),
                                    tvm_ffi ? toolchain::Requirement::TvmFfi : toolchain::Requirement::Torch);
