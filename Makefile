@@ -47,8 +47,10 @@ install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # Every suite: unit (GoogleTest), CLI (bats), Python (pytest) and the example
-# kernels, all through ctest so one summary closes the run.
-test: build cuda-torch tvm-ffi test-tools
+# kernels, all through ctest so one summary closes the run. The environments
+# come before the build: configuring finds tvm-ffi in its environment (the
+# tvm-ffi C++ runtime and its tests are built only then).
+test: deps cuda-torch tvm-ffi build test-tools
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 test-unit: build

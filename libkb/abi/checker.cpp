@@ -1,15 +1,12 @@
 #include "libkb/abi/checker.h"
 
-#include <cxxabi.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 
 #include "libkb/abi/symbols.h"
 #include "libkb/metadata/discover.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
+#include "libkb/variant/variant.h"
 
 namespace kb::abi {
 
@@ -22,20 +19,18 @@ bool is_checked_extension(const fs::path& p) {
   return ext == ".so" || ext == ".pyd";
 }
 
-// "std::vector<int>::push_back(int const&)" for an Itanium-mangled name, or "".
-std::string demangle(const std::string& symbol) {
-  std::string name = symbol.substr(0, symbol.find('@'));
-  if (name.rfind("_Z", 0) != 0) return {};
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> text(::abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status),
-                                                   &std::free);
-  return status == 0 && text ? std::string(text.get()) : std::string();
-}
-
 std::string symbol_line(const Violation& v) {
   std::string line = "    " + v.symbol;
   if (std::string readable = demangle(v.symbol); !readable.empty()) line += "  (" + readable + ")";
   return line + "\n";
+}
+
+// The Torch stable ABI version a report names: the variant's, else the option's.
+std::optional<Version> torch_stable_abi_of(const VariantReport& report, const CheckOptions& options) {
+  if (report.torch_stable_abi) return report.torch_stable_abi;
+  for (const FileReport& f : report.files)
+    if (f.torch_stable_abi) return f.torch_stable_abi;
+  return options.torch_stable_abi;
 }
 
 }  // namespace
@@ -50,10 +45,22 @@ size_t VariantReport::problem_count() const {
   return n;
 }
 
+CheckOptions options_for_variant(const CheckOptions& options, std::string_view variant) {
+  CheckOptions out = options;
+  std::optional<variant::Variant> parsed = variant::Variant::try_parse(variant);
+  if (!parsed) return out;
+  if (parsed->kind() == variant::Kind::TorchStableAbi && !out.torch_stable_abi)
+    out.torch_stable_abi = parsed->framework_version();
+  if (parsed->kind() == variant::Kind::TvmFfi) out.tvm_ffi = true;
+  return out;
+}
+
 FileReport check_file(const fs::path& file, const CheckOptions& options, std::string name) {
   FileReport report;
   report.path = file;
   report.name = name.empty() ? file.filename().string() : std::move(name);
+  report.torch_stable_abi = options.torch_stable_abi;
+  report.tvm_ffi = options.tvm_ffi;
   try {
     ObjectInfo info = read_object(file);
     report.format = to_string(info.format);
@@ -65,6 +72,15 @@ FileReport check_file(const fs::path& file, const CheckOptions& options, std::st
     }
     for (Violation& v : check_python_abi(info.undefined, PythonStableAbi::builtin(), options.python_abi))
       report.violations.push_back(std::move(v));
+    if (options.torch_stable_abi)
+      for (Violation& v : check_torch_stable_abi(info.undefined, TorchStableAbi::builtin(), *options.torch_stable_abi))
+        report.violations.push_back(std::move(v));
+    if (options.tvm_ffi) {
+      std::vector<std::string> needed;
+      if (info.format == ObjectFormat::Elf) needed = read_dynamic_dependencies(file).needed;
+      for (Violation& v : check_tvm_ffi(info.undefined, info.exported, needed))
+        report.violations.push_back(std::move(v));
+    }
   } catch (const Error& e) {
     report.violations.clear();
     report.error = e.what();
@@ -88,10 +104,13 @@ std::vector<fs::path> shared_objects(const fs::path& dir) {
   return objects;
 }
 
-VariantReport check_variant(const fs::path& dir, const CheckOptions& options, std::string variant) {
+VariantReport check_variant(const fs::path& dir, const CheckOptions& general, std::string variant) {
   VariantReport report;
   report.dir = dir;
   report.variant = variant.empty() ? dir.filename().string() : std::move(variant);
+  const CheckOptions options = options_for_variant(general, report.variant);
+  report.torch_stable_abi = options.torch_stable_abi;
+  report.tvm_ffi = options.tvm_ffi;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     report.error = "`" + dir.string() + "` is not a directory";
@@ -116,7 +135,11 @@ std::vector<VariantReport> check_path(const fs::path& path, const CheckOptions& 
     VariantReport report;
     report.dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     report.variant = fs::absolute(path, ec).parent_path().filename().string();
-    report.files.push_back(check_file(path, options));
+    // A file inside a variant directory is checked as that variant's.
+    const CheckOptions file_options = options_for_variant(options, report.variant);
+    report.torch_stable_abi = file_options.torch_stable_abi;
+    report.tvm_ffi = file_options.tvm_ffi;
+    report.files.push_back(check_file(path, file_options));
     return {std::move(report)};
   }
   if (fs::is_regular_file(path / "metadata.json", ec)) return {check_variant(path, options)};
@@ -134,6 +157,10 @@ std::string render_text(const FileReport& file, const CheckOptions& options) {
     out += " (" + file.format + ", " + file.arch + ") for ";
     out += file.format == "ELF" ? options.manylinux : "macOS " + version_text(options.macos);
     out += " and Python ABI " + version_text(options.python_abi) + "\n";
+    if (file.torch_stable_abi)
+      out +=
+          "🔥 Checking for compatibility with Torch stable ABI version " + version_text(*file.torch_stable_abi) + "\n";
+    if (file.tvm_ffi) out += "🧩 Checking the tvm-ffi ABI rules\n";
   }
   if (!file.error.empty()) out += "⛔ Could not check this file: " + file.error + "\n";
 
@@ -149,6 +176,16 @@ std::string render_text(const FileReport& file, const CheckOptions& options) {
   group(ViolationKind::PythonAbi3, "Symbols outside the Python stable ABI (abi3):", symbol_line);
   for (const Violation& v : file.violations)
     if (v.kind == ViolationKind::MacOs) out += "⛔ Shared object " + v.detail + "\n";
+  // Newer shims and libtorch C++ symbols share one block.
+  std::string torch_body;
+  for (const Violation& v : file.violations) {
+    if (v.kind == ViolationKind::TorchStableAbiNewer) torch_body += "    " + v.symbol + ": " + v.detail + "\n";
+    if (v.kind == ViolationKind::TorchCxxAbi) torch_body += "    " + demangle(v.symbol) + "\n";
+  }
+  if (!torch_body.empty())
+    out += "⛔ Non-stable Torch ABI symbols found (incompatible with Torch stable ABI " +
+           (file.torch_stable_abi ? version_text(*file.torch_stable_abi) : std::string("?")) + "):\n" + torch_body;
+  group(ViolationKind::TvmFfi, "tvm-ffi ABI violations:", [](const Violation& v) { return "    " + v.detail + "\n"; });
   if (file.ok()) out += "✅ No compatibility issues found\n";
   return out;
 }
@@ -164,7 +201,7 @@ std::string render_text(const VariantReport& report, const CheckOptions& options
 
 std::string summarize_problems(const VariantReport& report, const CheckOptions& options) {
   if (!report.error.empty()) return "could not be checked: " + report.error;
-  size_t counts[4] = {0, 0, 0, 0};
+  size_t counts[7] = {};
   size_t unreadable = 0;
   for (const FileReport& f : report.files) {
     if (!f.error.empty()) ++unreadable;
@@ -179,6 +216,11 @@ std::string summarize_problems(const VariantReport& report, const CheckOptions& 
       "symbol(s) newer than Python ABI " + version_text(options.python_abi));
   add(counts[static_cast<size_t>(ViolationKind::PythonAbi3)], "symbol(s) outside the Python stable ABI");
   add(counts[static_cast<size_t>(ViolationKind::MacOs)], "file(s) beyond macOS " + version_text(options.macos));
+  if (std::optional<Version> torch = torch_stable_abi_of(report, options))
+    add(counts[static_cast<size_t>(ViolationKind::TorchStableAbiNewer)] +
+            counts[static_cast<size_t>(ViolationKind::TorchCxxAbi)],
+        "symbol(s) outside the Torch stable ABI " + version_text(*torch));
+  add(counts[static_cast<size_t>(ViolationKind::TvmFfi)], "tvm-ffi ABI violation(s)");
   add(unreadable, "file(s) that could not be checked");
   std::string out;
   for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
@@ -203,6 +245,9 @@ nlohmann::json abi_checked_fields(const VariantReport& report, const CheckOption
                            {"ok", report.ok()},           {"portable", report.ok()},
                            {"policy", options.manylinux}, {"python_abi", version_text(options.python_abi)},
                            {"files", std::move(files)}};
+  if (std::optional<Version> torch = torch_stable_abi_of(report, options))
+    fields["torch_stable_abi"] = version_text(*torch);
+  if (report.tvm_ffi || options.tvm_ffi) fields["tvm_ffi"] = true;
   if (!report.error.empty()) fields["error"] = report.error;
   return fields;
 }

@@ -2,9 +2,13 @@
 // Checking built kernels: every shared object of a variant against the
 // manylinux policy (ELF), the macOS minimum (Mach-O) and the Python stable
 // ABI, with a structured report that renders as text for people and as the
-// "abi-checked" event for tools.
+// "abi-checked" event for tools. Variants built for the Torch stable ABI
+// (torch-stable-abi<MM>-...) are also checked against that ABI version, and
+// tvm-ffi variants (tvm-ffi<MM>-...) against tvm-ffi's rules.
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,7 +22,17 @@ struct CheckOptions {
   std::string manylinux = "manylinux_2_28";
   Version python_abi = Version({3, 9});
   Version macos = Version({15});
+  // Torch stable ABI version to check against; when unset, a variant named
+  // torch-stable-abi<MM>-... is checked against its own version.
+  std::optional<Version> torch_stable_abi;
+  // Apply the tvm-ffi rules to every object, not only to tvm-ffi variants.
+  bool tvm_ffi = false;
 };
+
+// `options` with the checks the variant's name calls for: the Torch stable
+// ABI version of a torch-stable-abi variant (unless options set one) and the
+// tvm-ffi rules for a tvm-ffi variant. Other names change nothing.
+CheckOptions options_for_variant(const CheckOptions& options, std::string_view variant);
 
 struct FileReport {
   std::filesystem::path path;  // the file as checked
@@ -27,6 +41,9 @@ struct FileReport {
   std::string arch;
   std::vector<Violation> violations;
   std::string error;  // non-empty: the file could not be checked (counts as a failure)
+  // The Torch stable ABI version and tvm-ffi rules the file was checked against.
+  std::optional<Version> torch_stable_abi;
+  bool tvm_ffi = false;
   bool ok() const { return error.empty() && violations.empty(); }
 };
 
@@ -35,6 +52,9 @@ struct VariantReport {
   std::filesystem::path dir;  // the variant directory
   std::vector<FileReport> files;
   std::string error;  // non-empty: the directory itself could not be checked
+  // What the variant was checked against besides `options` (options_for_variant).
+  std::optional<Version> torch_stable_abi;
+  bool tvm_ffi = false;
   bool ok() const;
   // Violations plus files that could not be checked.
   size_t problem_count() const;
@@ -52,7 +72,7 @@ std::string version_text(const Version& v);
 // the directory cannot be walked.
 std::vector<std::filesystem::path> shared_objects(const std::filesystem::path& dir);
 
-// Checks every file shared_objects(dir) lists.
+// Checks every file shared_objects(dir) lists, with options_for_variant(options, variant).
 VariantReport check_variant(const std::filesystem::path& dir, const CheckOptions& options, std::string variant = {});
 
 // What a command-line argument names: a single object file; a variant
@@ -66,12 +86,14 @@ std::string render_text(const FileReport& file, const CheckOptions& options);
 std::string render_text(const VariantReport& report, const CheckOptions& options);
 
 // The problems of a report in one line, e.g. "2 symbol(s) beyond
-// manylinux_2_28, 1 symbol(s) outside the Python stable ABI"; "" when ok.
+// manylinux_2_28, 1 symbol(s) outside the Python stable ABI, 1 symbol(s)
+// outside the Torch stable ABI 2.11"; "" when ok.
 std::string summarize_problems(const VariantReport& report, const CheckOptions& options);
 
 // The fields of the "abi-checked" event (everything but "event" and "tool"):
-// variant, dir, ok, portable, policy, python_abi, files[{file, ok, format,
-// arch, violations[{kind, symbol, detail}], error?}], error?.
+// variant, dir, ok, portable, policy, python_abi, torch_stable_abi?, tvm_ffi?,
+// files[{file, ok, format, arch, violations[{kind, symbol, detail}], error?}],
+// error?.
 nlohmann::json abi_checked_fields(const VariantReport& report, const CheckOptions& options);
 
 }  // namespace kb::abi

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "libkb/abi/symbols.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
@@ -53,6 +54,97 @@ Version policy_order(const std::string& name) {
 
 std::string display(const Version& v) { return v.parts().size() <= 2 ? v.major_minor() : v.str(); }
 
+// "NAME ADDED" tables: the stable ABI symbols with the version that added them.
+std::map<std::string, Version, std::less<>> parse_added(std::string_view text, const std::string& source) {
+  std::map<std::string, Version, std::less<>> added;
+  for (Row& row : parse_rows(text, source, "NAME ADDED")) {
+    std::optional<Version> v = try_version(row.second);
+    if (!v)
+      throw Error(source + ":" + std::to_string(row.line) + ": `" + row.second + "` is not a version");
+    added[row.first] = *v;
+  }
+  return added;
+}
+
+std::string_view without_version(const std::string& symbol) {
+  return std::string_view(symbol).substr(0, symbol.find('@'));
+}
+
+// The C++ entity a demangled name is about: "typeinfo for c10::Error" and
+// "non-virtual thunk to at::Foo::bar()" belong to c10::Error and at::Foo.
+std::string_view cpp_entity(std::string_view demangled) {
+  static constexpr std::string_view kSpecial[] = {"vtable for ",
+                                                  "typeinfo for ",
+                                                  "typeinfo name for ",
+                                                  "VTT for ",
+                                                  "construction vtable for ",
+                                                  "guard variable for ",
+                                                  "non-virtual thunk to ",
+                                                  "virtual thunk to ",
+                                                  "covariant return thunk to ",
+                                                  "TLS init function for ",
+                                                  "TLS wrapper function for ",
+                                                  "transaction clone for "};
+  for (bool stripped = true; stripped;) {
+    stripped = false;
+    for (std::string_view prefix : kSpecial) {
+      if (demangled.starts_with(prefix)) {
+        demangled.remove_prefix(prefix.size());
+        stripped = true;
+      }
+    }
+  }
+  return demangled;
+}
+
+// The leading namespaces of an Itanium nested name, "c10::detail::" for
+// _ZN3c106detail...: a template function's demangled text starts with its
+// return type ("float* at::TensorBase::data_ptr<float>() const"), its mangled
+// name with its scope. At most two levels, enough to tell torch::stable apart.
+std::string mangled_scope(std::string_view name) {
+  if (!name.starts_with("_Z")) return {};
+  name.remove_prefix(2);
+  for (std::string_view special : {"TV", "TI", "TS", "TT", "GV", "TH", "TW"}) {
+    if (name.starts_with(special)) {
+      name.remove_prefix(special.size());
+      break;
+    }
+  }
+  if (!name.starts_with("N")) return {};
+  name.remove_prefix(1);
+  while (!name.empty() && std::string_view("rVKRO").find(name[0]) != std::string_view::npos) name.remove_prefix(1);
+  std::string scope;
+  for (int level = 0; level < 2 && !name.empty() && name[0] >= '0' && name[0] <= '9'; ++level) {
+    size_t length = 0, digits = 0;
+    while (digits < name.size() && name[digits] >= '0' && name[digits] <= '9')
+      length = length * 10 + static_cast<size_t>(name[digits++] - '0');
+    if (length == 0 || digits + length > name.size()) break;
+    scope += std::string(name.substr(digits, length)) + "::";
+    name.remove_prefix(digits + length);
+  }
+  return scope;
+}
+
+// A C++ symbol: its demangled text, the entity it is about and its scope.
+struct CxxName {
+  std::string readable;
+  std::string entity;
+  std::string scope;
+  bool in(std::string_view ns) const { return entity.starts_with(ns) || scope.starts_with(ns); }
+};
+
+std::optional<CxxName> cxx_name(const std::string& symbol) {
+  std::string readable = demangle(symbol);
+  if (readable.empty()) return std::nullopt;
+  std::string entity(cpp_entity(readable));
+  return CxxName{std::move(readable), std::move(entity), mangled_scope(without_version(symbol))};
+}
+
+bool is_torch(const CxxName& name) { return name.in("c10::") || name.in("at::") || name.in("torch::"); }
+
+// libtorch's C++ API (not torch::stable::, which is header-only).
+bool is_libtorch_cxx(const CxxName& name) { return !name.in("torch::stable::") && is_torch(name); }
+
 }  // namespace
 
 std::string to_string(ViolationKind kind) {
@@ -61,6 +153,9 @@ std::string to_string(ViolationKind kind) {
     case ViolationKind::PythonAbiNewer: return "python-abi-newer";
     case ViolationKind::PythonAbi3: return "python-abi3";
     case ViolationKind::MacOs: return "macos";
+    case ViolationKind::TorchStableAbiNewer: return "torch-stable-abi-newer";
+    case ViolationKind::TorchCxxAbi: return "torch-cxx-abi";
+    case ViolationKind::TvmFfi: return "tvm-ffi";
   }
   return "unknown";
 }
@@ -180,12 +275,7 @@ const PythonStableAbi& PythonStableAbi::builtin() {
 
 PythonStableAbi PythonStableAbi::parse(std::string_view text, const std::string& source) {
   PythonStableAbi table;
-  for (Row& row : parse_rows(text, source, "NAME ADDED")) {
-    std::optional<Version> v = try_version(row.second);
-    if (!v)
-      throw Error(source + ":" + std::to_string(row.line) + ": `" + row.second + "` is not a version");
-    table.added_[row.first] = *v;
-  }
+  table.added_ = parse_added(text, source);
   return table;
 }
 
@@ -208,6 +298,79 @@ std::vector<Violation> check_python_abi(const std::vector<std::string>& undefine
       out.push_back({ViolationKind::PythonAbi3, symbol, "not part of the Python stable ABI (abi3)"});
     }
   }
+  return out;
+}
+
+// --- Torch stable ABI -------------------------------------------------------
+
+const TorchStableAbi& TorchStableAbi::builtin() {
+  static const TorchStableAbi table =
+      parse(embedded_file("abi/data/torch-stable-abi.txt"), "libkb/abi/data/torch-stable-abi.txt");
+  return table;
+}
+
+TorchStableAbi TorchStableAbi::parse(std::string_view text, const std::string& source) {
+  TorchStableAbi table;
+  table.added_ = parse_added(text, source);
+  return table;
+}
+
+std::optional<Version> TorchStableAbi::added(std::string_view name) const {
+  auto it = added_.find(name);
+  if (it == added_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& undefined, const TorchStableAbi& table,
+                                              const Version& abi) {
+  std::vector<Violation> out;
+  for (const std::string& symbol : undefined) {
+    const std::string_view name = without_version(symbol);
+    if (std::optional<Version> added = table.added(name)) {
+      if (*added > abi)
+        out.push_back({ViolationKind::TorchStableAbiNewer, std::string(name),
+                       "added to the Torch stable ABI in " + display(*added)});
+      continue;
+    }
+    std::optional<CxxName> cxx = cxx_name(symbol);
+    if (cxx && is_libtorch_cxx(*cxx))
+      out.push_back(
+          {ViolationKind::TorchCxxAbi, symbol, "libtorch C++ API, not the Torch stable ABI: " + cxx->readable});
+  }
+  return out;
+}
+
+// --- tvm-ffi -------------------------------------------------------------------
+
+std::vector<Violation> check_tvm_ffi(const std::vector<std::string>& undefined,
+                                     const std::vector<std::string>& exported, const std::vector<std::string>& needed) {
+  std::vector<Violation> out;
+  for (const std::string& symbol : undefined) {
+    const std::string_view name = without_version(symbol);
+    std::optional<CxxName> cxx = cxx_name(symbol);
+    if (!cxx) {
+      if (name.starts_with("aoti_torch_") || name.starts_with("torch_"))
+        out.push_back({ViolationKind::TvmFfi, symbol, "needs torch: " + std::string(name)});
+      continue;
+    }
+    if (cxx->in("tvm::ffi::"))
+      out.push_back(
+          {ViolationKind::TvmFfi, symbol,
+           "uses tvm-ffi's C++ ABI, which changes between tvm-ffi releases (use its TVMFFI* C API): " + cxx->readable});
+    else if (is_torch(*cxx))
+      out.push_back({ViolationKind::TvmFfi, symbol, "needs torch: " + cxx->readable});
+  }
+  for (const std::string& library : needed)
+    if (library.starts_with("libtorch") || library.starts_with("libc10"))
+      out.push_back({ViolationKind::TvmFfi, library, "needs torch: " + library});
+  // TVM_FFI_DLL_EXPORT_TYPED_FUNC(name, f) exports __tvm_ffi_<name>; tvm-ffi's
+  // own bookkeeping symbols start with "__tvm_ffi__".
+  constexpr std::string_view kExportPrefix = "__tvm_ffi_";
+  const bool exports_function = std::any_of(exported.begin(), exported.end(), [&](const std::string& e) {
+    return e.size() > kExportPrefix.size() && e.starts_with(kExportPrefix) && e[kExportPrefix.size()] != '_';
+  });
+  if (!exports_function)
+    out.push_back({ViolationKind::TvmFfi, "", "exports no tvm-ffi function (TVM_FFI_DLL_EXPORT_TYPED_FUNC)"});
   return out;
 }
 

@@ -15,6 +15,15 @@
 //              with "Py" or "_Py" that is not in the table is not abi3.
 //  macOS       the minimum macOS version recorded in LC_BUILD_VERSION must
 //              exist and be no newer than the requested one.
+//  Torch stable ABI
+//              a C shim function libtorch added in 2.10 or later must be no
+//              newer than the requested stable ABI version; libtorch's C++
+//              API (c10::, at::, torch:: outside torch::stable::) is not part
+//              of the stable ABI at all.
+//  tvm-ffi     a tvm-ffi kernel loads in any framework through tvm-ffi's C
+//              API: it may use libtvm_ffi only through TVMFFI* C functions
+//              (tvm-ffi's C++ ABI changes between its releases), needs no
+//              torch, and exports at least one __tvm_ffi_<name> function.
 #include <map>
 #include <optional>
 #include <set>
@@ -26,9 +35,10 @@
 
 namespace kb::abi {
 
-enum class ViolationKind { Manylinux, PythonAbiNewer, PythonAbi3, MacOs };
+enum class ViolationKind { Manylinux, PythonAbiNewer, PythonAbi3, MacOs, TorchStableAbiNewer, TorchCxxAbi, TvmFfi };
 
-// "manylinux", "python-abi-newer", "python-abi3", "macos" (the JSON spelling).
+// "manylinux", "python-abi-newer", "python-abi3", "macos",
+// "torch-stable-abi-newer", "torch-cxx-abi", "tvm-ffi" (the JSON spelling).
 std::string to_string(ViolationKind kind);
 
 struct Violation {
@@ -90,6 +100,22 @@ class PythonStableAbi {
   std::map<std::string, Version, std::less<>> added_;
 };
 
+class TorchStableAbi {
+ public:
+  // The embedded table abi/data/torch-stable-abi.txt (parsed once).
+  static const TorchStableAbi& builtin();
+  // "NAME ADDED" per line, '#' comments.
+  static TorchStableAbi parse(std::string_view text, const std::string& source);
+
+  // The torch version that added the shim function `name`; nullopt for names
+  // the table does not list (shims older than 2.10, and everything else).
+  std::optional<Version> added(std::string_view name) const;
+  size_t size() const { return added_.size(); }
+
+ private:
+  std::map<std::string, Version, std::less<>> added_;
+};
+
 // Violations of `policy` among `undefined` (names as in ObjectInfo).
 // Throws kb::Error naming the symbol when a governed version is not numeric
 // and not listed (e.g. "GLIBC_PRIVATE").
@@ -100,6 +126,19 @@ std::vector<Violation> check_manylinux(const std::vector<std::string>& undefined
 // version suffix ("@...") is ignored for the table lookup.
 std::vector<Violation> check_python_abi(const std::vector<std::string>& undefined,
                                         const PythonStableAbi& table, const Version& abi);
+
+// Torch stable ABI violations for stable ABI version `abi` (e.g. 2.11): shims
+// newer than `abi` (TorchStableAbiNewer, detail names the version) and
+// references to libtorch's C++ API (TorchCxxAbi, detail holds the demangled
+// name). torch::stable:: C++ names are header-only and accepted.
+std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& undefined,
+                                              const TorchStableAbi& table, const Version& abi);
+
+// tvm-ffi rules for an object with these undefined and exported symbols and
+// NEEDED libraries (kind TvmFfi; a missing export has an empty symbol).
+std::vector<Violation> check_tvm_ffi(const std::vector<std::string>& undefined,
+                                     const std::vector<std::string>& exported,
+                                     const std::vector<std::string>& needed);
 
 // `minos` is the object's minimum macOS version (nullopt: not recorded).
 std::vector<Violation> check_macos(const std::optional<Version>& minos, const Version& max);

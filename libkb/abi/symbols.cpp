@@ -4,9 +4,13 @@
 #include <LIEF/MachO.hpp>
 #include <LIEF/logging.hpp>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <fstream>
 #include <mutex>
@@ -108,6 +112,18 @@ ObjectInfo read_elf(const std::filesystem::path& file) {
     names.insert(std::move(name));
   }
   info.undefined.assign(names.begin(), names.end());
+  constexpr unsigned kStbGlobal = 1, kStbWeak = 2, kStbGnuUnique = 10;
+  constexpr unsigned kStvDefault = 0, kStvProtected = 3;
+  std::set<std::string> exported;
+  for (const LIEF::ELF::Symbol& s : binary->dynamic_symbols()) {
+    if (s.shndx() == kShnUndef || s.name().empty()) continue;
+    const auto binding = static_cast<unsigned>(s.binding());
+    const auto visibility = static_cast<unsigned>(s.visibility());
+    if ((binding == kStbGlobal || binding == kStbWeak || binding == kStbGnuUnique) &&
+        (visibility == kStvDefault || visibility == kStvProtected))
+      exported.insert(s.name());
+  }
+  info.exported.assign(exported.begin(), exported.end());
   for (const LIEF::ELF::SymbolVersionRequirement& requirement : binary->symbols_version_requirement())
     for (const LIEF::ELF::SymbolVersionAuxRequirement& aux : requirement.auxiliary_symbols())
       info.version_files[aux.name()] = requirement.name();
@@ -129,6 +145,9 @@ constexpr uint32_t kLcBuildVersion = 0x32;
 constexpr uint8_t kNStab = 0xe0;
 constexpr uint8_t kNType = 0x0e;
 constexpr uint8_t kNUndf = 0x00;
+constexpr uint8_t kNSect = 0x0e;
+constexpr uint8_t kNExt = 0x01;
+constexpr uint8_t kNPext = 0x10;  // private external: not exported from the image
 
 // minos of LC_BUILD_VERSION (struct build_version_command: cmd, cmdsize,
 // platform, minos, ...), encoded xxxx.yy.zz in nibbles.
@@ -149,7 +168,7 @@ ObjectInfo read_macho(const std::filesystem::path& file) {
   if (!fat || fat->size() == 0) throw Error(file.string() + ": cannot parse Mach-O file");
   ObjectInfo info;
   info.format = ObjectFormat::MachO;
-  std::set<std::string> names;
+  std::set<std::string> names, exported;
   bool minos_missing = false;
   // A universal binary is checked as the union of its slices: every slice
   // must load on the target, so the strictest facts count.
@@ -158,10 +177,13 @@ ObjectInfo read_macho(const std::filesystem::path& file) {
     info.arch += macho_arch(binary.header());
     for (const LIEF::MachO::Symbol& s : binary.symbols()) {
       if (s.origin() != LIEF::MachO::SYMBOL_ORIGINS::SYM_ORIGIN_LC_SYMTAB) continue;
-      if ((s.type() & kNStab) != 0 || (s.type() & kNType) != kNUndf) continue;
+      if ((s.type() & kNStab) != 0) continue;
+      const bool undefined = (s.type() & kNType) == kNUndf;
+      if (!undefined && ((s.type() & kNType) != kNSect || (s.type() & kNExt) == 0 || (s.type() & kNPext) != 0))
+        continue;
       std::string name = s.name();
       if (!name.empty() && name[0] == '_') name.erase(0, 1);
-      if (!name.empty()) names.insert(std::move(name));
+      if (!name.empty()) (undefined ? names : exported).insert(std::move(name));
     }
     std::optional<Version> minos = macos_min_version(binary);
     if (!minos) minos_missing = true;
@@ -169,6 +191,7 @@ ObjectInfo read_macho(const std::filesystem::path& file) {
   }
   if (minos_missing) info.macos_min.reset();
   info.undefined.assign(names.begin(), names.end());
+  info.exported.assign(exported.begin(), exported.end());
   return info;
 }
 
@@ -284,6 +307,15 @@ std::map<std::string, std::vector<SymbolDefinition>> read_symbol_definitions(con
                                                                       s.type() == LIEF::ELF::ELF_SYMBOL_TYPES::STT_GNU_IFUNC});
   }
   return out;
+}
+
+std::string demangle(std::string_view symbol) {
+  std::string name(symbol.substr(0, symbol.find('@')));
+  if (name.rfind("_Z", 0) != 0) return {};
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> text(::abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status),
+                                                   &std::free);
+  return status == 0 && text ? std::string(text.get()) : std::string();
 }
 
 std::string to_string(ObjectFormat format) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libkb/util/version.h"
@@ -26,6 +27,11 @@ struct ObjectInfo {
   // .symtab and .dynsym so stripping a library hides nothing. Mach-O: the
   // nlist name with its leading '_' removed.
   std::vector<std::string> undefined;
+  // Functions and data the object lets others bind to, sorted and unique: ELF
+  // .dynsym entries that are defined, global or weak, and visible (default or
+  // protected), without their version; Mach-O: defined external nlist names
+  // with the leading '_' removed.
+  std::vector<std::string> exported;
   // Mach-O only: minos of the first LC_BUILD_VERSION command, if any.
   std::optional<Version> macos_min;
   // ELF only: the library each required symbol version comes from
@@ -58,6 +64,11 @@ struct SymbolDefinition {
 std::map<std::string, std::vector<SymbolDefinition>> read_symbol_definitions(const std::filesystem::path& library);
 
 std::string to_string(ObjectFormat format);
+
+// The readable form of an Itanium-mangled C++ name ("_ZN3c104impl3fooEv" ->
+// "c10::impl::foo()"); a symbol version suffix ("@GLIBCXX_3.4") is dropped
+// first. "" for C names and for text that does not demangle.
+std::string demangle(std::string_view symbol);
 
 // Throws kb::Error naming the file when it cannot be read, is not an ELF or
 // Mach-O object ("unsupported file format: PE/COFF", ...), or fails to parse.

@@ -20,7 +20,12 @@ std::string describe(const std::string& policy, const std::string& python_abi, c
 
 }  // namespace
 
-std::string Verdict::describe() const { return abi::describe(policy, python_abi, macos); }
+std::string Verdict::describe() const {
+  std::string text = abi::describe(policy, python_abi, macos);
+  if (!torch_stable_abi.empty()) text += ", Torch stable ABI " + torch_stable_abi;
+  if (tvm_ffi) text += ", tvm-ffi ABI";
+  return text;
+}
 
 std::string describe_check(const CheckOptions& o) {
   return describe(o.manylinux, version_text(o.python_abi), version_text(o.macos));
@@ -49,6 +54,8 @@ void record_verdict(const VariantReport& report, const CheckOptions& options) {
                               {"portable", report.ok()},
                               {"problems", summarize_problems(report, options)},
                               {"fingerprint", objects_fingerprint(report.dir)}};
+  if (report.torch_stable_abi) j["torch_stable_abi"] = version_text(*report.torch_stable_abi);
+  if (report.tvm_ffi) j["tvm_ffi"] = true;
   write_file_atomic(verdict_path(report.dir), j.dump(2) + "\n");
 }
 
@@ -62,7 +69,8 @@ std::optional<Verdict> current_verdict(const fs::path& variant_dir) {
     Verdict v{j.at("variant").get<std::string>(),    j.at("policy").get<std::string>(),
               j.at("python_abi").get<std::string>(), j.at("macos").get<std::string>(),
               j.at("portable").get<bool>(),          j.at("problems").get<std::string>(),
-              j.at("fingerprint").get<std::string>()};
+              j.at("fingerprint").get<std::string>(), j.value("torch_stable_abi", std::string()),
+              j.value("tvm_ffi", false)};
     if (v.fingerprint != objects_fingerprint(variant_dir)) return std::nullopt;
     return v;
   } catch (const std::exception&) {

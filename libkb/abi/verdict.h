@@ -21,8 +21,10 @@ struct Verdict {
   bool portable = false;
   std::string problems;     // summarize_problems(); "" when portable
   std::string fingerprint;  // of the shared objects checked (objects_fingerprint)
+  std::string torch_stable_abi;  // "2.11" when checked against it, else ""
+  bool tvm_ffi = false;          // checked against the tvm-ffi rules
 
-  // "manylinux_2_28, abi3 3.9, macOS 15.0"
+  // "manylinux_2_28, abi3 3.9, macOS 15.0[, Torch stable ABI 2.11][, tvm-ffi ABI]"
   std::string describe() const;
 };
 

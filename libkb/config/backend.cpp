@@ -160,6 +160,11 @@ const KernelComponent* BuildConfig::rust_kernel_for(Backend b) const {
   return nullptr;
 }
 
+std::string BuildConfig::stable_abi_key_for(Backend b) const {
+  if (torch.stable_abi_all) return "[torch] stable-abi";
+  return "[torch.stable-abi] " + std::string(backend_name(b));
+}
+
 std::optional<Version> BuildConfig::stable_abi_for(Backend b) const {
   if (framework != Framework::Torch) return std::nullopt;
   if (torch.stable_abi_all) return torch.stable_abi_all;

@@ -176,6 +176,9 @@ struct BuildConfig {
   const KernelComponent* rust_kernel_for(Backend b) const;
   // Stable-ABI version that applies to backend `b`, if any.
   std::optional<Version> stable_abi_for(Backend b) const;
+  // The build.toml key that sets it, for messages: "[torch] stable-abi" or
+  // "[torch.stable-abi] cuda".
+  std::string stable_abi_key_for(Backend b) const;
   // general + backend kernel-depends (backend part for cuda, neuron, xpu).
   std::vector<KernelDependency> kernel_depends_for(Backend b) const;
   // general + backend python-depends names (backend part for cuda, tpu, xpu),

@@ -375,4 +375,18 @@ void check_kernels_minver(const metadata::Metadata& metadata, const std::string&
                                                kernels_api_version());
 }
 
+std::string runtime_user_agent(const std::string& caller, const std::string& own, const resolve::Environment& env,
+                               const std::vector<std::string>& extra) {
+  std::string off = to_lower(env_or_empty("HF_HUB_DISABLE_TELEMETRY"));
+  if (off == "1" || off == "on" || off == "yes" || off == "true") return own;
+  std::vector<std::string> parts;
+  if (!caller.empty()) parts.push_back(caller);
+  parts.push_back(own);
+  parts.push_back("backend/" + env.backend.str());
+  parts.push_back("platform/" + env.cpu + "-" + env.os);
+  parts.push_back("file_type/kernel");
+  parts.insert(parts.end(), extra.begin(), extra.end());
+  return join(parts, "; ");
+}
+
 }  // namespace kb::load

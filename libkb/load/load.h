@@ -183,6 +183,13 @@ Located locate_locked(const lock::KernelLock& entry, const Context& ctx,
 const lock::KernelLock* find_locked(const std::vector<lock::KernelLock>& locks,
                                     const config::KernelDependency& dependency);
 
+// The user agent of a C++ runtime's hub requests: the caller's part (when
+// not empty), `own` ("kb-runtime/0.1.0"), then what hub statistics use
+// (backend/<env backend>, platform/<cpu>-<os>, file_type/kernel, `extra`
+// such as "torch/2.14.1"); only `own` with HF_HUB_DISABLE_TELEMETRY.
+std::string runtime_user_agent(const std::string& caller, const std::string& own, const resolve::Environment& env,
+                               const std::vector<std::string>& extra);
+
 // Whether UNSTABLE_KERNELS_ALL_LATEST asks for the newest version of every
 // kernel ("1", "on", "yes", "true", any case).
 bool all_latest_requested();

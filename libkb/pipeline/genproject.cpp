@@ -1,5 +1,7 @@
 #include "libkb/pipeline/genproject.h"
 
+#include <algorithm>
+
 #include "libkb/events/fields.h"
 #include "libkb/pipeline/scratch.h"
 
@@ -17,11 +19,26 @@ namespace kb::pipeline {
 
 Plan plan_for_machine(const config::BuildConfig& config, const std::string& unique_id,
                       const std::vector<std::string>& pythons, const PlanFilter& filter) {
+  const bool tvm_ffi = config.framework == config::Framework::TvmFfi;
+  // A [tvm-ffi] kernel made only of Rust components has nothing kb compiles:
+  // its backends are planned as skipped, whatever interpreters there are.
+  if (tvm_ffi && std::none_of(config.kernels.begin(), config.kernels.end(), [](const auto& k) { return !k.rust; }))
+    return plan_variants(config, unique_id, {}, std::nullopt, filter);
   toolchain::DiscoveryOptions options =
-      toolchain::selection_options(std::vector<std::filesystem::path>(pythons.begin(), pythons.end()));
+      toolchain::selection_options(std::vector<std::filesystem::path>(pythons.begin(), pythons.end()),
+                                   tvm_ffi ? toolchain::Requirement::TvmFfi : toolchain::Requirement::Torch);
   toolchain::Discovery discovery = toolchain::discover_pythons(options);
   for (const auto& r : discovery.rejected)
-    if (r.source == "--python") throw Error("--python " + r.candidate.string() + ": " + r.reason);
+    if (r.source == "--python")
+      throw Error("--python " + r.candidate.string() + ": " + r.reason +
+                  (tvm_ffi ? " (a [tvm-ffi] kernel builds with an interpreter that has PyPI's apache-tvm-ffi)" : ""));
+  // A tvm-ffi kernel builds against the tvm-ffi an interpreter has; without
+  // one, no backend can be built, so say what was tried.
+  if (tvm_ffi && discovery.toolchains.empty())
+    throw Error("build.toml has a [tvm-ffi] section, but no Python interpreter found can import tvm_ffi "
+                "(PyPI package apache-tvm-ffi: `make tvm-ffi` creates " +
+                (toolchain::tvm_ffi_venv()).string() + "; or pass --python / KB_PYTHON). Tried:" +
+                (discovery.rejected.empty() ? std::string(" none") : discovery.explain_rejections()));
   return plan_variants(config, unique_id, discovery.toolchains, toolchain::discover_nvcc(), filter);
 }
 
@@ -45,9 +62,7 @@ void run_genproject(const GenprojectOptions& options, events::Writer& out, std::
   fs::path target_dir = options.target_dir.empty() ? scratch_project_dir(scratch) : fs::absolute(options.target_dir);
   std::string unique_id = options.unique_id ? *options.unique_id : git::unique_id(kernel_dir);
   auto provenance = metadata::build_provenance(kernel_dir);
-  // kb generates no project for [tvm-ffi] kernels (C++ or Rust): the plan
-  // reports each backend as skipped with the reason instead.
-  if (config.framework != config::Framework::TvmFfi) {
+  {
     auto files = project::render_project(config, unique_id, provenance);
     if (target_dir != kernel_dir) project::check_package_files(kernel_dir, files, {.force = options.force});
     auto written = project::write_project(target_dir, files, {.force = options.force});

@@ -1,6 +1,7 @@
 #include "libkb/pipeline/plan.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "libkb/project/project.h"
@@ -40,6 +41,65 @@ std::string missing_toolchain_reason(Backend backend, bool any_torch) {
   }
 }
 
+// Plans the variant of a tvm-ffi kernel for one backend: any interpreter with
+// tvm_ffi builds it (no torch involved); CUDA needs nvcc, whose release names
+// the variant. Returns the reasons when nothing can be planned.
+std::vector<std::string> plan_tvm_ffi_backend(const BuildConfig& config, Backend backend, const std::string& ops,
+                                              const std::vector<toolchain::PythonToolchain>& toolchains,
+                                              const std::optional<toolchain::Nvcc>& nvcc,
+                                              const std::function<bool(const std::string&)>& wanted_variant,
+                                              std::set<std::string>& seen, Plan& plan) {
+  if (!config.has_kernel_for(backend))
+    return {"build.toml has no [kernel.*] with backend = \"" + backend_str(backend) +
+            "\" (tvm-ffi kernels have no noarch variants)"};
+  if (backend != Backend::Cpu && backend != Backend::Cuda)
+    return {"kb builds tvm-ffi kernels for cpu and cuda, not " + backend_str(backend)};
+  if (toolchains.empty()) return {"no Python interpreter with tvm_ffi found"};
+  std::vector<std::string> reasons;
+  std::optional<toolchain::Nvcc> compiler;
+  if (backend == Backend::Cuda) {
+    if (!nvcc) return {"no CUDA compiler (nvcc) found; set CUDA_HOME or add nvcc to PATH"};
+    if (!within(nvcc->version, config.general.cuda_minver, config.general.cuda_maxver))
+      return {"CUDA " + nvcc->version.str() + " (" + nvcc->path.string() + ") is outside build.toml's bounds"};
+    compiler = nvcc;
+  }
+  for (const auto& t : toolchains) {
+    toolchain::VariantInputs inputs;
+    inputs.tvm_ffi = Version({t.tvm_ffi->version.major(), t.tvm_ffi->version.minor()});
+    if (compiler) inputs.cuda_toolkit = compiler->version;
+    std::string name;
+    try {
+      name = toolchain::variant_for_build(config, backend, t, inputs).str();
+    } catch (const Error& e) {
+      reasons.push_back(t.describe() + ": " + e.what());
+      continue;
+    }
+    if (seen.count(name)) continue;
+    if (!wanted_variant(name)) {
+      reasons.push_back(name + ": not selected by --variant");
+      continue;
+    }
+    seen.insert(name);
+    plan.planned.push_back({name, backend, false, ops, t, compiler});
+    return {};
+  }
+  return reasons;
+}
+
+// The interpreters a stable-ABI backend is built with: the newest torch
+// first, as one stable-ABI build serves every newer torch (builder spec 2.4
+// keeps the newest torch per compute version).
+std::vector<const toolchain::PythonToolchain*> in_build_order(
+    const std::vector<toolchain::PythonToolchain>& toolchains, bool newest_torch_first) {
+  std::vector<const toolchain::PythonToolchain*> out;
+  for (const auto& t : toolchains) out.push_back(&t);
+  if (newest_torch_first)
+    std::stable_sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+      return b->torch.version < a->torch.version;
+    });
+  return out;
+}
+
 }  // namespace
 
 Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
@@ -66,7 +126,8 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
       continue;
     }
     if (config.framework == Framework::TvmFfi) {
-      plan.skipped.push_back({backend, "tvm-ffi kernels are not supported by kb yet", ""});
+      auto reasons = plan_tvm_ffi_backend(config, backend, ops, toolchains, nvcc, wanted_variant, seen, plan);
+      if (!reasons.empty()) plan.skipped.push_back({backend, join(reasons, "; "), ""});
       continue;
     }
     if (!arch) {
@@ -77,7 +138,9 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
     }
     size_t planned_before = plan.planned.size();
     std::vector<std::string> reasons;
-    for (const auto& t : toolchains) {
+    const std::optional<Version> stable_abi = config.stable_abi_for(backend);
+    for (const toolchain::PythonToolchain* candidate : in_build_order(toolchains, stable_abi.has_value())) {
+      const toolchain::PythonToolchain& t = *candidate;
       // Any torch can build CPU kernels; GPU backends need the matching torch.
       if (backend != Backend::Cpu && t.native_backend() != backend) continue;
       toolchain::VariantInputs inputs;
@@ -99,9 +162,10 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
         reasons.push_back(name + ": torch " + torch_version.str() + " is outside build.toml's bounds");
         continue;
       }
-      if (auto abi = config.stable_abi_for(backend);
-          abi && Version({torch_version.major(), torch_version.minor()}) < *abi) {
-        reasons.push_back(name + ": torch " + torch_version.str() + " is older than stable ABI " + abi->str());
+      if (stable_abi && Version({torch_version.major(), torch_version.minor()}) < *stable_abi) {
+        reasons.push_back(name + ": build.toml's " + config.stable_abi_key_for(backend) + " = \"" +
+                          stable_abi->str() + "\" needs torch >= " + stable_abi->str() + ", but " + t.describe() +
+                          " has torch " + t.torch.version_raw);
         continue;
       }
       std::optional<toolchain::Nvcc> compiler;
@@ -154,7 +218,14 @@ events::Json planned_event(const PlannedVariant& v, const BuildConfig& config, c
   e["project_dir"] = project_dir;
   e["module"] = config.module_name();
   e["ops_name"] = v.ops_name;
-  if (v.toolchain) {
+  if (v.toolchain && config.framework == Framework::TvmFfi) {
+    const toolchain::TvmFfiFacts& tvm_ffi = *v.toolchain->tvm_ffi;
+    e["python"] = v.toolchain->python.string();
+    e["tvm_ffi_version"] = tvm_ffi.version_raw;
+    if (v.nvcc) e["cuda_version"] = v.nvcc->version.major_minor();
+    e["cmake_args"] = std::vector<std::string>{"-Dtvm_ffi_DIR=" + tvm_ffi.cmake_dir.string(),
+                                               "-DKB_TVM_FFI_VERSION=" + tvm_ffi.version_raw};
+  } else if (v.toolchain) {
     e["python"] = v.toolchain->python.string();
     e["torch_version"] = v.toolchain->torch.version_raw;
     if (v.toolchain->torch.cuda) e["cuda_version"] = *v.toolchain->torch.cuda;

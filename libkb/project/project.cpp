@@ -68,11 +68,72 @@ bool has_noarch_backend(const BuildConfig& config) {
   return false;
 }
 
+// The [kernel.*] components kb compiles (Rust ones are planned as skipped).
+std::string render_kernel_components(const BuildConfig& config) {
+  std::string out;
+  for (const auto& k : config.kernels) {
+    if (k.rust) continue;
+    out += "\n# [kernel." + k.name + "]\nkb_add_kernel_component(" + cmake_quote(k.name);
+    out += "\n  BACKEND " + std::string(config::backend_name(k.backend));
+    out += cmake_keyword_list("SOURCES", k.src);
+    out += cmake_keyword_list("INCLUDE", k.include);
+    out += cmake_keyword_list("CXX_FLAGS", k.cxx_flags);
+    out += cmake_keyword_list("CUDA_FLAGS", k.cuda_flags);
+    out += cmake_keyword_list("CUDA_CAPABILITIES", k.cuda_capabilities);
+    if (k.cuda_minver) out += "\n  CUDA_MINVER " + k.cuda_minver->str();
+    out += cmake_keyword_list("ROCM_ARCHS", k.rocm_archs);
+    out += cmake_keyword_list("HIP_FLAGS", k.hip_flags);
+    out += cmake_keyword_list("SYCL_FLAGS", k.sycl_flags);
+    out += ")\n";
+  }
+  return out;
+}
+
+// The binding sources of the framework table ([torch] or [tvm-ffi] src).
+std::string render_binding(const std::string& table, const std::vector<std::string>& src,
+                           const std::vector<std::string>& include, const std::vector<std::string>& cxx_flags) {
+  std::string out = "\n# [" + table + "] binding sources.\nkb_add_binding(";
+  out += cmake_keyword_list("SOURCES", src);
+  out += cmake_keyword_list("INCLUDE", include);
+  out += cmake_keyword_list("CXX_FLAGS", cxx_flags);
+  return out + ")\n";
+}
+
+std::string render_head(const BuildConfig& config, const std::string& unique_id) {
+  const bool tvm_ffi = config.framework == Framework::TvmFfi;
+  return render("CMakeLists.head.cmake", {{"MODULE", config.module_name()},
+                                          {"UNIQUE_ID", unique_id},
+                                          {"DATA_EXTENSIONS", cmake_list(data_extensions(config))},
+                                          {"FRAMEWORK_PACKAGE", tvm_ffi ? "tvm_ffi" : "torch"},
+                                          {"EXTENSION_DIR", config.extension_dir()}});
+}
+
+std::string render_cuda_bounds(const BuildConfig& config) {
+  if (!config.general.cuda_minver && !config.general.cuda_maxver) return "";
+  std::string out = "if(KB_BACKEND STREQUAL \"cuda\")\n";
+  out += "  string(REGEX MATCH \"^[0-9]+\\\\.[0-9]+\" KB_CUDA_MAJOR_MINOR \"${CMAKE_CUDA_COMPILER_VERSION}\")\n";
+  if (config.general.cuda_minver)
+    out += "  if(KB_CUDA_MAJOR_MINOR VERSION_LESS " + config.general.cuda_minver->str() +
+           ")\n    message(FATAL_ERROR \"CUDA version ${CMAKE_CUDA_COMPILER_VERSION} is too old\")\n  endif()\n";
+  if (config.general.cuda_maxver)
+    out += "  if(KB_CUDA_MAJOR_MINOR VERSION_GREATER " + config.general.cuda_maxver->str() +
+           ")\n    message(FATAL_ERROR \"CUDA version ${CMAKE_CUDA_COMPILER_VERSION} is too new\")\n  endif()\n";
+  return out + "endif()\n";
+}
+
+std::string render_tvm_ffi_cmakelists(const BuildConfig& config, const std::string& unique_id) {
+  const auto& t = config.tvm_ffi;
+  std::string out = render_head(config, unique_id) + "\n" + std::string(embedded_file("project/data/CMakeLists.tvm_ffi.cmake"));
+  out += render_cuda_bounds(config);
+  out += render_binding("tvm-ffi", t.src, t.include, t.cxx_flags);
+  out += render_kernel_components(config);
+  out += "\nkb_finish_tvm_ffi_library(" + config.module_name() + ")\n";
+  return out;
+}
+
 std::string render_cmakelists(const BuildConfig& config, const std::string& unique_id) {
   const auto& torch = config.torch;
-  std::string out = render("CMakeLists.preamble.cmake", {{"MODULE", config.module_name()},
-                                                         {"UNIQUE_ID", unique_id},
-                                                         {"DATA_EXTENSIONS", cmake_list(data_extensions(config))}});
+  std::string out = render_head(config, unique_id) + "\n" + std::string(embedded_file("project/data/CMakeLists.torch.cmake"));
 
   out += "\n# Version bounds from build.toml (compared on major.minor).\n";
   out += "string(REGEX MATCH \"^[0-9]+(\\\\.[0-9]+)?\" KB_TORCH_MAJOR_MINOR \"${KB_TORCH_VERSION}\")\n";
@@ -84,17 +145,7 @@ std::string render_cmakelists(const BuildConfig& config, const std::string& uniq
     out += "if(KB_TORCH_MAJOR_MINOR VERSION_GREATER " + torch.maxver->str() +
            ")\n  message(FATAL_ERROR \"Torch version ${KB_TORCH_VERSION} is too new (build.toml: maxver " +
            torch.maxver->str() + ")\")\nendif()\n";
-  if (config.general.cuda_minver || config.general.cuda_maxver) {
-    out += "if(KB_BACKEND STREQUAL \"cuda\")\n";
-    out += "  string(REGEX MATCH \"^[0-9]+\\\\.[0-9]+\" KB_CUDA_MAJOR_MINOR \"${CMAKE_CUDA_COMPILER_VERSION}\")\n";
-    if (config.general.cuda_minver)
-      out += "  if(KB_CUDA_MAJOR_MINOR VERSION_LESS " + config.general.cuda_minver->str() +
-             ")\n    message(FATAL_ERROR \"CUDA version ${CMAKE_CUDA_COMPILER_VERSION} is too old\")\n  endif()\n";
-    if (config.general.cuda_maxver)
-      out += "  if(KB_CUDA_MAJOR_MINOR VERSION_GREATER " + config.general.cuda_maxver->str() +
-             ")\n    message(FATAL_ERROR \"CUDA version ${CMAKE_CUDA_COMPILER_VERSION} is too new\")\n  endif()\n";
-    out += "endif()\n";
-  }
+  out += render_cuda_bounds(config);
 
   // Stable ABI: the backend being built may target a torch stable-ABI version.
   std::vector<std::string> stable_lines;
@@ -115,26 +166,8 @@ std::string render_cmakelists(const BuildConfig& config, const std::string& uniq
     out += "endif()\n";
   }
 
-  out += "\n# [torch] binding sources.\nkb_add_binding(";
-  out += cmake_keyword_list("SOURCES", torch.src);
-  out += cmake_keyword_list("INCLUDE", torch.include);
-  out += cmake_keyword_list("CXX_FLAGS", torch.cxx_flags);
-  out += ")\n";
-
-  for (const auto& k : config.kernels) {
-    out += "\n# [kernel." + k.name + "]\nkb_add_kernel_component(" + cmake_quote(k.name);
-    out += "\n  BACKEND " + std::string(config::backend_name(k.backend));
-    out += cmake_keyword_list("SOURCES", k.src);
-    out += cmake_keyword_list("INCLUDE", k.include);
-    out += cmake_keyword_list("CXX_FLAGS", k.cxx_flags);
-    out += cmake_keyword_list("CUDA_FLAGS", k.cuda_flags);
-    out += cmake_keyword_list("CUDA_CAPABILITIES", k.cuda_capabilities);
-    if (k.cuda_minver) out += "\n  CUDA_MINVER " + k.cuda_minver->str();
-    out += cmake_keyword_list("ROCM_ARCHS", k.rocm_archs);
-    out += cmake_keyword_list("HIP_FLAGS", k.hip_flags);
-    out += cmake_keyword_list("SYCL_FLAGS", k.sycl_flags);
-    out += ")\n";
-  }
+  out += render_binding("torch", torch.src, torch.include, torch.cxx_flags);
+  out += render_kernel_components(config);
   out += "\nkb_finish_extension(" + config.module_name() + ")\n";
   return out;
 }
@@ -185,10 +218,12 @@ std::vector<GeneratedFile> render_project(const BuildConfig& config, const std::
                                           const std::optional<metadata::Provenance>& provenance) {
   std::vector<GeneratedFile> files;
   const std::string module = config.module_name();
-  if (config.framework == Framework::TvmFfi)
-    throw Error("tvm-ffi kernels cannot be built by kb yet: [tvm-ffi] support is planned");
-
-  if (config.framework == Framework::Torch) {
+  if (config.framework == Framework::TvmFfi) {
+    files.push_back({"CMakeLists.txt", render_tvm_ffi_cmakelists(config, unique_id)});
+    files.push_back({"cmake/kb-kernel.cmake", std::string(embedded_file("project/data/kb-kernel.cmake"))});
+    files.push_back({"cmake/_ops.py.in", std::string(embedded_file("project/data/_ops_tvm_ffi.py.in"))});
+    files.push_back({"pyproject.toml", render_pyproject(config, false)});
+  } else if (config.framework == Framework::Torch) {
     files.push_back({"CMakeLists.txt", render_cmakelists(config, unique_id)});
     files.push_back({"cmake/kb-kernel.cmake", std::string(embedded_file("project/data/kb-kernel.cmake"))});
     files.push_back({"cmake/_ops.py.in", std::string(embedded_file("project/data/_ops_arch.py.in"))});

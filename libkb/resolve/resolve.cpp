@@ -126,6 +126,7 @@ std::optional<std::string> system_reason(const Variant& v, const Environment& en
 
 std::string Environment::describe() const {
   std::string out = torch ? "torch " + torch->str() : std::string("no torch");
+  if (tvm_ffi_only) out = "tvm-ffi " + optional_major_minor(tvm_ffi);
   if (cxx11_abi) out += *cxx11_abi ? ", cxx11" : ", cxx98";
   out += ", " + backend.str() + ", " + cpu + "-" + os;
   if (macos) out += ", macOS " + macos->str();
@@ -200,6 +201,8 @@ std::string noarch_backend_name(const variant::Compute& backend) {
 }
 
 std::optional<std::string> rejection_reason(const Variant& v, const Environment& env) {
+  if (env.tvm_ffi_only && v.kind() != Kind::TvmFfi)
+    return "not a tvm-ffi variant (a program without torch and Python loads only tvm-ffi variants)";
   const std::string system = noarch_backend_name(env.backend);
   if (v.kind() == Kind::Noarch) {
     if (v.noarch_framework() == variant::NoarchFramework::Mlx && !env.mlx)

@@ -41,8 +41,12 @@ struct Environment {
   // torch on a machine without a GPU): CPU variants are accepted too, ranked
   // after every variant of the backend itself. Never set under an override.
   bool cpu_fallback = false;
+  // A program that loads kernels through tvm-ffi's C ABI, without torch and
+  // without Python: only tvm-ffi variants hold what it can load.
+  bool tvm_ffi_only = false;
 
-  // "torch 2.14, cxx11, cu130, x86_64-linux" (for messages).
+  // "torch 2.14, cxx11, cu130, x86_64-linux" (for messages); "tvm-ffi 0.1,
+  // cpu, x86_64-linux" for a tvm-ffi program.
   std::string describe() const;
 };
 

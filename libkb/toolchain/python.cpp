@@ -1,4 +1,4 @@
-// Discovery of Python interpreters that can import torch.
+// Discovery of Python interpreters that can import torch (or tvm_ffi).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -75,6 +75,8 @@ std::vector<fs::path> watched_files(const fs::path& candidate, const nlohmann::j
   if (auto user_site = optional_string(facts, "user_site")) watched.push_back(*user_site);
   if (auto it = facts.find("torch"); it != facts.end() && it->is_object())
     if (auto version_file = optional_string(*it, "version_file")) watched.push_back(*version_file);
+  if (auto it = facts.find("tvm_ffi"); it != facts.end() && it->is_object())
+    if (auto package_dir = optional_string(*it, "package_dir")) watched.push_back(*package_dir);
   return watched;
 }
 
@@ -102,9 +104,68 @@ nlohmann::json run_probe(const fs::path& candidate, std::string_view probe) {
   }
 }
 
-// Builds the toolchain from probe facts; nullopt (with reason) without torch.
+// Reads the torch facts; false (with reason) when torch is missing or unreadable.
+bool read_torch_facts(const nlohmann::json& facts, TorchFacts& tf, std::string& reason) {
+  auto torch = facts.find("torch");
+  if (torch == facts.end() || !torch->is_object()) {
+    reason = "cannot import torch: " + string_or_empty(facts, "torch_error");
+    return false;
+  }
+  tf.version_raw = string_or_empty(*torch, "version");
+  try {
+    tf.version = leading_version(tf.version_raw);
+  } catch (const Error&) {
+    reason = "torch reports an unreadable version `" + tf.version_raw + "`";
+    return false;
+  }
+  tf.cxx11_abi = torch->value("cxx11_abi", false);
+  tf.cuda = optional_string(*torch, "cuda");
+  tf.hip = optional_string(*torch, "hip");
+  tf.xpu = optional_string(*torch, "xpu");
+  tf.mps_available = torch->value("mps_available", false);
+  tf.package_dir = string_or_empty(*torch, "package_dir");
+  std::error_code ec;
+  // Only paths that exist: Debian's torch reports a prefix path that does not.
+  fs::path prefix_path = string_or_empty(*torch, "cmake_prefix_path");
+  if (!prefix_path.empty() && fs::is_directory(prefix_path, ec)) tf.cmake_prefix_path = prefix_path;
+  fs::path cmake_dir = string_or_empty(*torch, "cmake_dir");
+  if (!cmake_dir.empty() && fs::exists(cmake_dir / "TorchConfig.cmake", ec)) tf.cmake_dir = cmake_dir;
+  return true;
+}
+
+// Reads the tvm-ffi facts; nullopt (with reason) when tvm_ffi is missing or unusable.
+std::optional<TvmFfiFacts> read_tvm_ffi_facts(const nlohmann::json& facts, std::string& reason) {
+  auto it = facts.find("tvm_ffi");
+  if (it == facts.end() || !it->is_object()) {
+    reason = "cannot import tvm_ffi: " + string_or_empty(facts, "tvm_ffi_error");
+    return std::nullopt;
+  }
+  TvmFfiFacts f;
+  f.version_raw = string_or_empty(*it, "version");
+  try {
+    f.version = leading_version(f.version_raw);
+  } catch (const Error&) {
+    reason = "tvm_ffi reports an unreadable version `" + f.version_raw + "`";
+    return std::nullopt;
+  }
+  f.package_dir = string_or_empty(*it, "package_dir");
+  f.include_dir = string_or_empty(*it, "include_dir");
+  f.dlpack_include_dir = string_or_empty(*it, "dlpack_include_dir");
+  f.cmake_dir = string_or_empty(*it, "cmake_dir");
+  f.library = string_or_empty(*it, "library");
+  std::error_code ec;
+  if (f.cmake_dir.empty() || !fs::exists(f.cmake_dir / "tvm_ffi-config.cmake", ec)) {
+    reason = "tvm_ffi " + f.version_raw + " has no CMake package (tvm_ffi-config.cmake) at `" +
+             f.cmake_dir.string() + "`";
+    return std::nullopt;
+  }
+  return f;
+}
+
+// Builds the toolchain from probe facts; nullopt (with reason) when the
+// interpreter lacks what `require` asks for.
 std::optional<PythonToolchain> toolchain_from_facts(const nlohmann::json& facts, const Candidate& candidate,
-                                                    std::string& reason) {
+                                                    Requirement require, std::string& reason) {
   PythonToolchain t;
   t.candidate = candidate.path;
   t.source = candidate.source;
@@ -119,31 +180,17 @@ std::optional<PythonToolchain> toolchain_from_facts(const nlohmann::json& facts,
   t.ext_suffix = string_or_empty(facts, "ext_suffix");
   t.gil_disabled = facts.value("gil_disabled", false);
 
-  auto torch = facts.find("torch");
-  if (torch == facts.end() || !torch->is_object()) {
-    reason = "cannot import torch: " + string_or_empty(facts, "torch_error");
+  std::string torch_reason, tvm_ffi_reason;
+  t.has_torch = read_torch_facts(facts, t.torch, torch_reason);
+  t.tvm_ffi = read_tvm_ffi_facts(facts, tvm_ffi_reason);
+  if (require == Requirement::Torch && !t.has_torch) {
+    reason = torch_reason;
     return std::nullopt;
   }
-  TorchFacts& tf = t.torch;
-  tf.version_raw = string_or_empty(*torch, "version");
-  try {
-    tf.version = leading_version(tf.version_raw);
-  } catch (const Error&) {
-    reason = "torch reports an unreadable version `" + tf.version_raw + "`";
+  if (require == Requirement::TvmFfi && !t.tvm_ffi) {
+    reason = tvm_ffi_reason;
     return std::nullopt;
   }
-  tf.cxx11_abi = torch->value("cxx11_abi", false);
-  tf.cuda = optional_string(*torch, "cuda");
-  tf.hip = optional_string(*torch, "hip");
-  tf.xpu = optional_string(*torch, "xpu");
-  tf.mps_available = torch->value("mps_available", false);
-  tf.package_dir = string_or_empty(*torch, "package_dir");
-  std::error_code ec;
-  // Only paths that exist: Debian's torch reports a prefix path that does not.
-  fs::path prefix_path = string_or_empty(*torch, "cmake_prefix_path");
-  if (!prefix_path.empty() && fs::is_directory(prefix_path, ec)) tf.cmake_prefix_path = prefix_path;
-  fs::path cmake_dir = string_or_empty(*torch, "cmake_dir");
-  if (!cmake_dir.empty() && fs::exists(cmake_dir / "TorchConfig.cmake", ec)) tf.cmake_dir = cmake_dir;
   return t;
 }
 
@@ -183,6 +230,9 @@ std::vector<Candidate> collect_candidates(const DiscoveryOptions& options, std::
     if (fs::exists("/usr/bin/python3", ec)) out.push_back({"/usr/bin/python3", "default"});
     fs::path venv_python = cuda_torch_venv() / "bin" / "python";
     if (fs::exists(venv_python, ec)) out.push_back({venv_python, "cuda-venv"});
+    fs::path tvm_ffi_python = tvm_ffi_venv() / "bin" / "python";
+    if (options.require == Requirement::TvmFfi && fs::exists(tvm_ffi_python, ec))
+      out.push_back({tvm_ffi_python, "tvm-ffi-venv"});
   }
   return out;
 }
@@ -193,7 +243,7 @@ struct ProbeOutcome {
 };
 
 ProbeOutcome probe_candidate(const Candidate& candidate, detail::FactsCache& cache, bool use_cache,
-                             int& probes_run) {
+                             Requirement require, int& probes_run) {
   const std::string_view probe = embedded_file("toolchain/data/probe.py");
   const nlohmann::json context = probe_context(probe);
   const std::string key = interpreter_identity(candidate.path).string();
@@ -214,7 +264,7 @@ ProbeOutcome probe_candidate(const Candidate& candidate, detail::FactsCache& cac
     }
     cache.store(kSection, key, watched_files(candidate.path, *facts), context, *facts);
   }
-  outcome.toolchain = toolchain_from_facts(*facts, candidate, outcome.reason);
+  outcome.toolchain = toolchain_from_facts(*facts, candidate, require, outcome.reason);
   if (outcome.toolchain) outcome.toolchain->from_cache = cached;
   return outcome;
 }
@@ -227,6 +277,8 @@ fs::path default_cache_file() {
 
 fs::path cuda_torch_venv() { return env_or("KB_CUDA_VENV", (home_dir() / ".cache" / "kb" / "cuda-torch-venv").string()); }
 
+fs::path tvm_ffi_venv() { return env_or("KB_TVM_FFI_VENV", (home_dir() / ".cache" / "kb" / "tvm-ffi-venv").string()); }
+
 Discovery discover_pythons(const DiscoveryOptions& options) {
   Discovery discovery;
   detail::FactsCache cache(options.cache_file.value_or(default_cache_file()));
@@ -235,7 +287,8 @@ Discovery discover_pythons(const DiscoveryOptions& options) {
 
   for (const Candidate& candidate : collect_candidates(options, discovery.rejected)) {
     if (!seen_identities.insert(interpreter_identity(candidate.path).string()).second) continue;
-    ProbeOutcome outcome = probe_candidate(candidate, cache, options.use_cache, discovery.probes_run);
+    ProbeOutcome outcome =
+        probe_candidate(candidate, cache, options.use_cache, options.require, discovery.probes_run);
     if (!outcome.toolchain) {
       discovery.rejected.push_back({candidate.path, candidate.source, outcome.reason});
       continue;
@@ -256,7 +309,7 @@ PythonToolchain probe_python(const fs::path& python, const DiscoveryOptions& opt
   auto found = locate(python.string());
   if (!found) throw Error("Python interpreter `" + python.string() + "` not found");
   int probes = 0;
-  ProbeOutcome outcome = probe_candidate({*found, "--python"}, cache, options.use_cache, probes);
+  ProbeOutcome outcome = probe_candidate({*found, "--python"}, cache, options.use_cache, options.require, probes);
   cache.save();
   if (!outcome.toolchain) throw Error("Python interpreter `" + python.string() + "`: " + outcome.reason);
   return std::move(*outcome.toolchain);
@@ -275,10 +328,12 @@ std::string PythonToolchain::cpu() const { return variant::normalize_cpu(machine
 std::string PythonToolchain::os() const { return variant::normalize_os(system); }
 
 std::string PythonToolchain::describe() const {
-  std::string backend(config::backend_name(native_backend()));
-  if (torch.cuda) backend += " " + *torch.cuda;
   std::string where = candidate.empty() || candidate == python ? python.string()
                                                                : candidate.string() + " -> " + python.string();
+  if (!has_torch)
+    return where + " (Python " + python_version + ", tvm-ffi " + (tvm_ffi ? tvm_ffi->version_raw : "none") + ")";
+  std::string backend(config::backend_name(native_backend()));
+  if (torch.cuda) backend += " " + *torch.cuda;
   return where + " (Python " + python_version + ", torch " + torch.version_raw + ", " + backend + ")";
 }
 
@@ -298,8 +353,9 @@ std::string Discovery::explain_rejections() const {
 
 bool kb_python_selects() { return !trim(env_or("KB_PYTHON", "")).empty(); }
 
-DiscoveryOptions selection_options(const std::vector<fs::path>& pythons) {
+DiscoveryOptions selection_options(const std::vector<fs::path>& pythons, Requirement require) {
   DiscoveryOptions options;
+  options.require = require;
   options.pythons = pythons;
   options.use_env = pythons.empty();
   options.use_path = options.use_defaults = pythons.empty() && !kb_python_selects();

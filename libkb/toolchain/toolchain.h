@@ -1,5 +1,6 @@
 #pragma once
-// Toolchain discovery: Python interpreters with torch, and nvcc.
+// Toolchain discovery: Python interpreters with torch (or with tvm-ffi, for
+// tvm-ffi kernels), and nvcc.
 //
 // Facts about an interpreter are read once by running an embedded probe
 // (toolchain/data/probe.py) and cached in
@@ -36,7 +37,25 @@ struct TorchFacts {
   fs::path cmake_dir;
 };
 
-// One Python interpreter that can import torch.
+// What `import tvm_ffi` in one interpreter reports (PyPI apache-tvm-ffi).
+struct TvmFfiFacts {
+  std::string version_raw;  // tvm_ffi.__version__: "0.1.15.post2"
+  Version version;          // leading_version(version_raw): 0.1.15
+  fs::path package_dir;     // .../site-packages/tvm_ffi
+  fs::path include_dir;     // tvm/ffi/*.h
+  fs::path dlpack_include_dir;
+  fs::path cmake_dir;       // tvm_ffi-config.cmake: pass it as tvm_ffi_DIR
+  fs::path library;         // libtvm_ffi.so, which every tvm-ffi kernel needs at run time
+};
+
+// What an interpreter must provide to be a toolchain.
+enum class Requirement {
+  Torch,   // torch extensions (arch and stable-ABI variants)
+  TvmFfi,  // tvm-ffi kernels: tvm_ffi importable; torch not needed
+};
+
+// One Python interpreter that can import torch (or tvm_ffi, when discovered
+// for tvm-ffi kernels).
 struct PythonToolchain {
   fs::path python;     // sys.executable: the path to run (a venv's bin/python stays unresolved)
   fs::path candidate;  // the path discovery found it under
@@ -49,7 +68,9 @@ struct PythonToolchain {
   std::string soabi;           // "cpython-311-x86_64-linux-gnu"
   std::string ext_suffix;      // ".cpython-311-x86_64-linux-gnu.so"
   bool gil_disabled = false;
-  TorchFacts torch;
+  TorchFacts torch;        // valid when has_torch
+  bool has_torch = true;
+  std::optional<TvmFfiFacts> tvm_ffi;  // set when tvm_ffi imports
   bool from_cache = false;  // facts came from the cache, Python was not run
 
   // Backend torch was built for, in the order of the generated CMake's GPU
@@ -60,7 +81,8 @@ struct PythonToolchain {
   // CPUs variant names cannot express.
   std::string cpu() const;
   std::string os() const;
-  // "python3 (/usr/bin/python3, Python 3.11.2, torch 1.13.0a0, cpu)".
+  // "python3 (/usr/bin/python3, Python 3.11.2, torch 1.13.0a0, cpu)"; an
+  // interpreter without torch names its tvm-ffi instead.
   std::string describe() const;
 };
 
@@ -76,6 +98,8 @@ struct DiscoveryOptions {
   bool use_env = true;       // KB_PYTHON (colon-separated)
   bool use_path = true;      // every python3 / python on PATH
   bool use_defaults = true;  // /usr/bin/python3 and the CUDA torch venv's bin/python
+                             // (Requirement::TvmFfi: also the tvm-ffi venv's)
+  Requirement require = Requirement::Torch;
   bool use_cache = true;     // false: always run the probe (the cache is still refreshed)
   std::optional<fs::path> cache_file;  // default: default_cache_file()
 };
@@ -102,7 +126,8 @@ Discovery discover_pythons(const DiscoveryOptions& options = {});
 // The options of a tool's interpreter choice: naming interpreters selects
 // them. `pythons` (--python) win over KB_PYTHON, which wins over discovery
 // (PATH, /usr/bin/python3, the CUDA torch venv).
-DiscoveryOptions selection_options(const std::vector<fs::path>& pythons);
+DiscoveryOptions selection_options(const std::vector<fs::path>& pythons,
+                                   Requirement require = Requirement::Torch);
 // True when KB_PYTHON names at least one interpreter.
 bool kb_python_selects();
 
@@ -114,6 +139,9 @@ PythonToolchain probe_python(const fs::path& python, const DiscoveryOptions& opt
 fs::path default_cache_file();
 // ${KB_CUDA_VENV:-$HOME/.cache/kb/cuda-torch-venv} (made by scripts/setup-cuda-torch.sh)
 fs::path cuda_torch_venv();
+
+// ${KB_TVM_FFI_VENV:-$HOME/.cache/kb/tvm-ffi-venv} (made by scripts/setup-tvm-ffi-venv.sh)
+fs::path tvm_ffi_venv();
 
 // nvcc and its CUDA release.
 struct Nvcc {

@@ -228,31 +228,14 @@ std::string LoadedKernel::variant_name() const { return variant ? variant->str()
 
 namespace {
 
-// The user agent of hub requests: the caller's part, then what hub
-// statistics use; only the runtime and its version with
-// HF_HUB_DISABLE_TELEMETRY.
-std::string user_agent(const std::string& caller, const resolve::Environment& env) {
-  std::string own = std::string("kb-runtime/") + KB_VERSION;
-  const char* off = std::getenv("HF_HUB_DISABLE_TELEMETRY");
-  std::string value = off ? to_lower(off) : "";
-  if (value == "1" || value == "on" || value == "yes" || value == "true") return own;
-  std::vector<std::string> parts;
-  if (!caller.empty()) parts.push_back(caller);
-  parts.push_back(own);
-  parts.push_back("backend/" + env.backend.str());
-  parts.push_back("platform/" + env.cpu + "-" + env.os);
-  parts.push_back("file_type/kernel");
-  parts.push_back("torch/" + libtorch_facts().version);
-  return join(parts, "; ");
-}
-
 load::Context load_context(const LoadOptions& options) {
   resolve::Environment detected = libtorch_environment();
   const resolve::Environment& env = options.environment ? *options.environment : detected;
   load::Context ctx = load::make_context(env, detected.backend.backend());
   ctx.backend = options.backend;
   if (options.local_files_only) ctx.local_files_only = *options.local_files_only;
-  ctx.user_agent = user_agent(options.user_agent, env);
+  ctx.user_agent = load::runtime_user_agent(options.user_agent, std::string("kb-runtime/") + KB_VERSION, env,
+                                           {"torch/" + libtorch_facts().version});
   ctx.check_arch = options.check_arch;
   load::DeviceArch device;
   if (options.cuda_capability)

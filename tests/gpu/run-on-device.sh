@@ -27,6 +27,9 @@
 #   cpp-local     relu_cuda_app loads the build (load_local_kernel), CUDA tensors
 #   cpp-hub       relu_cuda_app through kb::runtime::get_kernel from the local hub
 #   cpp-app-cpu   examples/cpp-app on the cpu variant (CPU tensors)
+#   stable-abi    `kb build` of tests/fixtures/kernels/relu-stable-abi for this
+#                 torch (>= 2.11, else SKIP) -> torch-stable-abi211-cuNNN, loaded
+#                 and run on CUDA tensors (tests/gpu/check_stable_abi_gpu.py)
 #
 # Environment:
 #   PY                interpreter with torch (default python3)
@@ -407,6 +410,24 @@ EOF
       result PASS cpp-app-cpu "$CPU_VARIANT on CPU tensors"
     else
       result FAIL cpp-app-cpu "exit $?"
+    fi
+  fi
+
+  # ------------------------------------------------------------ stable-abi
+  section stable-abi
+  if needs stable-abi core-build; then
+    # torchXY-cxx11-cuNNN-<cpu>-linux -> torch-stable-abi211-cuNNN-<cpu>-linux
+    local SW=$WORK/relu-stable-abi stable_variant="torch-stable-abi211-${CUDA_VARIANT#*-cxx11-}"
+    if ! "$PY" -c 'import sys, torch; sys.exit(0 if tuple(map(int, torch.__version__.split("+")[0].split(".")[:2])) >= (2, 11) else 1)'; then
+      result SKIP stable-abi "torch is older than the stable ABI 2.11"
+    else
+      cp -r "$REPO/tests/fixtures/kernels/relu-stable-abi" "$SW"
+      if timeout 600 "$KB" build "$SW" --python "$PY" --backend cuda -j "$JOBS"; then
+        timeout 180 "$PY" "$REPO/tests/gpu/check_stable_abi_gpu.py" "$SW" "$stable_variant"
+        gpu_status stable-abi $? "$stable_variant on CUDA tensors"
+      else
+        result FAIL stable-abi "kb build of relu-stable-abi failed"
+      fi
     fi
   fi
 

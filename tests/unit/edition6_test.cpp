@@ -323,7 +323,8 @@ TEST(Edition6, RustKernelsArePlannedAsSkipped) {
   EXPECT_EQ(plan.skipped[0].reason,
             "kernel \"cpu_kernel\" is written in Rust (language = \"rust-cpu\"), which kb cannot build yet");
   EXPECT_EQ(plan.skipped[1].backend, Backend::Cuda);
-  EXPECT_EQ(plan.skipped[1].reason, "tvm-ffi kernels are not supported by kb yet");
+  EXPECT_EQ(plan.skipped[1].reason,
+            "build.toml has no [kernel.*] with backend = \"cuda\" (tvm-ffi kernels have no noarch variants)");
 }
 
 // ------------------------------------------------ kernel-depends in build.toml

@@ -236,3 +236,20 @@ TEST_F(LoadTest, BuildsWhoseArchsCannotRunOnTheDeviceAreRefusedUnlessTheCheckIsO
   };
   EXPECT_NO_THROW(load::locate_local(tmp_.path() / "kernel", ctx));
 }
+
+namespace {
+
+TEST(RuntimeUserAgent, NamesTheCallerTheRuntimeAndTheEnvironmentUnlessTelemetryIsOff) {
+  resolve::Environment env = resolve::make_environment("x86_64", "Linux", std::nullopt);
+  ScopedEnv telemetry("HF_HUB_DISABLE_TELEMETRY", std::nullopt);
+  EXPECT_EQ(load::runtime_user_agent("app/2", "kb-runtime-tvm-ffi/0.1.0", env, {"tvm-ffi/0.1.15"}),
+            "app/2; kb-runtime-tvm-ffi/0.1.0; backend/cpu; platform/x86_64-linux; file_type/kernel; tvm-ffi/0.1.15");
+  EXPECT_EQ(load::runtime_user_agent("", "kb-runtime/0.1.0", env, {}),
+            "kb-runtime/0.1.0; backend/cpu; platform/x86_64-linux; file_type/kernel");
+  for (const char* off : {"1", "ON", "yes", "True"}) {
+    ScopedEnv disabled("HF_HUB_DISABLE_TELEMETRY", off);
+    EXPECT_EQ(load::runtime_user_agent("app/2", "kb-runtime/0.1.0", env, {"torch/2.14.1"}), "kb-runtime/0.1.0");
+  }
+}
+
+}  // namespace

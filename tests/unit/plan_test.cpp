@@ -154,6 +154,80 @@ TEST(Plan, StableAbiNamesAndBounds) {
   EXPECT_EQ(names(plan), std::vector<std::string>{"torch-stable-abi211-cpu-x86_64-linux"});
 }
 
+TEST(Plan, StableAbiBuildsWithTheNewestTorch) {
+  // One stable-ABI build serves every newer torch: the newest one builds it,
+  // whatever the discovery order.
+  auto config = relu_config({Backend::Cpu});
+  config.torch.stable_abi_all = Version::parse("2.11");
+  auto plan = pipeline::plan_variants(
+      config, "id", {torch_toolchain("2.11.0"), torch_toolchain("2.14.1"), torch_toolchain("2.12.0")}, std::nullopt);
+  ASSERT_EQ(names(plan), std::vector<std::string>{"torch-stable-abi211-cpu-x86_64-linux"});
+  EXPECT_EQ(plan.planned[0].toolchain->torch.version_raw, "2.14.1");
+}
+
+TEST(Plan, StableAbiNewerThanEveryTorchNamesTheKeyAndTheVersions) {
+  auto config = relu_config({Backend::Cpu, Backend::Cuda});
+  config.torch.stable_abi_per_backend[Backend::Cpu] = Version::parse("2.11");
+  auto plan = pipeline::plan_variants(config, "id", {torch_toolchain("1.13.0a0")}, std::nullopt);
+  EXPECT_TRUE(plan.planned.empty());
+  ASSERT_TRUE(skipped(plan, Backend::Cpu));
+  const std::string& reason = skipped(plan, Backend::Cpu)->reason;
+  EXPECT_NE(reason.find("[torch.stable-abi] cpu = \"2.11\" needs torch >= 2.11"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("has torch 1.13.0a0"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("/opt/python-1.13.0a0/bin/python3"), std::string::npos) << reason;
+}
+
+toolchain::PythonToolchain tvm_ffi_toolchain(const std::string& version) {
+  toolchain::PythonToolchain t;
+  t.python = "/opt/tvm-ffi/bin/python3";
+  t.machine = "x86_64";
+  t.system = "Linux";
+  t.has_torch = false;
+  t.tvm_ffi = toolchain::TvmFfiFacts{};
+  t.tvm_ffi->version_raw = version;
+  t.tvm_ffi->version = leading_version(version);
+  t.tvm_ffi->cmake_dir = "/opt/tvm-ffi/share/cmake/tvm_ffi";
+  return t;
+}
+
+config::BuildConfig tvm_ffi_config(std::vector<Backend> backends) {
+  config::BuildConfig c = relu_config(backends);
+  c.framework = config::Framework::TvmFfi;
+  c.torch = {};
+  c.tvm_ffi.src = {"tvm-ffi-ext/binding.cpp"};
+  for (auto& k : c.kernels) k.depends = {};
+  return c;
+}
+
+TEST(Plan, TvmFfiVariantsAreNamedByTvmFfiAndTheCudaCompiler) {
+  auto config = tvm_ffi_config({Backend::Cpu, Backend::Cuda});
+  auto plan = pipeline::plan_variants(config, "abc1234", {tvm_ffi_toolchain("0.1.15.post2")}, kNvcc13);
+  EXPECT_EQ(names(plan),
+            (std::vector<std::string>{"tvm-ffi01-cpu-x86_64-linux", "tvm-ffi01-cu130-x86_64-linux"}));
+  EXPECT_TRUE(plan.skipped.empty());
+  ASSERT_TRUE(plan.planned[1].nvcc);
+  EXPECT_EQ(plan.planned[1].ops_name, "_relu_cuda_abc1234");
+  // The compile request: the interpreter and tvm-ffi's CMake package, no torch.
+  auto e = pipeline::planned_event(plan.planned[1], config, "/k/relu", "/s/project");
+  EXPECT_EQ(e["python"], "/opt/tvm-ffi/bin/python3");
+  EXPECT_EQ(e["tvm_ffi_version"], "0.1.15.post2");
+  EXPECT_EQ(e["cuda_version"], "13.0");
+  EXPECT_FALSE(e.contains("torch_version"));
+  EXPECT_EQ(e["cmake_args"][0], "-Dtvm_ffi_DIR=/opt/tvm-ffi/share/cmake/tvm_ffi");
+}
+
+TEST(Plan, TvmFfiBackendsThatCannotBeBuiltSaySo) {
+  auto config = tvm_ffi_config({Backend::Cpu, Backend::Cuda, Backend::Rocm});
+  config.general.backends.push_back(Backend::Metal);  // listed, but no [kernel.*] for it
+  auto plan = pipeline::plan_variants(config, "id", {tvm_ffi_toolchain("0.1.15")}, std::nullopt);
+  EXPECT_EQ(names(plan), std::vector<std::string>{"tvm-ffi01-cpu-x86_64-linux"});
+  EXPECT_NE(skipped(plan, Backend::Cuda)->reason.find("no CUDA compiler (nvcc)"), std::string::npos);
+  EXPECT_EQ(skipped(plan, Backend::Rocm)->reason, "kb builds tvm-ffi kernels for cpu and cuda, not rocm");
+  EXPECT_NE(skipped(plan, Backend::Metal)->reason.find("no [kernel.*] with backend = \"metal\""), std::string::npos);
+  auto none = pipeline::plan_variants(config, "id", {}, std::nullopt);
+  EXPECT_EQ(skipped(none, Backend::Cpu)->reason, "no Python interpreter with tvm_ffi found");
+}
+
 TEST(Plan, FiltersByVariantAndBackend) {
   auto config = relu_config({Backend::Cpu, Backend::Cuda});
   std::vector<toolchain::PythonToolchain> tcs = {torch_toolchain("1.13.0a0"), torch_toolchain("2.11.0", "13.0")};

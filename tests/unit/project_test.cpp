@@ -208,19 +208,36 @@ TEST(ProjectFiles, TorchNoarchFileSetHasNoCMakeProject) {
   EXPECT_EQ(generated, paths_of(files));
 }
 
-TEST(ProjectFiles, TvmFfiIsRejectedWithAnExplanation) {
+TEST(ProjectFiles, TvmFfiProjectBuildsAPlainLibraryWithoutTorch) {
   auto config = parse(R"([general]
-name = "tvm"
+name = "relu-tvm"
 version = 1
 edition = 5
 license = "MIT"
-backends = ["cpu"]
+backends = ["cpu", "cuda"]
 
 [tvm-ffi]
 src = ["tvm-ffi-ext/b.cpp"]
+include = ["inc"]
+
+[kernel.relu_cpu]
+backend = "cpu"
+depends = []
+src = ["relu_cpu/relu.cpp"]
 )");
-  std::string m = error_of([&] { render_project(config, "abc1234", std::nullopt); });
-  EXPECT_TRUE(contains(m, "tvm-ffi")) << m;
+  auto files = render_project(config, "abc1234", std::nullopt);
+  EXPECT_EQ(paths_of(files),
+            with_metadata({"CMakeLists.txt", "cmake/kb-kernel.cmake", "cmake/_ops.py.in", "pyproject.toml"}));
+  const std::string& cmake = content_of(files, "CMakeLists.txt");
+  EXPECT_TRUE(contains(cmake, "find_package(tvm_ffi CONFIG REQUIRED)")) << cmake;
+  EXPECT_FALSE(contains(cmake, "find_package(Torch")) << cmake;
+  EXPECT_TRUE(contains(cmake, "kb_add_binding(\n  SOURCES \"tvm-ffi-ext/b.cpp\"\n  INCLUDE \"inc\")")) << cmake;
+  EXPECT_TRUE(contains(cmake, "kb_add_kernel_component(\"relu_cpu\"")) << cmake;
+  EXPECT_TRUE(contains(cmake, "kb_finish_tvm_ffi_library(relu_tvm)")) << cmake;
+  EXPECT_TRUE(contains(content_of(files, "cmake/_ops.py.in"), "tvm_ffi.load_module")) << content_of(files, "cmake/_ops.py.in");
+  EXPECT_TRUE(contains(content_of(files, "pyproject.toml"), "apache-tvm-ffi"));
+  const std::string& kernel_cmake = content_of(files, "cmake/kb-kernel.cmake");
+  EXPECT_TRUE(contains(kernel_cmake, "kb_install_variant(tvm-ffi-ext ${module})")) << kernel_cmake;
 }
 
 TEST(ProjectFiles, EveryTextFileStartsWithTheGeneratedMarker) {
@@ -566,7 +583,8 @@ TEST(ProjectKernelDir, CMakeReadsUserFilesFromTheKernelDirAndGeneratedOnesFromTh
   // Plain cmake on a project written in place builds the kernel it sits in.
   EXPECT_TRUE(contains(cmake, "set(KB_KERNEL_DIR \"${CMAKE_SOURCE_DIR}\" CACHE PATH")) << cmake;
   const std::string& kernel_cmake = content_of(files, "cmake/kb-kernel.cmake");
-  EXPECT_TRUE(contains(kernel_cmake, "install(DIRECTORY \"${KB_KERNEL_DIR}/torch-ext/${module}/\"")) << kernel_cmake;
+  EXPECT_TRUE(contains(kernel_cmake, "install(DIRECTORY \"${KB_KERNEL_DIR}/${package_root}/${module}/\"")) << kernel_cmake;
+  EXPECT_TRUE(contains(kernel_cmake, "kb_install_variant(torch-ext ${module})")) << kernel_cmake;
   // The kernel's headers come before the generated registration.h.
   EXPECT_TRUE(contains(kernel_cmake, "${KB_KERNEL_DIR}\n    ${KB_KERNEL_DIR}/torch-ext ${CMAKE_SOURCE_DIR}/torch-ext"))
       << kernel_cmake;

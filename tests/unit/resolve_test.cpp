@@ -442,6 +442,30 @@ TEST(ResolveTrace, OrderDoesNotDependOnInputOrder) {
             resolve::render_trace(resolve::resolve(variants(b), env).trace));
 }
 
+TEST(ResolveTvmFfiProgram, OnlyTvmFfiVariantsOfItsVersionAreAccepted) {
+  // A program without torch and Python: no torch, noarch or SDK variant can
+  // load in it, even those a torch-less Python would accept.
+  Environment env = resolve::make_environment("x86_64", "Linux", std::nullopt);
+  env.tvm_ffi = Version::parse("0.1");
+  env.tvm_ffi_only = true;
+  const std::string not_tvm_ffi = "not a tvm-ffi variant (a program without torch and Python loads only tvm-ffi variants)";
+  EXPECT_EQ(reason("torch-universal", env), not_tvm_ffi);
+  EXPECT_EQ(reason("torch-cpu", env), not_tvm_ffi);
+  EXPECT_EQ(reason("torch210-cxx11-cpu-x86_64-linux", env), not_tvm_ffi);
+  EXPECT_EQ(reason("tvm-ffi01-cpu-x86_64-linux", env), "<accepted>");
+  EXPECT_EQ(reason("tvm-ffi-0.1-cpu-cpython-3.9-abi3-x86_64-linux", env), "<accepted>");
+  EXPECT_EQ(reason("tvm-ffi02-cpu-x86_64-linux", env),
+            "tvm-ffi version (0.2) does not match environment tvm-ffi version (0.1)");
+  EXPECT_EQ(reason("tvm-ffi01-cu128-x86_64-linux", env), "backend (cu128) does not match selected backend (cpu)");
+  EXPECT_EQ(best(env, {"torch-universal", "tvm-ffi02-cpu-x86_64-linux", "tvm-ffi01-cpu-x86_64-linux"}),
+            "tvm-ffi01-cpu-x86_64-linux");
+  EXPECT_EQ(best(env, {"torch-universal", "tvm-ffi02-cpu-x86_64-linux"}), "<none>");
+  EXPECT_EQ(env.describe(), "tvm-ffi 0.1, cpu, x86_64-linux");
+  // Without the flag (a torch-less Python), noarch variants stay loadable.
+  env.tvm_ffi_only = false;
+  EXPECT_EQ(reason("torch-universal", env), "<accepted>");
+}
+
 TEST(ResolveLocal, AcceptsRepoRootBuildDirAndVariantDir) {
   TempDirGuard tmp(make_temp_dir(fs::temp_directory_path(), "kb-resolve"));
   fs::path root = tmp.path() / "relu";

@@ -1,6 +1,7 @@
 // kb-checkabi: checks that built kernels load on other machines: ELF shared
 // objects against a manylinux policy, Mach-O ones against a minimum macOS,
-// and both against the Python stable ABI.
+// and both against the Python stable ABI; Torch stable ABI and tvm-ffi
+// variants also against those ABIs.
 //   kb-genproject . | kb-compile | kb-checkabi | kb-metadata
 //   kb-checkabi [--json] PATH...
 #include <CLI/CLI.hpp>
@@ -25,6 +26,14 @@ constexpr const char* kDescription =
     "nothing) must use only the symbol versions the manylinux policy allows (ELF), the\n"
     "minimum macOS version must not exceed --macos (Mach-O), and Python C API symbols\n"
     "must belong to the stable ABI (abi3) of --python-abi or older.\n"
+    "\n"
+    "Torch stable ABI variants (torch-stable-abi<MM>-..., e.g. torch-stable-abi211-cpu-\n"
+    "x86_64-linux) are also checked against the Torch stable ABI of their version: C shim\n"
+    "functions must be no newer than it and libtorch's C++ API (c10::, at::, torch::\n"
+    "outside torch::stable::) must not be used. --torch-stable-abi sets the version for\n"
+    "every object instead. tvm-ffi variants (tvm-ffi<MM>-...) must use libtvm_ffi only\n"
+    "through its TVMFFI* C API, need no torch, and export at least one function\n"
+    "(__tvm_ffi_<name>); --tvm-ffi applies these rules to every object.\n"
     "\n"
     "Each PATH is a kernel directory (variants found in PATH/result, PATH/build or PATH),\n"
     "a variant directory (it holds metadata.json) or a single shared object; default: .\n"
@@ -159,6 +168,12 @@ int main(int argc, char** argv) {
   app.add_option("--macos", macos, "Newest minimum macOS version allowed for Mach-O files")
       ->check(version_validator())
       ->capture_default_str();
+  std::string torch_stable_abi;
+  app.add_option("--torch-stable-abi", torch_stable_abi,
+                 "Torch stable ABI version every object must keep to (default: a torch-stable-abi variant's own)")
+      ->check(version_validator());
+  app.add_flag("--tvm-ffi", s.options.tvm_ffi,
+               "Apply the tvm-ffi ABI rules to every object, not only to tvm-ffi variants");
   app.add_flag("--warn-only", s.warn_only, "Report problems but exit 0 (stream mode: warnings, not errors)");
   app.add_flag("--json", s.json, "Standalone: write abi-checked/finished events to stdout, the report to stderr");
   kb::tools::ToolRun run("kb-checkabi");
@@ -166,6 +181,7 @@ int main(int argc, char** argv) {
     s.manylinux_given = manylinux->count() > 0;
     s.options.python_abi = kb::Version::parse(python_abi);
     s.options.macos = kb::Version::parse(macos);
+    if (!torch_stable_abi.empty()) s.options.torch_stable_abi = kb::Version::parse(torch_stable_abi);
     if (paths.empty() && ev::stdin_is_stream()) return run_stream(run.begin_stream(), s);
     if (paths.empty()) paths.push_back(".");
     if (s.json) run.begin_stream();

@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
       "kernel directory's path>. The kernel directory itself only gets build/.");
   app.add_option(
          "--python", options.pythons,
-         "Build only for this interpreter with torch (repeatable; default: KB_PYTHON, else every one discovered)")
+         "Build only for this interpreter with torch, or with tvm_ffi for a [tvm-ffi] kernel (repeatable; default: "
+         "KB_PYTHON, else every one discovered)")
       ->allow_extra_args(false);
   app.add_option("--variant", options.filter.variants, "Plan only this variant (repeatable)")->allow_extra_args(false);
   app.add_option("--backend", backends, "Plan only this backend (repeatable)")->allow_extra_args(false);

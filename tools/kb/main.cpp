@@ -51,7 +51,8 @@ Building
                          and CMake build trees of kb build, outside the kernel tree
                          (${KB_SCRATCH_DIR:-${XDG_CACHE_HOME:-~/.cache}/kb/scratch}/<name>-<hash>)
 Checking
-  check-abi [DIR]        manylinux / Python ABI compliance of built variants
+  check-abi [DIR]        manylinux, Python, Torch stable and tvm-ffi ABI compliance
+                         of built variants
   check-builds [DIR]     validate every build/<variant>/metadata.json
   hash [DIR]             finalize metadata.json (digest, provenance) of built variants
 Publishing
@@ -82,7 +83,8 @@ kb build options
                          portable; kb upload refuses it without --allow-nonportable)
   --strict               fail on ABI violations (non-portable variants)
   --python PATH          build only for this interpreter (repeatable;
-                         default: KB_PYTHON, else every one with torch found)
+                         default: KB_PYTHON, else every one with torch found;
+                         [tvm-ffi] kernels: with tvm_ffi, e.g. the tvm-ffi venv)
   --variant NAME         build only this variant (repeatable)
   --backend NAME         build only this backend (repeatable)
   --unique-id ID         op namespace suffix instead of the git tree id

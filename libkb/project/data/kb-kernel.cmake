@@ -227,7 +227,8 @@ endfunction()
 
 # Portable targets (KB_TARGET = a manylinux policy) link through kb-link,
 # which keeps libstdc++ private and binds only symbol versions the policy
-# allows; torch's own libraries (and what they load) may be needed.
+# allows; the framework's own libraries (torch's or libtvm_ffi, and what they
+# load) may be needed.
 function(kb_portable_link target)
   if(NOT KB_TARGET OR KB_TARGET STREQUAL "native")
     return()
@@ -236,7 +237,7 @@ function(kb_portable_link target)
     message(FATAL_ERROR "KB_TARGET=${KB_TARGET} needs KB_LINK (the kb-link program): build with kb build")
   endif()
   set(launcher "${KB_LINK}" --policy "${KB_TARGET}")
-  foreach(lib IN LISTS TORCH_LIBRARY TORCH_LIBRARIES)
+  foreach(lib IN LISTS ARGN)
     if(IS_ABSOLUTE "${lib}" AND EXISTS "${lib}")
       list(APPEND launcher --provided "${lib}")
     endif()
@@ -272,8 +273,39 @@ function(kb_finish_extension module)
     $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fno-gnu-unique>)
   target_link_libraries(${KB_OPS_NAME} PRIVATE torch ${KB_BACKEND_LIBRARIES})
-  kb_portable_link(${KB_OPS_NAME})
+  kb_portable_link(${KB_OPS_NAME} ${TORCH_LIBRARY} ${TORCH_LIBRARIES})
+  kb_install_variant(torch-ext ${module})
+endfunction()
 
+# Creates the tvm-ffi library target and its install rules: a plain shared
+# library <OPS_NAME>.so (no Python module suffix) exporting the kernel's
+# functions through tvm-ffi's C ABI, beside the package files of
+# tvm-ffi-ext/<module>, _ops.py and metadata.json.
+function(kb_finish_tvm_ffi_library module)
+  get_property(sources GLOBAL PROPERTY KB_EXTENSION_SOURCES)
+  if(NOT sources)
+    message(FATAL_ERROR "No sources to compile for backend ${KB_BACKEND}")
+  endif()
+  add_library(${KB_OPS_NAME} SHARED ${sources})
+  # Only the exported functions (TVM_FFI_DLL_EXPORT_TYPED_FUNC) are visible.
+  set_target_properties(${KB_OPS_NAME} PROPERTIES PREFIX "" SUFFIX ".so"
+    CXX_STANDARD ${KB_CXX_STANDARD} CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF
+    CXX_VISIBILITY_PRESET hidden CUDA_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  if(KB_BACKEND STREQUAL "cuda")
+    set_target_properties(${KB_OPS_NAME} PROPERTIES CUDA_STANDARD ${KB_CXX_STANDARD}
+      CUDA_STANDARD_REQUIRED ON CUDA_EXTENSIONS OFF CUDA_ARCHITECTURES OFF)
+  endif()
+  target_include_directories(${KB_OPS_NAME} PRIVATE ${KB_KERNEL_DIR} ${KB_KERNEL_DIR}/tvm-ffi-ext)
+  target_compile_definitions(${KB_OPS_NAME} PRIVATE TVM_FFI_EXTENSION_NAME=${KB_OPS_NAME} ${KB_BACKEND_DEFINES})
+  target_link_libraries(${KB_OPS_NAME} PRIVATE tvm_ffi::header tvm_ffi::shared ${KB_BACKEND_LIBRARIES})
+  kb_portable_link(${KB_OPS_NAME} ${tvm_ffi_LIB_FILES})
+  kb_install_variant(tvm-ffi-ext ${module})
+endfunction()
+
+# Install rules shared by both frameworks: the library, the generated
+# _ops.py and metadata.json (backend.archs = the GPU architectures compiled),
+# and the package files of <package_root>/<module>.
+function(kb_install_variant package_root module)
   get_property(archs GLOBAL PROPERTY KB_GPU_ARCHS)
   set(metadata_in "${CMAKE_SOURCE_DIR}/metadata-${KB_BACKEND}.json")
   if(NOT EXISTS "${metadata_in}")
@@ -293,7 +325,7 @@ function(kb_finish_extension module)
   foreach(ext IN LISTS KB_DATA_EXTENSIONS)
     list(APPEND patterns PATTERN "*.${ext}")
   endforeach()
-  install(DIRECTORY "${KB_KERNEL_DIR}/torch-ext/${module}/" DESTINATION ${KB_VARIANT}
+  install(DIRECTORY "${KB_KERNEL_DIR}/${package_root}/${module}/" DESTINATION ${KB_VARIANT}
     FILES_MATCHING ${patterns}
     PATTERN "_ops.py" EXCLUDE PATTERN "__pycache__" EXCLUDE)
 endfunction()

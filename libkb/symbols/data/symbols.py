@@ -87,14 +87,14 @@ def functions_of(module, package):
 
 
 def layers_of(module, package):
-    import torch
-
+    # Kernels without layers (tvm-ffi ones among them) need no torch here.
     try:
         layers = importlib.import_module(package + ".layers")
     except ModuleNotFoundError as e:
         if e.name != package + ".layers":
             raise
         return []
+    import torch
     names, explicit = public_names(layers)
     found = []
     for name in names:

@@ -1,6 +1,7 @@
-# Facts about one Python interpreter and its torch, printed as one JSON line
-# prefixed with "KB-PROBE:" (torch may print to stdout while importing).
-# Runs under any Python 3; must not fail when torch is missing or broken.
+# Facts about one Python interpreter, its torch and its tvm-ffi, printed as
+# one JSON line prefixed with "KB-PROBE:" (torch may print to stdout while
+# importing). Runs under any Python 3; must not fail when torch or tvm_ffi is
+# missing or broken.
 import json
 import os
 import platform
@@ -52,6 +53,20 @@ def torch_facts(torch):
     return facts
 
 
+def tvm_ffi_facts(tvm_ffi):
+    from tvm_ffi import libinfo
+
+    package_dir = os.path.dirname(os.path.abspath(tvm_ffi.__file__))
+    return {
+        "version": str(tvm_ffi.__version__),
+        "package_dir": package_dir,
+        "include_dir": libinfo.find_include_path(),
+        "dlpack_include_dir": libinfo.find_dlpack_include_path(),
+        "cmake_dir": libinfo.find_cmake_path(),
+        "library": libinfo.find_libtvm_ffi(),
+    }
+
+
 def main():
     paths = sysconfig.get_paths()
     user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
@@ -80,6 +95,15 @@ def main():
             facts["torch"] = torch_facts(torch)
         except BaseException as e:
             facts["torch_error"] = "torch imported but could not be inspected: %s: %s" % (type(e).__name__, e)
+    try:
+        import tvm_ffi
+    except BaseException as e:
+        facts["tvm_ffi_error"] = "%s: %s" % (type(e).__name__, e)
+    else:
+        try:
+            facts["tvm_ffi"] = tvm_ffi_facts(tvm_ffi)
+        except BaseException as e:
+            facts["tvm_ffi_error"] = "tvm_ffi imported but could not be inspected: %s: %s" % (type(e).__name__, e)
     sys.stdout.write("\nKB-PROBE:" + json.dumps(facts) + "\n")
     sys.stdout.flush()
 

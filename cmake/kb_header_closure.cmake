@@ -1,0 +1,20 @@
+# The libkb headers the public header needs, followed from its
+# `#include "libkb/..."` lines (transitively), so the installed package
+# carries exactly those; an edit to any of them re-runs this at configure.
+function(kb_libkb_header_closure header out)
+  set(seen "")
+  set(queue ${header})
+  while(queue)
+    list(POP_FRONT queue current)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${current})
+    file(STRINGS ${current} lines REGEX "^#include \"libkb/[^\"]+\"")
+    foreach(line ${lines})
+      string(REGEX REPLACE "^#include \"libkb/([^\"]+)\".*" "\\1" rel "${line}")
+      if(NOT rel IN_LIST seen)
+        list(APPEND seen ${rel})
+        list(APPEND queue ${CMAKE_SOURCE_DIR}/libkb/${rel})
+      endif()
+    endforeach()
+  endwhile()
+  set(${out} ${seen} PARENT_SCOPE)
+endfunction()
