@@ -180,12 +180,11 @@ Environment make_environment(std::string_view machine, std::string_view system, 
   return env;
 }
 
-Environment make_cuda_runtime_environment(std::string_view machine, std::string_view system, const Version& cuda_runtime,
-                                          std::optional<bool> device_available,
+Environment make_cuda_runtime_environment(std::string_view machine, std::string_view system,
+                                          const Version& cuda_runtime, std::optional<bool> device_available,
                                           const std::optional<std::string>& backend_override) {
   Environment env = make_environment(machine, system, std::nullopt);
-  env.backend =
-      select_backend(variant::Compute::from_backend(config::Backend::Cuda, cuda_runtime), backend_override);
+  env.backend = select_backend(variant::Compute::from_backend(config::Backend::Cuda, cuda_runtime), backend_override);
   bool overridden = backend_override && !backend_override->empty();
   env.cpu_fallback = !overridden && device_available == false;
   return env;

@@ -78,8 +78,8 @@ Environment make_environment(std::string_view machine, std::string_view system, 
 // reports version `cuda_runtime`: the CUDA backend of that version. A runtime
 // that sees no device (`device_available` false) gets `cpu_fallback`, as a
 // CUDA torch without a device does, unless a backend is named.
-Environment make_cuda_runtime_environment(std::string_view machine, std::string_view system, const Version& cuda_runtime,
-                                          std::optional<bool> device_available,
+Environment make_cuda_runtime_environment(std::string_view machine, std::string_view system,
+                                          const Version& cuda_runtime, std::optional<bool> device_available,
                                           const std::optional<std::string>& backend_override = std::nullopt);
 
 // `env` for the backend `name` names (select_backend); naming one turns the
