@@ -200,6 +200,15 @@ def test_get_kernel_from_a_local_hub(relu_tvm_ffi, tmp_path):
     assert lines[0] == "[0.0, 4.0] False"
     assert lines[1] == "kb-test/relu-tvm-ffi"
     assert list((tmp_path / "cache").rglob(f"{VARIANT}/{OPS_NAME}.so")), "the variant is fetched into the cache"
+    # `kernels variants` judges the hub's variants for this torch-free process.
+    out = run_python(
+        Path(sys.executable),
+        "import sys; from kernels.cli import main; sys.argv = ['kernels', 'variants', 'kb-test/relu-tvm-ffi']; main()",
+        KB_HUB=hub,
+        KERNELS_CACHE=str(tmp_path / "cache"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"{VARIANT} compatible, preferred" in out.stdout
 
 
 def test_torch2_runs_the_kernel_on_torch_tensors(relu_tvm_ffi):
