@@ -78,6 +78,14 @@ variant::Compute detect_backend(const std::optional<TorchFacts>& torch);
 Environment make_environment(std::string_view machine, std::string_view system, const std::optional<TorchFacts>& torch,
                              const std::optional<std::string>& backend_override = std::nullopt);
 
+// An environment without torch whose CUDA runtime library (libcudart)
+// reports version `cuda_runtime`: the CUDA backend of that version. A runtime
+// that sees no device (`device_available` false) gets `cpu_fallback`, as a
+// CUDA torch without a device does, unless a backend is named.
+Environment make_cuda_runtime_environment(std::string_view machine, std::string_view system,
+                                          const Version& cuda_runtime, std::optional<bool> device_available,
+                                          const std::optional<std::string>& backend_override = std::nullopt);
+
 // `env` for the backend `name` names (select_backend); naming one turns the
 // CPU fallback off. nullopt/empty returns `env` unchanged.
 Environment with_backend(Environment env, const std::optional<std::string>& name);

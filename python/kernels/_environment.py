@@ -51,11 +51,13 @@ def device_arch() -> tuple[tuple[int, int] | None, str | None]:
 def _facts() -> dict:
     # Facts do not change while the process runs; gathering them imports torch.
     torch = _torch_facts()
+    cuda_runtime, cuda_device_available = (None, None) if torch is not None else _cuda_runtime()
     return dict(
         machine=platform.machine(),
         system=platform.system(),
         torch=torch,
-        cuda_runtime=None if torch is not None else _cuda_runtime_version(),
+        cuda_runtime=cuda_runtime,
+        cuda_device_available=cuda_device_available,
         tvm_ffi=_tvm_ffi_version(),
         macos=platform.mac_ver()[0] if platform.system() == "Darwin" else None,
         python_version=platform.python_version(),
@@ -113,23 +115,28 @@ def _cann_version(torch) -> str | None:
     return f"{cann[0]}.{cann[2]}"
 
 
-def _cuda_runtime_version() -> str | None:
-    """The CUDA runtime version from libcudart, for processes without torch."""
+def _cuda_runtime() -> tuple[str | None, bool | None]:
+    """(CUDA runtime version, whether it sees a device) from libcudart, for
+    processes without torch; (None, None) without a usable libcudart. Without
+    a device (no GPU, no driver, CUDA_VISIBLE_DEVICES="") CPU variants load
+    after the CUDA ones, as for a CUDA torch without a device."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("cudart")
     if name is None:
-        return None
+        return None, None
     try:
         cudart = ctypes.CDLL(name)
     except OSError:
-        return None
+        return None, None
     version = ctypes.c_int()
     if cudart.cudaRuntimeGetVersion(ctypes.byref(version)) != 0:
         warnings.warn("System has CUDA runtime library, but cannot get runtime version.")
-        return None
-    return f"{version.value // 1000}.{(version.value % 1000) // 10}"
+        return None, None
+    count = ctypes.c_int()
+    device_available = cudart.cudaGetDeviceCount(ctypes.byref(count)) == 0 and count.value > 0
+    return f"{version.value // 1000}.{(version.value % 1000) // 10}", device_available
 
 
 def _tvm_ffi_version() -> str | None:

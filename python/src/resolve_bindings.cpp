@@ -24,19 +24,19 @@ using variant::Variant;
 std::string optional_repr(const std::optional<Version>& v) { return v ? "'" + v->str() + "'" : "None"; }
 
 // The environment of the running process. `cuda_runtime` is the CUDA runtime
-// version found without torch (libcudart); torch's facts take precedence.
+// version found without torch (libcudart), `cuda_device_available` whether
+// that runtime sees a device (None: not asked); torch's facts take precedence.
 // `python_version` and `gil_disabled` decide the free-threading rule.
 Environment make_environment(const std::string& machine, const std::string& system,
                              const std::optional<TorchFacts>& torch, const std::optional<std::string>& backend,
                              const std::optional<std::string>& cuda_runtime, const std::optional<std::string>& tvm_ffi,
                              const std::optional<std::string>& macos, const std::string& python_version,
-                             bool gil_disabled, bool mlx) {
+                             bool gil_disabled, bool mlx, std::optional<bool> cuda_device_available) {
   return translate(PyExc_ValueError, [&] {
     Environment env;
     if (!torch && cuda_runtime) {
-      env = resolve::make_environment(machine, system, torch);
-      env.backend = resolve::select_backend(
-          variant::Compute::from_backend(config::Backend::Cuda, Version::parse(*cuda_runtime)), backend);
+      env = resolve::make_cuda_runtime_environment(machine, system, Version::parse(*cuda_runtime),
+                                                   cuda_device_available, backend);
     } else {
       env = resolve::make_environment(machine, system, torch, backend);
     }
@@ -135,7 +135,7 @@ void bind_resolve(py::module_& m) {
   m.def("make_environment", &make_environment, py::kw_only(), py::arg("machine"), py::arg("system"),
         py::arg("torch") = py::none(), py::arg("backend") = py::none(), py::arg("cuda_runtime") = py::none(),
         py::arg("tvm_ffi") = py::none(), py::arg("macos") = py::none(), py::arg("python_version"),
-        py::arg("gil_disabled") = false, py::arg("mlx") = false,
+        py::arg("gil_disabled") = false, py::arg("mlx") = false, py::arg("cuda_device_available") = py::none(),
         "The environment from platform and torch facts; ValueError for a backend override the system does not "
         "support.");
 
