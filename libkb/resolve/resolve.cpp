@@ -34,9 +34,6 @@ bool is_cpu_fallback(const Variant& v, const Environment& env) {
 
 std::string cpu_fallback_note(const Environment& env) {
   std::string name = env.backend.kind == ComputeKind::Rocm ? "ROCm" : "CUDA";
-  if (!env.torch)
-    return "CPU fallback: the " + name + " runtime is " + env.backend.str() + " but no " + name +
-           " device is available";
   return "CPU fallback: torch is built for " + name + " (" + env.backend.str() + ") but no " + name +
          " device is available";
 }
@@ -185,9 +182,11 @@ Environment make_cuda_runtime_environment(std::string_view machine, std::string_
                                           const Version& cuda_runtime, std::optional<bool> device_available,
                                           const std::optional<std::string>& backend_override) {
   Environment env = make_environment(machine, system, std::nullopt);
-  env.backend = select_backend(variant::Compute::from_backend(config::Backend::Cuda, cuda_runtime), backend_override);
   bool overridden = backend_override && !backend_override->empty();
-  env.cpu_fallback = !overridden && device_available == false;
+  // Without torch nothing else in the process could use a CUDA build on a
+  // machine whose runtime sees no device: resolve for the CPU.
+  if (!overridden && device_available == false) return env;
+  env.backend = select_backend(variant::Compute::from_backend(config::Backend::Cuda, cuda_runtime), backend_override);
   return env;
 }
 

@@ -80,8 +80,8 @@ Environment make_environment(std::string_view machine, std::string_view system, 
 
 // An environment without torch whose CUDA runtime library (libcudart)
 // reports version `cuda_runtime`: the CUDA backend of that version. A runtime
-// that sees no device (`device_available` false) gets `cpu_fallback`, as a
-// CUDA torch without a device does, unless a backend is named.
+// that sees no device (`device_available` false: no GPU, no driver,
+// CUDA_VISIBLE_DEVICES="") resolves for the CPU, unless a backend is named.
 Environment make_cuda_runtime_environment(std::string_view machine, std::string_view system,
                                           const Version& cuda_runtime, std::optional<bool> device_available,
                                           const std::optional<std::string>& backend_override = std::nullopt);

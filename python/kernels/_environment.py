@@ -118,8 +118,8 @@ def _cann_version(torch) -> str | None:
 def _cuda_runtime() -> tuple[str | None, bool | None]:
     """(CUDA runtime version, whether it sees a device) from libcudart, for
     processes without torch; (None, None) without a usable libcudart. Without
-    a device (no GPU, no driver, CUDA_VISIBLE_DEVICES="") CPU variants load
-    after the CUDA ones, as for a CUDA torch without a device."""
+    a device (no GPU, no driver, CUDA_VISIBLE_DEVICES="") the process
+    resolves for the CPU unless a backend is named."""
     import ctypes
     import ctypes.util
 

@@ -560,21 +560,21 @@ TEST(ResolveCpuFallback, OnlyWithoutADeviceAndWithoutAnOverride) {
   EXPECT_FALSE(resolve::make_environment("x86_64", "Linux", cpu).cpu_fallback);
 }
 
-TEST(ResolveCpuFallback, CudaRuntimeWithoutTorchOrDeviceAcceptsCpuTvmFfiVariants) {
-  // A Python without torch, on a machine with libcudart 13.0 but no GPU.
+TEST(ResolveCpuFallback, CudaRuntimeWithoutTorchOrDeviceResolvesForTheCpu) {
+  // A Python without torch, on a machine with libcudart 13.0 but no GPU:
+  // nothing could run a CUDA build, so the CPU one loads.
   Environment env = resolve::make_cuda_runtime_environment("x86_64", "Linux", Version::parse("13.0"), false);
   env.tvm_ffi = Version::parse("0.1");
-  EXPECT_TRUE(env.cpu_fallback);
-  EXPECT_EQ(env.backend.str(), "cu130");
+  EXPECT_FALSE(env.cpu_fallback);
+  EXPECT_EQ(env.backend.str(), "cpu");
   auto r = resolve::resolve(
-      variants({"tvm-ffi01-cpu-x86_64-linux", "tvm-ffi01-cu130-x86_64-linux", "torch210-cxx11-cpu-x86_64-linux"}), env);
+      variants({"tvm-ffi01-cu130-x86_64-linux", "tvm-ffi01-cpu-x86_64-linux", "torch210-cxx11-cpu-x86_64-linux"}), env);
   ASSERT_NE(r.best(), nullptr);
-  EXPECT_EQ(r.best()->variant.str(), "tvm-ffi01-cu130-x86_64-linux") << "the backend's own variant still wins";
-  auto only_cpu = resolve::resolve(variants({"tvm-ffi01-cpu-x86_64-linux", "torch210-cxx11-cpu-x86_64-linux"}), env);
-  EXPECT_EQ(resolve::render_trace(only_cpu.trace),
-            "tvm-ffi01-cpu-x86_64-linux compatible, preferred (CPU fallback: the CUDA runtime is cu130 but no CUDA "
-            "device is available) ✅\n"
-            "torch210-cxx11-cpu-x86_64-linux: Torch version (2.10) does not match environment Torch version (None)");
+  EXPECT_EQ(r.best()->variant.str(), "tvm-ffi01-cpu-x86_64-linux");
+  EXPECT_EQ(reason("tvm-ffi01-cu130-x86_64-linux", env), "backend (cu130) does not match selected backend (cpu)");
+  // Naming the backend still selects the CUDA build.
+  Environment cuda = resolve::make_cuda_runtime_environment("x86_64", "Linux", Version::parse("13.0"), false, "cuda");
+  EXPECT_EQ(cuda.backend.str(), "cu130");
 }
 
 TEST(ResolveCpuFallback, CudaRuntimeWithADeviceOrAnOverrideKeepsTheRule) {
