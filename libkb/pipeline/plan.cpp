@@ -41,6 +41,28 @@ std::string missing_toolchain_reason(Backend backend, bool any_torch) {
   }
 }
 
+// The variant `t` would build for `backend`, unless it cannot name one, has
+// been planned already or --variant leaves it out (then why, into `reasons`).
+std::optional<std::string> candidate_variant(const BuildConfig& config, Backend backend,
+                                             const toolchain::PythonToolchain& t,
+                                             const toolchain::VariantInputs& inputs, const std::set<std::string>& seen,
+                                             const std::function<bool(const std::string&)>& wanted_variant,
+                                             std::vector<std::string>& reasons) {
+  std::string name;
+  try {
+    name = toolchain::variant_for_build(config, backend, t, inputs).str();
+  } catch (const Error& e) {
+    reasons.push_back(t.describe() + ": " + e.what());
+    return std::nullopt;
+  }
+  if (seen.count(name)) return std::nullopt;
+  if (!wanted_variant(name)) {
+    reasons.push_back(name + ": not selected by --variant");
+    return std::nullopt;
+  }
+  return name;
+}
+
 // Plans the variant of a tvm-ffi kernel for one backend: any interpreter with
 // tvm_ffi builds it (no torch involved); CUDA needs nvcc, whose release names
 // the variant. Returns the reasons when nothing can be planned.
@@ -67,20 +89,10 @@ std::vector<std::string> plan_tvm_ffi_backend(const BuildConfig& config, Backend
     toolchain::VariantInputs inputs;
     inputs.tvm_ffi = Version({t.tvm_ffi->version.major(), t.tvm_ffi->version.minor()});
     if (compiler) inputs.cuda_toolkit = compiler->version;
-    std::string name;
-    try {
-      name = toolchain::variant_for_build(config, backend, t, inputs).str();
-    } catch (const Error& e) {
-      reasons.push_back(t.describe() + ": " + e.what());
-      continue;
-    }
-    if (seen.count(name)) continue;
-    if (!wanted_variant(name)) {
-      reasons.push_back(name + ": not selected by --variant");
-      continue;
-    }
-    seen.insert(name);
-    plan.planned.push_back({name, backend, false, ops, t, compiler});
+    auto name = candidate_variant(config, backend, t, inputs, seen, wanted_variant, reasons);
+    if (!name) continue;
+    seen.insert(*name);
+    plan.planned.push_back({*name, backend, false, ops, t, compiler});
     return {};
   }
   return reasons;
@@ -145,18 +157,9 @@ Plan plan_variants(const BuildConfig& config, const std::string& unique_id,
       if (backend != Backend::Cpu && t.native_backend() != backend) continue;
       toolchain::VariantInputs inputs;
       if (backend == Backend::Cuda && nvcc) inputs.cuda_toolkit = nvcc->version;
-      std::string name;
-      try {
-        name = toolchain::variant_for_build(config, backend, t, inputs).str();
-      } catch (const Error& e) {
-        reasons.push_back(t.describe() + ": " + e.what());
-        continue;
-      }
-      if (seen.count(name)) continue;
-      if (!wanted_variant(name)) {
-        reasons.push_back(name + ": not selected by --variant");
-        continue;
-      }
+      auto planned_name = candidate_variant(config, backend, t, inputs, seen, wanted_variant, reasons);
+      if (!planned_name) continue;
+      const std::string& name = *planned_name;
       const Version& torch_version = t.torch.version;
       if (!within(torch_version, config.torch.minver, config.torch.maxver)) {
         reasons.push_back(name + ": torch " + torch_version.str() + " is outside build.toml's bounds");
