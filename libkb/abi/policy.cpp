@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "libkb/abi/symbols.h"
+#include "libkb/runtime/tvm_ffi_exports.h"
 #include "libkb/util/embedded.h"
 #include "libkb/util/error.h"
 #include "libkb/util/strings.h"
@@ -265,24 +266,20 @@ std::vector<Violation> check_manylinux(const std::vector<std::string>& undefined
   return out;
 }
 
-// --- Python stable ABI -----------------------------------------------------
+// --- Stable ABI tables, the Python stable ABI --------------------------------
+
+StableAbiTable::StableAbiTable(std::string_view text, const std::string& source) : added_(parse_added(text, source)) {}
+
+std::optional<Version> StableAbiTable::added(std::string_view name) const {
+  auto it = added_.find(name);
+  if (it == added_.end()) return std::nullopt;
+  return it->second;
+}
 
 const PythonStableAbi& PythonStableAbi::builtin() {
   static const PythonStableAbi table =
       parse(embedded_file("abi/data/python-stable-abi.txt"), "libkb/abi/data/python-stable-abi.txt");
   return table;
-}
-
-PythonStableAbi PythonStableAbi::parse(std::string_view text, const std::string& source) {
-  PythonStableAbi table;
-  table.added_ = parse_added(text, source);
-  return table;
-}
-
-std::optional<Version> PythonStableAbi::added(std::string_view name) const {
-  auto it = added_.find(name);
-  if (it == added_.end()) return std::nullopt;
-  return it->second;
 }
 
 std::vector<Violation> check_python_abi(const std::vector<std::string>& undefined,
@@ -307,18 +304,6 @@ const TorchStableAbi& TorchStableAbi::builtin() {
   static const TorchStableAbi table =
       parse(embedded_file("abi/data/torch-stable-abi.txt"), "libkb/abi/data/torch-stable-abi.txt");
   return table;
-}
-
-TorchStableAbi TorchStableAbi::parse(std::string_view text, const std::string& source) {
-  TorchStableAbi table;
-  table.added_ = parse_added(text, source);
-  return table;
-}
-
-std::optional<Version> TorchStableAbi::added(std::string_view name) const {
-  auto it = added_.find(name);
-  if (it == added_.end()) return std::nullopt;
-  return it->second;
 }
 
 std::vector<Violation> check_torch_stable_abi(const std::vector<std::string>& undefined, const TorchStableAbi& table,
@@ -363,11 +348,8 @@ std::vector<Violation> check_tvm_ffi(const std::vector<std::string>& undefined,
   for (const std::string& library : needed)
     if (library.starts_with("libtorch") || library.starts_with("libc10"))
       out.push_back({ViolationKind::TvmFfi, library, "needs torch: " + library});
-  // TVM_FFI_DLL_EXPORT_TYPED_FUNC(name, f) exports __tvm_ffi_<name>; tvm-ffi's
-  // own bookkeeping symbols start with "__tvm_ffi__".
-  constexpr std::string_view kExportPrefix = "__tvm_ffi_";
-  const bool exports_function = std::any_of(exported.begin(), exported.end(), [&](const std::string& e) {
-    return e.size() > kExportPrefix.size() && e.starts_with(kExportPrefix) && e[kExportPrefix.size()] != '_';
+  const bool exports_function = std::any_of(exported.begin(), exported.end(), [](const std::string& e) {
+    return runtime::tvm_ffi_function_name(e).has_value();
   });
   if (!exports_function)
     out.push_back({ViolationKind::TvmFfi, "", "exports no tvm-ffi function (TVM_FFI_DLL_EXPORT_TYPED_FUNC)"});

@@ -85,35 +85,44 @@ class ManylinuxPolicy {
   std::set<std::string, std::less<>> libraries_;
 };
 
-class PythonStableAbi {
+// A stable ABI's table "NAME ADDED" per line ('#' comments): the version
+// that added each name.
+class StableAbiTable {
  public:
-  // The embedded table abi/data/python-stable-abi.txt (parsed once).
-  static const PythonStableAbi& builtin();
-  // "NAME ADDED" per line, '#' comments.
-  static PythonStableAbi parse(std::string_view text, const std::string& source);
-
-  // The version that added `name` to the stable ABI, if it is part of it.
+  // The version that added `name`; nullopt for names the table does not list.
   std::optional<Version> added(std::string_view name) const;
   size_t size() const { return added_.size(); }
+
+ protected:
+  // Throws kb::Error naming `source` and the line of a malformed entry.
+  StableAbiTable(std::string_view text, const std::string& source);
 
  private:
   std::map<std::string, Version, std::less<>> added_;
 };
 
-class TorchStableAbi {
+// CPython's stable ABI (abi3): functions and data with the Python version
+// that added them.
+class PythonStableAbi : public StableAbiTable {
+ public:
+  // The embedded table abi/data/python-stable-abi.txt (parsed once).
+  static const PythonStableAbi& builtin();
+  static PythonStableAbi parse(std::string_view text, const std::string& source) { return {text, source}; }
+
+ private:
+  using StableAbiTable::StableAbiTable;
+};
+
+// The torch stable C shim: functions added from torch 2.10 on, with the
+// version that added them (older shims are not listed).
+class TorchStableAbi : public StableAbiTable {
  public:
   // The embedded table abi/data/torch-stable-abi.txt (parsed once).
   static const TorchStableAbi& builtin();
-  // "NAME ADDED" per line, '#' comments.
-  static TorchStableAbi parse(std::string_view text, const std::string& source);
-
-  // The torch version that added the shim function `name`; nullopt for names
-  // the table does not list (shims older than 2.10, and everything else).
-  std::optional<Version> added(std::string_view name) const;
-  size_t size() const { return added_.size(); }
+  static TorchStableAbi parse(std::string_view text, const std::string& source) { return {text, source}; }
 
  private:
-  std::map<std::string, Version, std::less<>> added_;
+  using StableAbiTable::StableAbiTable;
 };
 
 // Violations of `policy` among `undefined` (names as in ObjectInfo).

@@ -53,6 +53,13 @@ class FileReader {
 
 }  // namespace
 
+std::optional<std::string_view> tvm_ffi_function_name(std::string_view symbol) {
+  if (!symbol.starts_with(kTvmFfiExportPrefix)) return std::nullopt;
+  std::string_view name = symbol.substr(kTvmFfiExportPrefix.size());
+  if (name.empty() || name.front() == '_') return std::nullopt;
+  return name;
+}
+
 std::vector<std::string> tvm_ffi_exported_functions(const fs::path& library) {
   FileReader reader(library);
   std::string ident = reader.read(0, std::min<uint64_t>(reader.size(), EI_NIDENT), "ELF header");
@@ -82,9 +89,7 @@ std::vector<std::string> tvm_ffi_exported_functions(const fs::path& library) {
       const unsigned bind = ELF64_ST_BIND(sym.st_info), type = ELF64_ST_TYPE(sym.st_info);
       if (sym.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK) || type != STT_FUNC) continue;
       if (sym.st_name >= names.size()) continue;
-      std::string name(names.c_str() + sym.st_name);
-      if (!starts_with(name, kTvmFfiExportPrefix) || starts_with(name, "__tvm_ffi__")) continue;
-      out.push_back(name.substr(kTvmFfiExportPrefix.size()));
+      if (auto name = tvm_ffi_function_name(names.c_str() + sym.st_name)) out.emplace_back(*name);
     }
   }
   std::sort(out.begin(), out.end());

@@ -4,6 +4,7 @@
 // tvm-ffi's C calling convention (TVMFFISafeCallType); a loader lists them to
 // tell a caller what it can call.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,10 @@ namespace kb::runtime {
 
 // "__tvm_ffi_": the prefix of an exported function's symbol.
 inline constexpr std::string_view kTvmFfiExportPrefix = "__tvm_ffi_";
+
+// The function name `symbol` exports ("__tvm_ffi_relu" -> "relu"); nullopt
+// for other symbols and for tvm-ffi's own ("__tvm_ffi__metadata_relu").
+std::optional<std::string_view> tvm_ffi_function_name(std::string_view symbol);
 
 // The names (prefix removed, sorted) of the functions `library` exports: its
 // defined global or weak function symbols `__tvm_ffi_<name>` in the dynamic

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "libkb/load/load.h"
+#include "libkb/load/loaded_kernels.h"
 #include "libkb/lock/lockfile.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/torch_config.h"
@@ -25,16 +26,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The process-wide registry. Entries are never removed, so references handed
-// out stay valid.
-struct Registry {
-  std::mutex mutex;
-  std::vector<std::unique_ptr<LoadedKernel>> kernels;  // load order
-  std::map<fs::path, LoadedKernel*> by_dir;            // canonical variant dir
-};
-
-Registry& registry() {
-  static Registry r;
+load::LoadedKernels<LoadedKernel>& registry() {
+  static load::LoadedKernels<LoadedKernel> r;
   return r;
 }
 
@@ -152,47 +145,36 @@ const LoadedKernel& load_located(const load::Located& located) {
   for (const load::LocatedDependency& dep : located.dependencies)
     dependencies.emplace_back(dep.repo_id, &load_located(*dep.located));
 
-  std::error_code ec;
-  fs::path canonical = fs::canonical(located.variant_dir, ec);
-  if (ec) throw Error("Cannot load kernel from " + located.variant_dir.string() + ": " + ec.message());
+  return registry().find_or_load(located.variant_dir, [&](const fs::path& canonical, const auto& loaded) {
+    auto kernel = std::make_unique<LoadedKernel>();
+    kernel->variant_dir = canonical;
+    kernel->variant = located.variant;
+    kernel->metadata = located.metadata;
+    kernel->dependencies = std::move(dependencies);
+    kernel->ops_namespace = kernel->metadata.id;
+    kernel->library = find_kernel_library(canonical, kernel->metadata);
 
-  Registry& r = registry();
-  // Held while loading, so two threads loading one kernel load it once.
-  std::lock_guard lock(r.mutex);
-  if (auto it = r.by_dir.find(canonical); it != r.by_dir.end()) return *it->second;
-
-  auto kernel = std::make_unique<LoadedKernel>();
-  kernel->variant_dir = canonical;
-  kernel->variant = located.variant;
-  kernel->metadata = located.metadata;
-  kernel->dependencies = std::move(dependencies);
-  kernel->ops_namespace = kernel->metadata.id;
-  kernel->library = find_kernel_library(canonical, kernel->metadata);
-
-  // A second library registering a namespace makes TORCH_LIBRARY throw from
-  // a static initialiser inside dlopen, which cannot be recovered from.
-  for (const auto& other : r.kernels)
-    if (other->ops_namespace == kernel->ops_namespace)
+    // A second library registering a namespace makes TORCH_LIBRARY throw from
+    // a static initialiser inside dlopen, which cannot be recovered from.
+    for (const auto& other : loaded)
+      if (other->ops_namespace == kernel->ops_namespace)
+        throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
+                    " is already registered by " + other->variant_dir.string());
+    if (namespace_taken(kernel->ops_namespace))
       throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
-                  " is already registered by " + other->variant_dir.string());
-  if (namespace_taken(kernel->ops_namespace))
-    throw Error("Cannot load kernel from " + canonical.string() + ": its op namespace " + kernel->ops_namespace +
-                " is already registered in this process (by a library loaded without kb::runtime)");
+                  " is already registered in this process (by a library loaded without kb::runtime)");
 
-  kernel->ops =
-      op_recorder().registered_by(kernel->ops_namespace, [&] { kernel->handle = open_library(kernel->library); });
-  if (located.repo_info) kernel->repo_info = RepoInfo{located.repo_info->first, located.repo_info->second};
-  for (const auto& w : located.warnings) kernel->warnings.push_back(w.message);
-  if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
-    kernel->warnings.push_back(*dirty);
-  if (kernel->ops.empty())
-    kernel->warnings.push_back("Kernel library " + kernel->library.string() + " registered no ops in namespace " +
-                               kernel->ops_namespace);
-
-  LoadedKernel* out = kernel.get();
-  r.kernels.push_back(std::move(kernel));
-  r.by_dir.emplace(canonical, out);
-  return *out;
+    kernel->ops =
+        op_recorder().registered_by(kernel->ops_namespace, [&] { kernel->handle = open_library(kernel->library); });
+    if (located.repo_info) kernel->repo_info = RepoInfo{located.repo_info->first, located.repo_info->second};
+    for (const auto& w : located.warnings) kernel->warnings.push_back(w.message);
+    if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
+      kernel->warnings.push_back(*dirty);
+    if (kernel->ops.empty())
+      kernel->warnings.push_back("Kernel library " + kernel->library.string() + " registered no ops in namespace " +
+                                 kernel->ops_namespace);
+    return kernel;
+  });
 }
 
 }  // namespace
@@ -278,13 +260,7 @@ const LoadedKernel& load_kernel(const std::string& repo_id, const fs::path& lock
   return load_located(located);
 }
 
-std::vector<const LoadedKernel*> loaded_kernels() {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  std::vector<const LoadedKernel*> out;
-  for (const auto& k : r.kernels) out.push_back(k.get());
-  return out;
-}
+std::vector<const LoadedKernel*> loaded_kernels() { return registry().all(); }
 
 c10::OperatorHandle op(const LoadedKernel& kernel, const std::string& name) {
   auto handle = c10::Dispatcher::singleton().findSchema({kernel.ops_namespace + "::" + name, ""});

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "libkb/load/load.h"
+#include "libkb/load/loaded_kernels.h"
 #include "libkb/runtime/local_kernels.h"
 #include "libkb/runtime/tvm_ffi_exports.h"
 #include "libkb/runtime/variant_files.h"
@@ -20,16 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The process-wide registry. Entries are never removed, so references handed
-// out stay valid.
-struct Registry {
-  std::mutex mutex;
-  std::vector<std::unique_ptr<LoadedKernel>> kernels;  // load order
-  std::map<fs::path, LoadedKernel*> by_dir;            // canonical variant dir
-};
-
-Registry& registry() {
-  static Registry r;
+load::LoadedKernels<LoadedKernel>& registry() {
+  static load::LoadedKernels<LoadedKernel> r;
   return r;
 }
 
@@ -91,37 +84,26 @@ const LoadedKernel& load_located(const load::Located& located, const resolve::En
   for (const load::LocatedDependency& dep : located.dependencies)
     dependencies.emplace_back(dep.repo_id, &load_located(*dep.located, env));
 
-  std::error_code ec;
-  fs::path canonical = fs::canonical(located.variant_dir, ec);
-  if (ec) throw Error("Cannot load kernel from " + located.variant_dir.string() + ": " + ec.message());
-
-  Registry& r = registry();
-  // Held while loading, so two threads loading one kernel load it once.
-  std::lock_guard lock(r.mutex);
-  if (auto it = r.by_dir.find(canonical); it != r.by_dir.end()) return *it->second;
-
-  if (!located.variant) check_direct_variant(canonical, env);
-  auto kernel = std::make_unique<LoadedKernel>();
-  kernel->variant_dir = canonical;
-  kernel->variant = located.variant;
-  kernel->metadata = located.metadata;
-  kernel->dependencies = std::move(dependencies);
-  kernel->library = tvm_ffi_library(canonical, kernel->metadata);
-  // Read from the file before it is opened: a file that is no shared object
-  // is named as such, not by the loader's message.
-  kernel->functions = tvm_ffi_exported_functions(kernel->library);
-  kernel->handle = open_library(kernel->library);
-  if (located.repo_info) kernel->repo_info = RepoInfo{located.repo_info->first, located.repo_info->second};
-  for (const auto& w : located.warnings) kernel->warnings.push_back(w.message);
-  if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
-    kernel->warnings.push_back(*dirty);
-  if (kernel->functions.empty())
-    kernel->warnings.push_back("Kernel library " + kernel->library.string() + " exports no tvm-ffi functions");
-
-  LoadedKernel* out = kernel.get();
-  r.kernels.push_back(std::move(kernel));
-  r.by_dir.emplace(canonical, out);
-  return *out;
+  return registry().find_or_load(located.variant_dir, [&](const fs::path& canonical, const auto&) {
+    if (!located.variant) check_direct_variant(canonical, env);
+    auto kernel = std::make_unique<LoadedKernel>();
+    kernel->variant_dir = canonical;
+    kernel->variant = located.variant;
+    kernel->metadata = located.metadata;
+    kernel->dependencies = std::move(dependencies);
+    kernel->library = tvm_ffi_library(canonical, kernel->metadata);
+    // Read from the file before it is opened: a file that is no shared object
+    // is named as such, not by the loader's message.
+    kernel->functions = tvm_ffi_exported_functions(kernel->library);
+    kernel->handle = open_library(kernel->library);
+    if (located.repo_info) kernel->repo_info = RepoInfo{located.repo_info->first, located.repo_info->second};
+    for (const auto& w : located.warnings) kernel->warnings.push_back(w.message);
+    if (auto dirty = dirty_provenance_warning(kernel->metadata, canonical.filename().string()))
+      kernel->warnings.push_back(*dirty);
+    if (kernel->functions.empty())
+      kernel->warnings.push_back("Kernel library " + kernel->library.string() + " exports no tvm-ffi functions");
+    return kernel;
+  });
 }
 
 load::Context load_context(const LoadOptions& options, const resolve::Environment& env) {
@@ -188,13 +170,7 @@ const LoadedKernel& get_kernel(const std::string& repo_id, const LoadOptions& op
   }
 }
 
-std::vector<const LoadedKernel*> loaded_kernels() {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  std::vector<const LoadedKernel*> out;
-  for (const auto& k : r.kernels) out.push_back(k.get());
-  return out;
-}
+std::vector<const LoadedKernel*> loaded_kernels() { return registry().all(); }
 
 TVMFFISafeCallType function(const LoadedKernel& kernel, const std::string& name) {
   if (std::binary_search(kernel.functions.begin(), kernel.functions.end(), name))

@@ -337,8 +337,16 @@ def hf_hub(tmp_path_factory):
     server.stop()
 
 
-def upload(kernel: Path, repo_id: str, **env) -> None:
+def publish(kernel: Path, repo_id: str, hub_kind: str, tmp_path: Path, request) -> dict:
+    """`kb upload` of `kernel` to a fresh local hub or to the HF Hub fixture;
+    the environment that loads from there into a fresh cache."""
+    if hub_kind == "local":
+        env = {"KB_HUB": f"local:{tmp_path / 'hub'}"}
+    else:
+        hub = request.getfixturevalue("hf_hub")
+        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
     kb("upload", kernel, "--repo-id", repo_id, "-q", env=clean_env(**env))
+    return {**env, "KERNELS_CACHE": str(tmp_path / "cache")}
 
 
 HUB_LOAD_TVM_FFI = """
@@ -359,13 +367,7 @@ print(k.__file__)
 @pytest.mark.parametrize("hub_kind", ["local", "hf"])
 def test_tvm_ffi_kernel_from_a_hub(tvm_ffi_kernel, hub_kind, tmp_path, request):
     repo = "kb-frameworks/relu-tvm-ffi"
-    if hub_kind == "local":
-        env = {"KB_HUB": f"local:{tmp_path / 'hub'}"}
-    else:
-        hub = request.getfixturevalue("hf_hub")
-        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
-    upload(tvm_ffi_kernel, repo, **env)
-    env["KERNELS_CACHE"] = str(tmp_path / "cache")
+    env = publish(tvm_ffi_kernel, repo, hub_kind, tmp_path, request)
     result = run_in(TVM_FFI_PYTHON, HUB_LOAD_TVM_FFI.format(repo=repo), str(BUILD_PYTHON), **env)
     assert result.returncode == 0, result.stderr
     assert "tvm-ffi01-cpu-x86_64-linux" in result.stdout
@@ -379,13 +381,7 @@ def test_tvm_ffi_kernel_from_a_hub(tvm_ffi_kernel, hub_kind, tmp_path, request):
 @pytest.mark.parametrize("hub_kind", ["local", "hf"])
 def test_stable_abi_kernel_from_a_hub(stable_kernel, hub_kind, tmp_path, request):
     repo = "kb-frameworks/relu-stable-abi"
-    if hub_kind == "local":
-        env = {"KB_HUB": f"local:{tmp_path / 'hub'}"}
-    else:
-        hub = request.getfixturevalue("hf_hub")
-        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
-    upload(stable_kernel, repo, **env)
-    env["KERNELS_CACHE"] = str(tmp_path / "cache")
+    env = publish(stable_kernel, repo, hub_kind, tmp_path, request)
     code = f"""
 import torch, kernels
 k = kernels.get_kernel("{repo}", version=1, backend="cpu")

@@ -1,6 +1,7 @@
 // kb-init: create a new kernel project (`kb init` dispatches here).
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -73,6 +74,19 @@ std::vector<std::string> group_backend_values(int argc, char** argv) {
   return out;
 }
 
+// A CLI11 check from a parser: its kb::Error's message, or "" when the value parses.
+template <class Parse>
+std::function<std::string(const std::string&)> accepted_by(Parse parse) {
+  return [parse](const std::string& value) -> std::string {
+    try {
+      parse(value);
+      return "";
+    } catch (const kb::Error& e) {
+      return e.what();
+    }
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,35 +110,14 @@ int main(int argc, char** argv) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
-      ->check([](const std::string& value) -> std::string {
-        try {
-          kb::scaffold::parse_backends({value});
-          return "";
-        } catch (const kb::Error& e) {
-          return e.what();
-        }
-      });
+      ->check(accepted_by([](const std::string& value) { kb::scaffold::parse_backends({value}); }));
   app.add_option("--framework", framework, "torch or tvm-ffi (see above)")
       ->capture_default_str()
-      ->check([](const std::string& value) -> std::string {
-        try {
-          kb::scaffold::parse_framework(value);
-          return "";
-        } catch (const kb::Error& e) {
-          return e.what();
-        }
-      });
+      ->check(accepted_by(kb::scaffold::parse_framework));
   app.add_option("--stable-abi", stable_abi,
                  "Build against the Torch stable ABI from this Torch version on\n"
                  "(MAJOR.MINOR, e.g. 2.11; torch framework only)")
-      ->check([](const std::string& value) -> std::string {
-        try {
-          kb::scaffold::parse_stable_abi(value);
-          return "";
-        } catch (const kb::Error& e) {
-          return e.what();
-        }
-      });
+      ->check(accepted_by(kb::scaffold::parse_stable_abi));
   app.add_flag("--overwrite", overwrite, "Replace existing scaffold files (other files are kept)");
 
   std::vector<std::string> args = group_backend_values(argc, argv);
