@@ -9,25 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "libkb/load/receipts.h"
 #include "libkb/metadata/metadata.h"
 
 namespace kb::load {
-
-// Identity of a hub build: what a receipt is for.
-struct KernelLocation {
-  std::string repo_id;
-  std::string revision;  // the commit
-  std::string variant;
-  friend bool operator==(const KernelLocation&, const KernelLocation&) = default;
-};
-
-// <cache_root>/.verified-kernels/digest/v1
-std::filesystem::path digest_receipt_dir(const std::filesystem::path& cache_root);
-// Hex SHA-256 over "remote_kernel", repo id, revision and variant, each
-// prefixed with its length (8 bytes, big endian): parts cannot run together.
-std::string receipt_key(const KernelLocation& location);
-// The receipt's JSON: {"location":{"type":"remote_kernel","repo_id":..,"revision":..,"variant":..}}.
-std::string receipt_json(const KernelLocation& location);
 
 struct DigestCheck {
   // Set when the files differ from the digest: the message to raise.

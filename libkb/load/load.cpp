@@ -32,11 +32,6 @@ std::string env_or_empty(const char* name) {
   return value ? value : "";
 }
 
-std::unique_ptr<hub::Hub> open_hub(const Context& ctx) {
-  hub::OpenOptions options;
-  options.user_agent = ctx.user_agent;
-  return hub::open_hub(std::nullopt, options);
-}
 
 // Runs a step whose kb::Error means `kind`; a LoadError passes unchanged.
 template <typename F>
@@ -88,14 +83,17 @@ std::string unverified_trust(const std::string& repo_id, const std::string& how,
   return "Kernel repository '" + repo_id + "' could not verify publisher trust status." + how + " (" + cause + ")";
 }
 
-resolve::Environment requested_env(const Context& ctx) {
-  return as(ErrorKind::InvalidArgument, [&] { return resolve::with_backend(ctx.env, ctx.backend); });
-}
 
-// The digest check of every load; a hub build (with `location`) is hashed
-// once per commit and variant, then trusted through its receipt.
-void verify_digest(Located& located, const Context& ctx, const std::optional<KernelLocation>& location) {
+// The integrity checks of every load, in the kernels package's order: the
+// signature (a hub build, or any build when signatures are required), then
+// the digest. A hub build (with `location`) is verified once per commit and
+// variant, then trusted through its receipts.
+void verify_integrity(Located& located, const Context& ctx, const std::optional<KernelLocation>& location) {
   std::string variant = located.variant ? located.variant->str() : located.variant_dir.filename().string();
+  std::string kernel = "Kernel '" + located.metadata.name + "' variant '" + variant + "'";
+  SignatureCheck signature = check_signature(located.variant_dir, kernel, location, ctx.cache_root, ctx.signature);
+  for (auto& w : signature.warnings) located.warnings.push_back({Warning::Channel::Log, std::move(w)});
+  if (signature.failure) throw LoadError(ErrorKind::Unsigned, *signature.failure);
   DigestCheck check = check_digest(located.variant_dir, located.metadata, variant, location, ctx.cache_root);
   for (auto& w : check.warnings) located.warnings.push_back({Warning::Channel::Log, std::move(w)});
   if (check.failure) throw LoadError(ErrorKind::Modified, *check.failure);
@@ -109,11 +107,21 @@ Located locate_in(const fs::path& path, const resolve::Environment& env, const C
   for (const auto& w : choice.resolution.warnings) out.warnings.push_back({Warning::Channel::User, w});
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
   check_loadable(out, ctx);
-  verify_digest(out, ctx, std::nullopt);  // local files may change: hashed on every load
+  verify_integrity(out, ctx, std::nullopt);  // local files may change: hashed on every load
   return out;
 }
 
 }  // namespace
+
+std::unique_ptr<hub::Hub> open_hub(const Context& ctx) {
+  hub::OpenOptions options;
+  options.user_agent = ctx.user_agent;
+  return hub::open_hub(std::nullopt, options);
+}
+
+resolve::Environment requested_env(const Context& ctx) {
+  return as(ErrorKind::InvalidArgument, [&] { return resolve::with_backend(ctx.env, ctx.backend); });
+}
 
 void check_python_depends(std::string_view python_name, const std::vector<std::string>& depends,
                           config::Backend backend, const std::function<bool(const std::string&)>& importable) {
@@ -132,6 +140,7 @@ Context make_context(resolve::Environment env, config::Backend detected_backend)
   ctx.detected_backend = detected_backend;
   ctx.local_files_only = cache::offline_mode();
   ctx.cache_root = cache::default_cache_root();
+  ctx.signature = signature_settings_from_env();
   return ctx;
 }
 
@@ -258,7 +267,7 @@ Located locate_one(Request request, const Context& ctx) {
     out.variant = variant::Variant::try_parse(installed.variant);
     out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
     check_loadable(out, ctx);
-    verify_digest(out, ctx, KernelLocation{request.repo_id, installed.commit, installed.variant});
+    verify_integrity(out, ctx, KernelLocation{request.repo_id, installed.commit, installed.variant});
     out.repo_info = std::make_pair(request.repo_id, revision);
   } catch (LoadError& e) {
     e.warnings.insert(e.warnings.begin(), out.warnings.begin(), out.warnings.end());
@@ -303,7 +312,7 @@ Located locate_locked_one(const lock::KernelLock& entry, const Context& ctx) {
   out.variant = variant::Variant::try_parse(got.front().variant);
   out.metadata = as(ErrorKind::NotFound, [&] { return metadata::read_metadata(out.variant_dir / "metadata.json"); });
   check_loadable(out, ctx);
-  verify_digest(out, ctx, KernelLocation{entry.repo_id, entry.sha, got.front().variant});
+  verify_integrity(out, ctx, KernelLocation{entry.repo_id, entry.sha, got.front().variant});
   out.repo_info = std::make_pair(entry.repo_id, entry.sha);
   return out;
 }

@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "libkb/config/config.h"
+#include "libkb/hub/hub.h"
 #include "libkb/load/archs.h"
+#include "libkb/load/signature_check.h"
 #include "libkb/lock/lockfile.h"
 #include "libkb/metadata/metadata.h"
 #include "libkb/resolve/resolve.h"
@@ -31,7 +33,18 @@ namespace kb::load {
 // Unauthorized: the hub refused the token while checking the publisher
 // (Python: PermissionError, an OSError as the hub client's HTTP errors are).
 // Modified: the files of a build differ from the digest its metadata records.
-enum class ErrorKind { InvalidArgument, NotFound, MissingDependency, LockMismatch, Incompatible, Unauthorized, Modified };
+// Unsigned: signatures are required, and the build's is missing or does not
+// verify under the policy (Python: RuntimeError, as Modified).
+enum class ErrorKind {
+  InvalidArgument,
+  NotFound,
+  MissingDependency,
+  LockMismatch,
+  Incompatible,
+  Unauthorized,
+  Modified,
+  Unsigned
+};
 
 // The kernels API this kb implements ("0.18.3") and its distribution
 // version ("0.18.3+kb.0.1.0"), as the Python package reports them.
@@ -92,7 +105,15 @@ struct Context {
   // unknown and only the test variables of archs.h can name one.
   bool check_arch = true;
   std::function<DeviceArch()> device;
+  // The signature check of every load: required or not, policy, trust root.
+  SignatureSettings signature;
 };
+
+// The hub the context's loads fetch from (KB_HUB, else the Hugging Face Hub).
+std::unique_ptr<hub::Hub> open_hub(const Context& ctx);
+// The environment variants are resolved for: the detected one, or the
+// backend the caller asked for (InvalidArgument for an unknown name).
+resolve::Environment requested_env(const Context& ctx);
 
 // Builds a context for this process with the cache root and offline mode of
 // the environment variables.

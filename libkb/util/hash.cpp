@@ -122,6 +122,39 @@ std::string base64_encode(std::string_view raw) {
   return out;
 }
 
+std::optional<std::string> base64_decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  size_t end = text.size();
+  if (end % 4 == 0 && end >= 4) {
+    if (text[end - 1] == '=') --end;
+    if (text[end - 1] == '=') --end;
+  }
+  if (end % 4 == 1) return std::nullopt;  // no whole byte in a lone sextet
+  std::string out;
+  out.reserve(end / 4 * 3 + 2);
+  unsigned acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < end; ++i) {
+    int v = value(text[i]);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6 | static_cast<unsigned>(v)) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>(acc >> bits & 0xff));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical trailing bits
+  return out;
+}
+
 std::string fnv1a64_hex(std::string_view data) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : data) {

@@ -44,5 +44,8 @@ std::string fnv1a64_hex(std::string_view data);
 // The bytes `hex` spells (either case); nullopt for an odd length or a non-hex digit.
 std::optional<std::string> from_hex(std::string_view hex);
 std::string base64_encode(std::string_view raw);  // standard alphabet, padded
+// The bytes `text` encodes, as protobuf's JSON mapping writes bytes: the
+// standard or the URL-safe alphabet, padded or not. nullopt for anything else.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace kb

@@ -87,6 +87,7 @@ void bind_load(py::module_& m) {
                        : e.kind() == load::ErrorKind::MissingDependency ? PyExc_ImportError
                        : e.kind() == load::ErrorKind::Incompatible      ? PyExc_RuntimeError
                        : e.kind() == load::ErrorKind::Modified          ? PyExc_RuntimeError
+                       : e.kind() == load::ErrorKind::Unsigned          ? PyExc_RuntimeError
                        : e.kind() == load::ErrorKind::Unauthorized      ? PyExc_PermissionError
                                                                         : PyExc_ValueError;
       // The warnings found before the failure travel with the exception

@@ -29,7 +29,7 @@ TEST(DigestReceipt, KeysHashLengthPrefixedPartsAsTheKernelsPackageDoes) {
             load::receipt_key({"kernels-test/signatures", std::string(40, 'a'), ""}));
   EXPECT_NE(load::receipt_key(kLocation),
             load::receipt_key({kLocation.repo_id, std::string(40, 'b'), kLocation.variant}));
-  EXPECT_EQ(load::digest_receipt_dir("/cache"), fs::path("/cache/.verified-kernels/digest/v1"));
+  EXPECT_EQ(load::receipt_dir("/cache", load::ReceiptKind::Digest), fs::path("/cache/.verified-kernels/digest/v1"));
   EXPECT_EQ(nlohmann::json::parse(load::receipt_json(kLocation)),
             nlohmann::json::parse(R"({"location": {"type": "remote_kernel", "repo_id": "kernels-test/signatures",
                "revision": ")" + std::string(40, 'a') + R"(", "variant": "torch30-cxx11-cu128-x86_64-linux"}})"));
@@ -50,7 +50,7 @@ class DigestCheckTest : public ::testing::Test {
     return load::check_digest(variant_, metadata_, kLocation.variant, location, cache());
   }
   fs::path cache() const { return tmp_.path() / "cache"; }
-  fs::path receipt() const { return load::digest_receipt_dir(cache()) / load::receipt_key(kLocation); }
+  fs::path receipt() const { return load::receipt_dir(cache(), load::ReceiptKind::Digest) / load::receipt_key(kLocation); }
 
   TempDirGuard tmp_;
   fs::path variant_;
@@ -90,7 +90,7 @@ TEST_F(DigestCheckTest, ChangedFilesAreNamedAndNoReceiptIsStored) {
 
 TEST_F(DigestCheckTest, LocalBuildsAreHashedOnEveryLoad) {
   EXPECT_FALSE(check(std::nullopt).failure);
-  EXPECT_FALSE(fs::exists(load::digest_receipt_dir(cache())));
+  EXPECT_FALSE(fs::exists(load::receipt_dir(cache(), load::ReceiptKind::Digest)));
   write_file_atomic(variant_ / "__init__.py", "VALUE = 2\n");
   EXPECT_TRUE(check(std::nullopt).failure);
 }
