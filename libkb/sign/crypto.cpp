@@ -59,6 +59,13 @@ Pkey public_key_from_der(std::string_view spki_der) {
   return key;
 }
 
+Pkey rsa_public_key_from_pkcs1_der(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  Pkey key(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der.size())));
+  if (!key) throw VerificationError("not a DER PKCS#1 RSA public key: " + openssl_error());
+  return key;
+}
+
 Pkey public_key_from_pem(std::string_view pem) {
   Bio bio = memory_bio(pem);
   if (pem.find("BEGIN CERTIFICATE") != std::string_view::npos) {

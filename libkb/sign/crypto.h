@@ -33,6 +33,8 @@ using Certificate = std::unique_ptr<X509, X509Deleter>;
 std::string openssl_error();
 
 Pkey public_key_from_der(std::string_view spki_der);
+// A PKCS#1 RSAPublicKey (trust roots list some CT keys so).
+Pkey rsa_public_key_from_pkcs1_der(std::string_view der);
 // A PEM "PUBLIC KEY" or a PEM certificate's key.
 Pkey public_key_from_pem(std::string_view pem);
 Pkey private_key_from_pem(std::string_view pem);

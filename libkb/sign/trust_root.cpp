@@ -66,7 +66,12 @@ LogKey parse_log(const json& j, const std::string& what) {
   log.base_url = j.value("baseUrl", "");
   const json& key = j.at("publicKey");
   log.public_key_der = decode_bytes(key.at("rawBytes"), what + ".publicKey.rawBytes");
-  public_key_from_der(log.public_key_der);  // must parse
+  // Stored as SubjectPublicKeyInfo, whatever the root's encoding: key ids
+  // are the SHA-256 of that form.
+  if (key.value("keyDetails", "").rfind("PKCS1_", 0) == 0)
+    log.public_key_der = public_key_der(rsa_public_key_from_pkcs1_der(log.public_key_der).get());
+  else
+    public_key_from_der(log.public_key_der);  // must parse
   log.key_id = sha256_bytes(log.public_key_der);
   log.valid = key.contains("validFor") ? parse_range(key.at("validFor"), what) : TimeRange{};
   return log;

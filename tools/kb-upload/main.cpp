@@ -15,6 +15,7 @@
 #include "libkb/publish/upload.h"
 #include "libkb/util/error.h"
 #include "libkb/util/fs.h"
+#include "libkb/sign/signer.h"
 #include "tools/support/tool_main.h"
 
 namespace {
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
   app.add_option("--hub", hub_spec, "Hub to publish to, instead of KB_HUB");
   app.add_flag("--allow-nonportable", allow_nonportable, "Publish variants that fail the manylinux/abi3 check");
   app.add_flag("-q,--quiet", quiet, "Print only errors");
+  std::string sign_key;
+  app.add_option("--sign", sign_key,
+                 "Sign each variant's metadata.json with this PEM private key before publishing "
+                 "(metadata.json.sigstore; see kb sign)")
+      ->check(CLI::ExistingFile);
   kb::tools::ToolRun run("kb-upload");
   return kb::tools::tool_main(run, app, argc, argv, [&] {
     kb::hub::OpenOptions open_options;
@@ -85,6 +91,16 @@ int main(int argc, char** argv) {
       std::cerr << "note: the " << hub->describe() << " has no repository visibility; --private has no effect\n";
     kb::publish::UploadOptions options{kernel_dir, repo_id, branch, allow_nonportable, is_private, create_pr};
     kb::publish::UploadPlan plan = kb::publish::plan_upload(options);
+    if (!sign_key.empty()) {
+      // Signed after the plan accepted the variants, then planned again so
+      // the bundles are part of the upload.
+      kb::sign::Pkey key = kb::sign::read_private_key(sign_key);
+      for (const auto& variant : plan.variants) {
+        std::string hint = kb::sign::sign_variant_with_key(variant.dir, key.get());
+        if (!quiet) std::cerr << "Signed " << variant.name << " (key " << hint << ")\n";
+      }
+      plan = kb::publish::plan_upload(options);
+    }
     for (const auto& w : plan.warnings) std::cerr << "warning: " << w << "\n";
     if (!quiet)
       std::cerr << "Uploading " << plan.variants.size() << " variant(s) of " << plan.repo_id << " to "

@@ -31,6 +31,9 @@ const std::map<std::string, std::pair<std::string, std::vector<std::string>>> kA
     {"check-builds", {"kb-metadata", {"--check-builds"}}},
     {"hash", {"kb-metadata", {}}},
     {"download", {"kb-lock", {"download"}}},
+    {"sign", {"kb-sign", {"sign"}}},
+    {"verify", {"kb-sign", {"verify"}}},
+    {"trust-root", {"kb-sign", {"trust-root"}}},
 };
 
 const char* kUsage = R"(kb — build, check and package compute kernels for PyTorch
@@ -55,13 +58,18 @@ Checking
                          of built variants
   check-builds [DIR]     validate every build/<variant>/metadata.json
   hash [DIR]             finalize metadata.json (digest, provenance) of built variants
+  verify PATH|REPO       check each variant's signature (metadata.json.sigstore) and
+                         digest offline, as `kernels verify-signature` (kb-sign)
+  trust-root show|update the sigstore trust root verification uses (kb-sign)
 Publishing
+  sign --key KEY PATH    sign variants' metadata.json with a key (kb-sign)
   card [DIR] [OUTPUT]    render the card template CARD.md (kb-card)
   upload [DIR]           publish build/<variant>/ to branch v<version> of the hub in
                          KB_HUB, and the card as README.md on main (kb-upload)
   build-and-upload [DIR] kb build --strict, then kb upload; takes the options of both
                          (--repo-id, --branch, --private, --create-pr, --output-json,
-                         --hub, --allow-nonportable (also builds without --strict), -q)
+                         --hub, --allow-nonportable (also builds without --strict),
+                         --sign KEY, -q)
 Loading
   variants PATH          which built variant of a local kernel would load, and why
                          each other one would not (kb-variants)
@@ -176,7 +184,8 @@ int build(const std::vector<std::string>& args) {
 // kb build-and-upload: the kernel directory and each option go to the build,
 // the upload or both; the upload runs only after a successful build.
 int build_and_upload(int argc, char** argv) {
-  static const std::set<std::string> upload_values = {"--repo-id", "--branch", "--output-json", "--hub", "--repo-type"};
+  static const std::set<std::string> upload_values = {"--repo-id", "--branch", "--output-json", "--hub", "--repo-type",
+                                                      "--sign"};
   static const std::set<std::string> upload_flags = {"--private", "--create-pr", "--allow-nonportable", "-q",
                                                      "--quiet"};
   static const std::set<std::string> build_values = {"-j",        "--jobs",      "--python", "--variant",
