@@ -50,6 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("repo_id", nargs="?")
     check.set_defaults(run=_check_moved)
 
+    verify = commands.add_parser(
+        "verify-signature",
+        help="verify the signature and digest of a kernel version's variants",
+        description="Checks each variant's metadata.json against its sigstore bundle (metadata.json.sigstore) "
+        "offline, with the trust root of KB_TRUST_ROOT or the one kb ships and the signers of "
+        "KB_SIGNATURE_POLICY or the kernels-community build workflows, then its files against the signed digest.",
+    )
+    verify.add_argument("repo_id", help="ORG/NAME on the hub")
+    verify.add_argument("version", type=int, help="kernel version (branch v<VERSION>)")
+    verify.add_argument("--all-variants", action="store_true", help="every variant, not only the one for this system")
+    verify.add_argument("--filter-unsigned", action="store_true", help="skip unsigned variants")
+    verify.add_argument("--filter-no-digest", action="store_true", help="skip variants whose metadata has no digest")
+    verify.set_defaults(run=_verify_signature)
+
     register_variants_command(commands)
     args = parser.parse_args(argv)
     try:
@@ -130,6 +144,24 @@ def _download(args) -> int:
         for variant, directory in downloaded:
             print(f"  {variant}: verified, {directory}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _verify_signature(args) -> int:
+    from ._environment import detected_backend, environment
+
+    out, code = _core.verify_signatures(
+        target=args.repo_id,
+        version=args.version,
+        all_variants=args.all_variants,
+        filter_unsigned=args.filter_unsigned,
+        filter_no_digest=args.filter_no_digest,
+        env=environment(None),
+        detected_backend=detected_backend(),
+        local_files_only=_core.offline_mode(),
+        user_agent=user_agent(None),
+    )
+    print(out, end="")
+    return code
 
 
 def _check_moved(args) -> int:

@@ -30,6 +30,7 @@ def get_kernel(
     user_agent: str | dict | None = None,
     trust_remote_code: bool | list[str] = False,
     check_arch: bool = True,
+    require_signature: bool = False,
 ) -> ModuleType:
     """Loads the kernel `repo_id` as a module.
 
@@ -49,6 +50,12 @@ def get_kernel(
     architectures can be incomplete (a kernel with a Triton fallback, say):
     `check_arch=False` skips the check.
 
+    Every load checks the build's signature (metadata.json.sigstore, against
+    the policy of KB_SIGNATURE_POLICY or the kernels-community workflows) and
+    its files' digest. A digest mismatch is an error, a signature problem a
+    warning; `require_signature=True` (or KERNELS_REQUIRE_SIGNATURE=1) makes
+    a missing or failing signature a RuntimeError, local builds included.
+
     The kernel's dependencies (metadata kernel-depends) load first, found
     the same way.
     """
@@ -63,6 +70,7 @@ def get_kernel(
         importable=deps.importable_now,
         check_arch=check_arch,
         device=device_arch,
+        require_signature=require_signature,
     )
     return import_located(located)
 
@@ -198,12 +206,14 @@ def get_local_kernel(
     trust_remote_code: bool | list[str] = False,
     user_agent: str | dict | None = None,
     check_arch: bool = True,
+    require_signature: bool = False,
 ) -> ModuleType:
     """Loads a kernel from a repository root (holding build/), a build/
     directory or a single variant directory, choosing the variant that fits
     this process best. Its kernel dependencies load first, as get_kernel
     finds them (LOCAL_KERNELS, else the hub with `trust_remote_code`).
-    `check_arch` as for get_kernel."""
+    `check_arch` and `require_signature` as for get_kernel (a local build's
+    signature is checked only when required)."""
     located = locate_reporting(
         _core.locate_local,
         path=Path(repo_path),
@@ -216,6 +226,7 @@ def get_local_kernel(
         trust_remote_code=trust_remote_code,
         local_files_only=_core.offline_mode(),
         user_agent=build_user_agent(user_agent),
+        require_signature=require_signature,
     )
     return import_located(located)
 

@@ -6,6 +6,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include "libkb/load/load.h"
+#include "libkb/load/verify_signatures.h"
 #include "python/src/bindings.h"
 
 namespace kb::python {
@@ -99,6 +100,27 @@ void bind_load(py::module_& m) {
     }
   });
 
+  m.def(
+      "verify_signatures",
+      [](const std::string& target, const std::optional<int>& version, const std::optional<std::string>& revision,
+         bool all_variants, bool filter_unsigned, bool filter_no_digest, bool json, const resolve::Environment& env,
+         const std::string& detected_backend, bool local_files_only, const std::string& user_agent) {
+        load::Context ctx = make_context(env, std::nullopt, detected_backend, local_files_only, user_agent, std::nullopt);
+        load::VerifySignaturesRequest request{target, version, revision, all_variants, filter_unsigned,
+                                              filter_no_digest, json};
+        load::VerifySignaturesResult result;
+        translate(PyExc_ValueError, [&] {
+          py::gil_scoped_release release;  // fetches and hashes
+          result = load::verify_signatures(request, ctx);
+        });
+        return py::make_tuple(result.out, result.exit_code);
+      },
+      py::kw_only(), py::arg("target"), py::arg("version") = py::none(), py::arg("revision") = py::none(),
+      py::arg("all_variants") = false, py::arg("filter_unsigned") = false, py::arg("filter_no_digest") = false,
+      py::arg("json") = false, py::arg("env"), py::arg("detected_backend"), py::arg("local_files_only") = false,
+      py::arg("user_agent") = "",
+      "`verify-signature` -> (stdout text, exit code): each variant's signature and digest checked (runtime spec "
+      "9.4). ValueError when the target cannot be found or fetched.");
   py::class_<load::Located>(m, "Located", "A variant directory to load, and what the loader learned on the way.")
       .def_readonly("variant_dir", &load::Located::variant_dir)
       .def_readonly("variant", &load::Located::variant)
@@ -120,9 +142,10 @@ void bind_load(py::module_& m) {
          const resolve::Environment& env, const std::optional<std::string>& backend,
          const std::string& detected_backend, const py::object& trust_remote_code, bool local_files_only,
          const std::string& user_agent, const std::optional<py::function>& importable, bool check_arch,
-         const std::optional<py::function>& device) {
+         const std::optional<py::function>& device, bool require_signature) {
         load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
         set_device(ctx, check_arch, device);
+        ctx.signature.require |= require_signature;
         load::Request request{repo_id, revision, version, make_trust(trust_remote_code)};
         py::gil_scoped_release release;
         return load::locate(request, ctx);
@@ -130,7 +153,7 @@ void bind_load(py::module_& m) {
       py::kw_only(), py::arg("repo_id"), py::arg("revision"), py::arg("version"), py::arg("env"),
       py::arg("backend") = py::none(), py::arg("detected_backend"), py::arg("trust_remote_code"),
       py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
-      py::arg("check_arch") = true, py::arg("device") = py::none(),
+      py::arg("check_arch") = true, py::arg("device") = py::none(), py::arg("require_signature") = false,
       "get_kernel's path to a verified variant directory: LOCAL_KERNELS, trust, revision, install, python-depends. "
       "`env` is the detected environment, `backend` an override (not applied to LOCAL_KERNELS ids). "
       "ValueError, FileNotFoundError or ImportError as the existing runtime raises them; RuntimeError when the build "
@@ -140,10 +163,11 @@ void bind_load(py::module_& m) {
       [](const fs::path& path, const resolve::Environment& env, const std::optional<std::string>& backend,
          const std::string& detected_backend, const std::optional<py::function>& importable,
          const py::object& trust_remote_code, bool local_files_only, const std::string& user_agent, bool check_arch,
-         const std::optional<py::function>& device) {
+         const std::optional<py::function>& device, bool require_signature) {
         load::Context ctx =
             make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
         set_device(ctx, check_arch, device);
+        ctx.signature.require |= require_signature;
         load::Trust trust = make_trust(trust_remote_code);
         py::gil_scoped_release release;
         return load::locate_local(path, ctx, trust);
@@ -151,6 +175,7 @@ void bind_load(py::module_& m) {
       py::kw_only(), py::arg("path"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
       py::arg("importable") = py::none(), py::arg("trust_remote_code") = false, py::arg("local_files_only") = false,
       py::arg("user_agent") = "", py::arg("check_arch") = true, py::arg("device") = py::none(),
+      py::arg("require_signature") = false,
       "The variant directory of a local kernel for `env`, python-depends checked; its kernel dependencies are "
       "located as get_kernel locates them (LOCAL_KERNELS, then the hub with `trust_remote_code`).");
   m.def(
@@ -158,9 +183,11 @@ void bind_load(py::module_& m) {
       [](const lock::KernelLock& entry, const resolve::Environment& env, const std::optional<std::string>& backend,
          const std::string& detected_backend, bool local_files_only, const std::string& user_agent,
          const std::optional<py::function>& importable, const std::vector<lock::KernelLock>& locks,
-         const py::object& trust_remote_code, bool check_arch, const std::optional<py::function>& device) {
+         const py::object& trust_remote_code, bool check_arch, const std::optional<py::function>& device,
+         bool require_signature) {
         load::Context ctx = make_context(env, backend, detected_backend, local_files_only, user_agent, importable);
         set_device(ctx, check_arch, device);
+        ctx.signature.require |= require_signature;
         load::Trust trust = make_trust(trust_remote_code);
         py::gil_scoped_release release;  // fetches, and hashes every file of the variant
         return load::locate_locked(entry, ctx, locks, trust);
@@ -168,7 +195,7 @@ void bind_load(py::module_& m) {
       py::kw_only(), py::arg("entry"), py::arg("env"), py::arg("backend") = py::none(), py::arg("detected_backend"),
       py::arg("local_files_only"), py::arg("user_agent") = "", py::arg("importable") = py::none(),
       py::arg("locks") = std::vector<lock::KernelLock>{}, py::arg("trust_remote_code") = false,
-      py::arg("check_arch") = true, py::arg("device") = py::none(),
+      py::arg("check_arch") = true, py::arg("device") = py::none(), py::arg("require_signature") = false,
       "The variant of a locked kernel for `env` at the locked commit, in the cache and checked against the lock (an "
       "altered cached copy is fetched again). FileNotFoundError when it cannot be found or fetched, ValueError when "
       "the lock does not cover it or its files differ from the lock.");
