@@ -224,6 +224,7 @@ load::Context load_context(const LoadOptions& options) {
     device.cuda = load::parse_cuda_capability(*options.cuda_capability, "LoadOptions::cuda_capability");
   device.rocm = options.gcn_arch;
   ctx.device = [device] { return device; };
+  ctx.signature.require |= options.require_signature;
   return ctx;
 }
 

@@ -65,6 +65,10 @@ struct LoadOptions {
   bool check_arch = true;
   std::optional<std::string> cuda_capability;  // "9.0", as torch.cuda.get_device_capability()
   std::optional<std::string> gcn_arch;         // ROCm gcnArchName: "gfx90a:sramecc+:xnack-"
+  // Refuse builds whose signature (metadata.json.sigstore) is missing or
+  // fails, local ones included; KERNELS_REQUIRE_SIGNATURE=1 does the same.
+  // Otherwise a hub build's signature problem is a warning.
+  bool require_signature = false;
 };
 
 // Where a kernel loaded from a hub came from: the repository asked for and
