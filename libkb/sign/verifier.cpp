@@ -110,7 +110,7 @@ VariantVerification verify_variant(const fs::path& dir, const TrustRoot& root, c
   try {
     metadata = metadata::parse_metadata(metadata_bytes, metadata_path.string());
   } catch (const std::exception& e) {
-    return fail(Outcome::MetadataInvalid, std::string("Cannot parse metadata: ") + e.what());
+    return fail(Outcome::MetadataInvalid, e.what());  // "Cannot parse metadata from `...`: ..."
   }
   if (!check_digest) return out;
   if (!metadata.digest) return fail(Outcome::DigestMissing);
