@@ -184,6 +184,21 @@ TEST(RuntimeErrors, ABuildNeedingANewerKernelsApiIsRefusedBeforeItsLibraryOpens)
                 kb::load::kernels_api_version());
 }
 
+TEST(RuntimeErrors, AnUnsignedBuildIsRefusedBeforeItsLibraryOpensWhenSignaturesAreRequired) {
+  ScopedEnv no_requirement("KERNELS_REQUIRE_SIGNATURE", std::nullopt);
+  TempDir tmp;
+  fs::path variant = tmp.path / "build" / matching_variant();
+  write(variant / "metadata.json", R"({"name": "fake", "id": "_fake_cpu_abc1234", "version": 1, "license": "MIT",
+    "python-depends": [], "backend": {"type": "cpu"}})");
+  write(variant / "_fake_cpu_abc1234.abi3.so", "not a shared object");
+  std::string error = error_of([&] { rt::load_local_kernel(tmp.path, {.require_signature = true}); });
+  EXPECT_TRUE(contains(error, "Kernel 'fake' variant '" + matching_variant() +
+                                  "': not signed, so its integrity cannot be verified")) << error;
+  // The environment variable asks the same.
+  ScopedEnv required("KERNELS_REQUIRE_SIGNATURE", "1");
+  EXPECT_TRUE(contains(error_of([&] { rt::load_local_kernel(tmp.path); }), "not signed")) << error;
+}
+
 TEST(RuntimeErrors, ABuildWhoseArchsTheNamedDeviceCannotRunIsRefusedBeforeItsLibraryOpens) {
   ScopedEnv no_cap(kb::load::kTestCapabilityVariable, std::nullopt);
   TempDir tmp;
@@ -360,6 +375,18 @@ TEST_F(ExampleReluHub, GetKernelByVersionFetchesTheVariantIntoTheCacheAndLoadsIt
   EXPECT_TRUE(torch::equal(output, torch::relu(input)));
   // By revision, the same commit: the same handle.
   EXPECT_EQ(&rt::get_kernel("kb-examples/relu", {.revision = relu.repo_info->revision}), &relu);
+}
+
+TEST_F(ExampleReluHub, AnUnsignedHubBuildWarnsAndIsRefusedWhenSignaturesAreRequired) {
+  ScopedEnv no_requirement("KERNELS_REQUIRE_SIGNATURE", std::nullopt);
+  publish("kb-examples/relu");
+  std::string error = error_of([&] { rt::get_kernel("kb-examples/relu", {.version = 1, .require_signature = true}); });
+  EXPECT_TRUE(contains(error, "not signed, so its integrity cannot be verified")) << error;
+  EXPECT_TRUE(contains(error, "KERNELS_REQUIRE_SIGNATURE")) << error;
+  const rt::LoadedKernel& relu = rt::get_kernel("kb-examples/relu", {.version = 1});
+  bool warned = false;
+  for (const std::string& w : relu.warnings) warned |= contains(w, "not signed, so its integrity cannot be verified");
+  EXPECT_TRUE(warned);
 }
 
 TEST_F(ExampleReluHub, OfflineLoadsOnlyWhatTheCacheHolds) {

@@ -79,7 +79,7 @@ def test_version_matches_the_distribution_metadata_and_transformers_range():
 
 
 # The signatures of the current kernels release (0.19): everything after the
-# repository is keyword-only.
+# repository is keyword-only. kb adds require_signature, keyword-only, last.
 def test_get_kernel_signature():
     assert params(kernels.get_kernel) == [
         ("repo_id", P.POSITIONAL_OR_KEYWORD, P.empty),
@@ -89,6 +89,7 @@ def test_get_kernel_signature():
         ("user_agent", P.KEYWORD_ONLY, None),
         ("trust_remote_code", P.KEYWORD_ONLY, False),
         ("check_arch", P.KEYWORD_ONLY, True),
+        ("require_signature", P.KEYWORD_ONLY, False),
     ]
 
 
@@ -100,6 +101,7 @@ def test_get_local_kernel_signature():
         ("trust_remote_code", P.KEYWORD_ONLY, False),
         ("user_agent", P.KEYWORD_ONLY, None),
         ("check_arch", P.KEYWORD_ONLY, True),
+        ("require_signature", P.KEYWORD_ONLY, False),
     ]
 
 
