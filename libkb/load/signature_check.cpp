@@ -1,11 +1,12 @@
 #include "libkb/load/signature_check.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "libkb/sign/certificate.h"
 #include "libkb/sign/verifier.h"
 #include "libkb/util/fs.h"
-#include "libkb/util/hash.h"
 #include "libkb/util/strings.h"
 
 namespace kb::load {
@@ -29,12 +30,34 @@ std::string describe(const sign::VariantVerification& result) {
   }
 }
 
-// What a receipt records of the files it vouches for.
-nlohmann::json fingerprint(const fs::path& dir) {
-  nlohmann::json j;
-  j["metadata_sha256"] = to_hex(sha256_file_bytes(dir / "metadata.json"));
-  j["bundle_sha256"] = to_hex(sha256_file_bytes(dir / sign::kBundleFileName));
-  return nlohmann::json{{"kb", j}};
+// What a receipt records of the files it vouches for: their identity on
+// disk (device, inode, size, modification time), so that a replaced or
+// rewritten file voids it without hashing anything on the warm path.
+nlohmann::json file_stamp(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return nullptr;
+  return {st.st_dev, st.st_ino, st.st_size, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+nlohmann::json files_stamp(const fs::path& dir) {
+  return {{"metadata", file_stamp(dir / "metadata.json")}, {"bundle", file_stamp(dir / sign::kBundleFileName)}};
+}
+
+// The receipt's kb part: the files' stamp and who signed (what a policy
+// judges), so a later load re-checks the policy without parsing certificates.
+nlohmann::json receipt_extra(const fs::path& dir, const sign::Signer& signer) {
+  nlohmann::json who;
+  if (signer.key_hint) who["key_hint"] = *signer.key_hint;
+  if (const auto& id = signer.identity) {
+    auto put = [&](const char* key, const std::optional<std::string>& v) { who[key] = v ? nlohmann::json(*v) : nullptr; };
+    put("issuer_v1", id->issuer_v1);
+    put("issuer_v2", id->issuer_v2);
+    put("build_signer_uri", id->build_signer_uri);
+    put("source_repository_uri", id->source_repository_uri);
+    who["san_uris"] = id->san_uris;
+    who["san_emails"] = id->san_emails;
+  }
+  return {{"kb", {{"files", files_stamp(dir)}, {"signer", who}}}};
 }
 
 sign::Policy settings_policy(const SignatureSettings& settings) {
@@ -48,18 +71,29 @@ sign::TrustRoot settings_trust_root(const SignatureSettings& settings) {
 }
 
 // Whether a receipt still vouches for the files, under the current policy:
-// the same bytes, and a signer the policy accepts (the policy may have
+// the same files, and a signer the policy accepts (the policy may have
 // changed since). Any doubt is a miss.
 bool receipt_still_holds(const nlohmann::json& receipt, const fs::path& dir, const sign::Policy& policy) {
   try {
-    if (receipt.value("kb", nlohmann::json()) != fingerprint(dir)["kb"]) return false;
-    sign::Bundle bundle = sign::parse_bundle(read_file(dir / sign::kBundleFileName));
-    if (bundle.public_key_hint) {
-      sign::trusted_key(policy, *bundle.public_key_hint);
-    } else {
-      sign::Certificate cert = sign::certificate_from_der(*bundle.certificate_der);
-      sign::check_certificate(policy, sign::certificate_identity(cert.get()));
+    const nlohmann::json& kb = receipt.at("kb");
+    if (kb.at("files") != files_stamp(dir)) return false;
+    const nlohmann::json& who = kb.at("signer");
+    if (who.contains("key_hint")) {
+      sign::trusted_key(policy, who.at("key_hint").get<std::string>());
+      return true;
     }
+    sign::CertificateIdentity id;
+    auto get = [&](const char* key) {
+      const nlohmann::json& v = who.at(key);
+      return v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>());
+    };
+    id.issuer_v1 = get("issuer_v1");
+    id.issuer_v2 = get("issuer_v2");
+    id.build_signer_uri = get("build_signer_uri");
+    id.source_repository_uri = get("source_repository_uri");
+    id.san_uris = who.at("san_uris").get<std::vector<std::string>>();
+    id.san_emails = who.at("san_emails").get<std::vector<std::string>>();
+    sign::check_certificate(policy, id);
     return true;
   } catch (const std::exception&) {
     return false;
@@ -92,11 +126,14 @@ SignatureCheck check_signature(const fs::path& variant_dir, const std::string& k
       out.warnings.push_back(message);
     return out;
   };
+  std::error_code ec;
+  if (!fs::is_regular_file(variant_dir / sign::kBundleFileName, ec))
+    return report(kernel + ": " + describe({sign::Outcome::SignatureBundleMissing, {}, {}, {}}));
+  // Parsed only as far as needed: a receipt needs the policy, a full
+  // verification the trust root too.
   sign::Policy policy;
-  sign::TrustRoot root;
   try {
     policy = settings_policy(settings);
-    root = settings_trust_root(settings);
   } catch (const std::exception& e) {
     return report(kernel + ": cannot verify its signature: " + e.what());
   }
@@ -109,12 +146,18 @@ SignatureCheck check_signature(const fs::path& variant_dir, const std::string& k
       return out;
     }
   }
+  sign::TrustRoot root;
+  try {
+    root = settings_trust_root(settings);
+  } catch (const std::exception& e) {
+    return report(kernel + ": cannot verify its signature: " + e.what());
+  }
   sign::VariantVerification result = sign::verify_variant(variant_dir, root, policy, /*check_digest=*/false);
   if (result.outcome != Outcome::Success) return report(kernel + ": " + describe(result));
   out.verified = true;
   if (location) {
     try {
-      write_file_atomic(receipt, receipt_json(*location, fingerprint(variant_dir)));
+      write_file_atomic(receipt, receipt_json(*location, receipt_extra(variant_dir, result.signer)));
     } catch (const std::exception& e) {
       out.warnings.push_back(std::string("Cannot store kernel signature verification receipt: ") + e.what());
     }

@@ -4,8 +4,9 @@
 // the policy accepts. Failures warn, as the kernels package's do; in strict
 // mode (KERNELS_REQUIRE_SIGNATURE=1, require_signature=True) they are errors,
 // and local builds are checked too. A verified hub build leaves a receipt
-// holding the SHA-256 of the metadata and bundle it verified: later loads
-// re-check only the policy, and a changed file invalidates it.
+// recording the metadata and bundle files it verified (device, inode, size,
+// modification time) and the signer: later loads re-check only the policy
+// against the signer, and a replaced or rewritten file invalidates it.
 #include <filesystem>
 #include <optional>
 #include <string>

@@ -27,7 +27,7 @@ Signer verify_key_signed(std::string_view artifact, const Bundle& bundle, const 
   check_message_digest(bundle, sha256_bytes(artifact));
   if (!verify_signature(key.get(), artifact, bundle.signature))
     throw VerificationError("Signature is invalid for input (key " + trusted.name + ")");
-  return {"public key " + trusted.name, 0};
+  return {"public key " + trusted.name, 0, std::nullopt, *bundle.public_key_hint};
 }
 
 }  // namespace
@@ -59,7 +59,7 @@ Signer verify_artifact(std::string_view artifact, const Bundle& bundle, const Tr
   if (!key || !verify_prehashed_sha256(key.get(), digest, bundle.signature))
     throw VerificationError("Signature is invalid for input");
   verify_hashedrekord_body(entry, digest, bundle.signature, certificate_pem(cert.get()));
-  return {identity.subject(), time};
+  return {identity.subject(), time, identity, std::nullopt};
 }
 
 std::string_view outcome_name(Outcome outcome) {

@@ -6,6 +6,7 @@
 // with a key the policy trusts); then the files must match the digest the
 // signed metadata records.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,9 @@ inline constexpr const char* kBundleFileName = "metadata.json.sigstore";
 struct Signer {
   std::string description;  // the certificate's subject, or "public key <file>"
   int64_t signed_at = 0;    // 0 when no log vouches for a time (key-signed)
+  // What a policy judges: the certificate's identity, or the key's hint.
+  std::optional<CertificateIdentity> identity;
+  std::optional<std::string> key_hint;
 };
 
 // Verifies `artifact` against `bundle`; throws VerificationError with the
