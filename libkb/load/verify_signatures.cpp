@@ -15,7 +15,9 @@ namespace {
 
 // The variant directories a local target names: itself when it holds a
 // metadata.json or a bundle, else its build/ variants.
-std::vector<fs::path> local_variant_dirs(const fs::path& target) {
+std::vector<fs::path> local_variant_dirs(fs::path target) {
+  // "dir/" names dir: its variant name is its last component.
+  if (target.has_parent_path() && target.filename().empty()) target = target.parent_path();
   std::error_code ec;
   if (fs::exists(target / "metadata.json", ec) || fs::exists(target / sign::kBundleFileName, ec)) return {target};
   std::vector<fs::path> dirs;
