@@ -25,10 +25,12 @@ tvm-ffi:
 # The real Hugging Face clients (huggingface_hub, the PyPI kernels package),
 # pinned, in cached virtual environments for the compatibility tests (kernels
 # 0.17.2 with auditwheel, 0.16.2, and 0.19.1 over the CUDA torch environment),
-# and transformers over the CUDA torch environment for the torch 2.x layer
-# tests; test-only, never a dependency of kb. Never reinstalled when present.
+# transformers over the CUDA torch environment for the torch 2.x layer tests,
+# and PyPI sigstore for the signature agreement tests; test-only, never a
+# dependency of kb. Never reinstalled when present.
 test-tools: cuda-torch
 	@scripts/setup-test-tools.sh
+	@scripts/setup-sigstore-venv.sh
 	@scripts/setup-transformers-venv.sh
 	@KB_TEST_TOOLS_VENV=$(HOME)/.cache/kb/kernels-0.16-venv KB_TEST_TOOLS_KERNELS_VERSION=0.16.2 \
 	  KB_TEST_TOOLS_AUDITWHEEL_VERSION= scripts/setup-test-tools.sh

@@ -67,7 +67,7 @@ def measure(name, spec, cache, env, fresh, runs, results):
 
 def keyless_signer():
     """A Python that can run the fake instance's signer, or None."""
-    for python in (os.environ.get("KB_TEST_TOOLS_PYTHON"), str(Path.home() / ".cache/kb/test-tools-venv/bin/python")):
+    for python in (os.environ.get("KB_SIGSTORE_PYTHON"), str(Path.home() / ".cache/kb/sigstore-venv/bin/python")):
         if python and Path(python).exists() and (FAKE / "fake_sigstore.py").exists():
             probe = subprocess.run([python, "-c", "import cryptography"], capture_output=True)
             if probe.returncode == 0:

@@ -59,6 +59,16 @@ std::vector<std::string> string_list(const toml::node* node, const std::string& 
   return out;
 }
 
+// Entries take only their own keys: a misplaced top-level key (one written
+// after a [[table]] header belongs to that table) is named, not ignored.
+void check_keys(const toml::table& table, std::initializer_list<std::string_view> known, const std::string& where) {
+  for (const auto& [key, node] : table) {
+    bool ok = false;
+    for (std::string_view k : known) ok |= key.str() == k;
+    if (!ok) throw Error(where + ": unknown key '" + std::string(key.str()) + "'");
+  }
+}
+
 std::string required_string(const toml::table& table, const char* key, const std::string& where) {
   auto value = table[key].value<std::string>();
   if (!value || value->empty()) throw Error(where + "." + key + " must be a non-empty string");
@@ -103,6 +113,7 @@ Policy load_policy_file(const fs::path& path) {
     auto entries = tables("github-workflow");
     for (size_t i = 0; i < entries.size(); ++i) {
       std::string where = "github-workflow[" + std::to_string(i) + "]";
+      check_keys(*entries[i], {"repo", "signer-uris"}, where);
       GitHubWorkflowPolicy entry;
       entry.repo_id = required_string(*entries[i], "repo", where);
       entry.signer_uris = string_list(entries[i]->get("signer-uris"), where + ".signer-uris");
@@ -112,12 +123,14 @@ Policy load_policy_file(const fs::path& path) {
     entries = tables("identity");
     for (size_t i = 0; i < entries.size(); ++i) {
       std::string where = "identity[" + std::to_string(i) + "]";
+      check_keys(*entries[i], {"identity", "issuer"}, where);
       policy.identities.push_back({required_string(*entries[i], "identity", where),
                                    required_string(*entries[i], "issuer", where)});
     }
     entries = tables("public-key");
     for (size_t i = 0; i < entries.size(); ++i) {
       std::string where = "public-key[" + std::to_string(i) + "]";
+      check_keys(*entries[i], {"path"}, where);
       fs::path key_path = required_string(*entries[i], "path", where);
       if (key_path.is_relative()) key_path = path.parent_path() / key_path;
       std::string pem;

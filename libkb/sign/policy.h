@@ -48,7 +48,7 @@ std::string public_key_hint(const std::string& public_key_der);
 //   [[github-workflow]]  repo = "org/repo"  signer-uris = ["https://github.com/org/repo/.github/workflows/build.yaml@refs/heads/main"]
 //   [[identity]]         identity = "me@example.com"  issuer = "https://accounts.google.com"
 //   [[public-key]]       path = "hub.pub.pem"   (relative to the policy file)
-//   include-default = true   (also accept what the default policy accepts)
+//   include-default = true   (at the top: also accept what the default policy accepts)
 // Throws kb::Error naming the file and the entry.
 Policy load_policy_file(const std::filesystem::path& path);
 

@@ -2,7 +2,9 @@
 `kb upload --sign` onto a local hub, then loaded with get_kernel (signature
 checked, receipt stored and reused, strict mode), checked with
 `kernels verify-signature` and `kb verify`, and refused when unsigned or
-tampered with.
+tampered with; and a copy signed keylessly by the fake sigstore instance of
+tests/fixtures/sigstore (as a kernels-community workflow), loaded under the
+default policy with that instance's trust root.
 
 Loads run in fresh interpreters: the fetched build has the op namespace of
 examples/relu's build, which other tests load in this process."""
@@ -16,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, RELU
+
+FAKE = REPO / "tests" / "fixtures" / "sigstore"
+SIGSTORE_PYTHON = Path(os.environ.get("KB_SIGSTORE_VENV", Path.home() / ".cache/kb/sigstore-venv")) / "bin" / "python"
 
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
 REPO_ID = "kb-examples/relu"
@@ -179,3 +184,44 @@ def test_kb_verify_json_names_the_signer(kernel_copy, keys, signed_hub, cpu_linu
     by_variant = {r["variant"]: r for r in report["variants"]}
     assert by_variant[cpu_linux_torch]["outcome"] == "Success"
     assert by_variant[cpu_linux_torch]["signer"] == f"public key {policy.parent / 'hub.pub'}"
+
+
+@pytest.fixture(scope="module")
+def keyless_hub(tmp_path_factory, relu_variant_dir):
+    """relu signed by the fake instance as huggingface/kernels-community's build workflow."""
+    if not SIGSTORE_PYTHON.exists():
+        pytest.skip(f"no sigstore environment at {SIGSTORE_PYTHON.parent.parent} (scripts/setup-sigstore-venv.sh)")
+    kernel = tmp_path_factory.mktemp("keyless") / "relu"
+    shutil.copytree(RELU, kernel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for metadata in kernel.glob("build/*/metadata.json"):
+        bundle = run([SIGSTORE_PYTHON, FAKE / "fake_sigstore.py", "sign", FAKE / "instance", metadata]).stdout
+        (metadata.parent / "metadata.json.sigstore").write_text(bundle)
+    return publish(kernel, tmp_path_factory.mktemp("keyless-hub"))
+
+
+def test_a_keyless_kernels_community_signature_verifies_under_the_default_policy(keyless_hub, tmp_path):
+    cache = tmp_path / "cache"
+    root = {"KB_TRUST_ROOT": str(FAKE / "instance" / "trusted_root.json")}
+    lines = load(keyless_hub, cache, "strict", **root)
+    assert lines[-1].startswith("LOADED"), lines
+    (receipt,) = receipts(cache)
+    signer = json.loads(receipt.read_text())["kb"]["signer"]
+    assert signer["source_repository_uri"] == "https://github.com/huggingface/kernels-community"
+    # Under sigstore's public-good root the fake signature is worthless.
+    lines = load(keyless_hub, tmp_path / "cache2", "strict")
+    assert lines[-1].startswith("REFUSED") and "certificate chain" in lines[-1], lines
+
+
+def test_a_receipt_does_not_outlive_the_policy_that_accepted_the_signer(keyless_hub, tmp_path):
+    cache = tmp_path / "cache"
+    root = {"KB_TRUST_ROOT": str(FAKE / "instance" / "trusted_root.json")}
+    assert load(keyless_hub, cache, "strict", **root)[-1].startswith("LOADED")
+    policy = tmp_path / "acme.toml"
+    policy.write_text(
+        '[[github-workflow]]\nrepo = "acme/kernels"\n'
+        'signer-uris = ["https://github.com/acme/kernels/.github/workflows/build.yaml@refs/heads/main"]\n'
+    )
+    lines = load(keyless_hub, cache, "strict", KB_SIGNATURE_POLICY=str(policy), **root)
+    assert lines[-1].startswith("REFUSED") and "acme/kernels" in lines[-1], lines
+    policy.write_text("include-default = true\n" + policy.read_text())
+    assert load(keyless_hub, cache, "strict", KB_SIGNATURE_POLICY=str(policy), **root)[-1].startswith("LOADED")

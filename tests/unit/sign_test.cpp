@@ -308,6 +308,9 @@ path = "keys/hub.pub"
   EXPECT_TRUE(contains(refusal("[[identity]]\nidentity = \"x\"\n"), "identity[0].issuer must be a non-empty string"));
   EXPECT_TRUE(contains(refusal("[[public-key]]\npath = \"missing.pem\"\n"), "missing.pem"));
   EXPECT_TRUE(contains(refusal("trust = 1\n"), "unknown key 'trust'"));
+  // A top-level key written after a [[table]] belongs to the table: named.
+  EXPECT_TRUE(contains(refusal("[[identity]]\nidentity = \"x\"\nissuer = \"y\"\ninclude-default = true\n"),
+                       "identity[0]: unknown key 'include-default'"));
   EXPECT_TRUE(contains(refusal(""), "trusts no signer"));
   EXPECT_TRUE(contains(refusal("[[identity]\n"), "bad.toml:1"));
 }
