@@ -34,18 +34,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/step.sh"
 venv="${KB_CUDA_VENV:-${HOME}/.cache/kb/cuda-torch-venv}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
 info_file="${venv}/kb-cuda-torch.json"
-check_only=false
 
-for arg in "$@"; do
-  case "$arg" in
-    --check) check_only=true ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "setup-cuda-torch: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
-
-log() { echo "setup-cuda-torch: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+kb_setup_start setup-cuda-torch "$@"
 
 find_nvcc() {
   local home

@@ -23,18 +23,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/step.sh"
 SIGSTORE_VERSION="${KB_SIGSTORE_VERSION:-4.5.1}"
 venv="${KB_SIGSTORE_VENV:-${HOME}/.cache/kb/sigstore-venv}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
-check_only=false
 
-for arg in "$@"; do
-  case "$arg" in
-    --check) check_only=true ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "setup-sigstore-venv: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
-
-log() { echo "setup-sigstore-venv: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+kb_setup_start setup-sigstore-venv "$@"
 
 probe_venv() {
   [ -x "$venv/bin/python" ] || return 1

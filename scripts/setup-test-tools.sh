@@ -64,18 +64,8 @@ venv="${KB_TEST_TOOLS_VENV:-${HOME}/.cache/kb/test-tools-venv}"
 torch_venv="${KB_TEST_TOOLS_TORCH_VENV:-}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
 info_file="${venv}/kb-test-tools.json"
-check_only=false
 
-for arg in "$@"; do
-  case "$arg" in
-    --check) check_only=true ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "setup-test-tools: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
-
-log() { echo "setup-test-tools: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+kb_setup_start setup-test-tools "$@"
 
 # Prints "<huggingface_hub version> <kernels version> <python version>" when the
 # environment imports both clients at the pinned versions. PYTHONPATH is

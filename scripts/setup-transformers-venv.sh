@@ -33,18 +33,8 @@ TRANSFORMERS_VERSION="${KB_TRANSFORMERS_VERSION:-5.23.0}"
 venv="${KB_TRANSFORMERS_VENV:-${HOME}/.cache/kb/transformers-venv}"
 base="${KB_CUDA_VENV:-${HOME}/.cache/kb/cuda-torch-venv}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
-check_only=false
 
-for arg in "$@"; do
-  case "$arg" in
-    --check) check_only=true ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "setup-transformers-venv: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
-
-log() { echo "setup-transformers-venv: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+kb_setup_start setup-transformers-venv "$@"
 
 # Prints "<torch> <transformers>" when the environment is usable. PYTHONPATH is
 # dropped so nothing from this repository stands in.

@@ -31,18 +31,8 @@ TVM_FFI_VERSION="${KB_TVM_FFI_VERSION:-0.1.15.post2}"
 venv="${KB_TVM_FFI_VENV:-${HOME}/.cache/kb/tvm-ffi-venv}"
 cuda_venv="${KB_CUDA_VENV:-${HOME}/.cache/kb/cuda-torch-venv}"
 incomplete_marker="${venv}/.kb-setup-incomplete"
-check_only=false
 
-for arg in "$@"; do
-  case "$arg" in
-    --check) check_only=true ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "setup-tvm-ffi-venv: unknown argument: $arg" >&2; exit 2 ;;
-  esac
-done
-
-log() { echo "setup-tvm-ffi-venv: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+kb_setup_start setup-tvm-ffi-venv "$@"
 
 # Prints the tvm-ffi version when the environment is usable: the pinned
 # tvm_ffi imports, numpy too, and torch does not (it must stay torch-free).

@@ -164,11 +164,8 @@ void verify_embedded_sct(X509* leaf, const std::vector<Certificate>& chain, cons
   Certificate precert(X509_dup(leaf));
   int index = X509_get_ext_by_NID(precert.get(), NID_ct_precert_scts, -1);
   X509_EXTENSION_free(X509_delete_ext(precert.get(), index));
-  unsigned char* tbs_der = nullptr;
-  int tbs_size = i2d_re_X509_tbs(precert.get(), &tbs_der);
-  if (tbs_size <= 0) throw fail("cannot encode the precertificate: " + openssl_error());
-  std::string tbs(reinterpret_cast<char*>(tbs_der), static_cast<size_t>(tbs_size));
-  OPENSSL_free(tbs_der);
+  std::string tbs = der_encoding([&](unsigned char** out) { return i2d_re_X509_tbs(precert.get(), out); },
+                                 "the precertificate");
 
   unsigned char* ext = nullptr;
   size_t ext_size = SCT_get0_extensions(sct, &ext);

@@ -89,34 +89,17 @@ Pkey private_key_from_pem(std::string_view pem) {
   return key;
 }
 
-std::string public_key_der(EVP_PKEY* key) {
+std::string der_encoding(const std::function<int(unsigned char**)>& encode, const char* what) {
   unsigned char* out = nullptr;
-  int size = i2d_PUBKEY(key, &out);
-  if (size <= 0) throw VerificationError("cannot encode a public key: " + openssl_error());
+  int size = encode(&out);
+  if (size <= 0) throw VerificationError(std::string("cannot encode ") + what + ": " + openssl_error());
   std::string der(reinterpret_cast<char*>(out), static_cast<size_t>(size));
   OPENSSL_free(out);
   return der;
 }
 
-std::string key_description(EVP_PKEY* key) {
-  switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_EC: {
-      char group[64] = {0};
-      size_t length = 0;
-      EVP_PKEY_get_group_name(key, group, sizeof group, &length);
-      std::string name(group, length);
-      if (name == "prime256v1") name = "P-256";
-      if (name == "secp384r1") name = "P-384";
-      if (name == "secp521r1") name = "P-521";
-      return "ECDSA " + name;
-    }
-    case EVP_PKEY_RSA:
-      return "RSA " + std::to_string(EVP_PKEY_get_bits(key));
-    case EVP_PKEY_ED25519:
-      return "Ed25519";
-    default:
-      return std::string("key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key));
-  }
+std::string public_key_der(EVP_PKEY* key) {
+  return der_encoding([key](unsigned char** out) { return i2d_PUBKEY(key, out); }, "a public key");
 }
 
 Certificate certificate_from_der(std::string_view der) {
@@ -129,12 +112,7 @@ Certificate certificate_from_der(std::string_view der) {
 }
 
 std::string certificate_der(X509* cert) {
-  unsigned char* out = nullptr;
-  int size = i2d_X509(cert, &out);
-  if (size <= 0) throw VerificationError("cannot encode a certificate: " + openssl_error());
-  std::string der(reinterpret_cast<char*>(out), static_cast<size_t>(size));
-  OPENSSL_free(out);
-  return der;
+  return der_encoding([cert](unsigned char** out) { return i2d_X509(cert, out); }, "a certificate");
 }
 
 std::string certificate_pem(X509* cert) {

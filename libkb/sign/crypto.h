@@ -2,6 +2,7 @@
 // The OpenSSL operations signature verification needs, with owned handles and
 // errors as kb::sign::VerificationError naming what failed. Keys are passed
 // as DER SubjectPublicKeyInfo (what trust roots and certificates carry).
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,8 +40,9 @@ Pkey rsa_public_key_from_pkcs1_der(std::string_view der);
 Pkey public_key_from_pem(std::string_view pem);
 Pkey private_key_from_pem(std::string_view pem);
 std::string public_key_der(EVP_PKEY* key);  // DER SubjectPublicKeyInfo
-// "ECDSA P-256", "RSA 2048", "Ed25519": for messages and key checks.
-std::string key_description(EVP_PKEY* key);
+
+// What an OpenSSL i2d_* call writes, owned; `what` names it in the error.
+std::string der_encoding(const std::function<int(unsigned char**)>& encode, const char* what);
 
 Certificate certificate_from_der(std::string_view der);
 std::string certificate_der(X509* cert);

@@ -27,6 +27,26 @@
 # step would not stop it. run_step refuses that case (status 2); it is fine for
 # a program (`run_step ... -- apt-get ... || die ...`).
 
+# The start every setup-*.sh script shares: `kb_setup_start NAME "$@"`
+# parses its arguments (--check sets check_only=true; -h/--help prints the
+# script's header comment; anything else is a usage error, exit 2) and
+# defines log and die, which prefix NAME.
+kb_setup_start() {
+  KB_SETUP_NAME="$1"
+  shift
+  check_only=false
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --check) check_only=true ;;
+      -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+      *) echo "$KB_SETUP_NAME: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+  done
+}
+log() { echo "${KB_SETUP_NAME:-setup}: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
 kb_step_verbose() {
   case "${KB_VERBOSE:-}" in
     ""|0|false|no|off) return 1 ;;
