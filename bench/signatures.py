@@ -9,7 +9,7 @@ the cache warm. Measured in one run:
   is stored. Each run starts from a cache without signature receipts.
 - key-signed, with its receipt: the receipt's fingerprint (SHA-256 of
   metadata.json and the bundle) and the policy are re-checked.
-- keyless (fake sigstore instance, when tests/fixtures/sigstore and a Python
+- keyless (fake sigstore instance, when tests/fixtures/sigstore-fake and a Python
   with `cryptography` are there): certificate chain, SCT, log proofs.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/signatures.py [--runs N]
@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
-FAKE = REPO / "tests" / "fixtures" / "sigstore"
+FAKE = REPO / "tests" / "fixtures" / "sigstore-fake"
 
 CHILD = """
 import logging, sys, time, torch, kernels

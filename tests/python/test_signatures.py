@@ -3,7 +3,7 @@
 checked, receipt stored and reused, strict mode), checked with
 `kernels verify-signature` and `kb verify`, and refused when unsigned or
 tampered with; and a copy signed keylessly by the fake sigstore instance of
-tests/fixtures/sigstore (as a kernels-community workflow), loaded under the
+tests/fixtures/sigstore-fake (as a kernels-community workflow), loaded under the
 default policy with that instance's trust root.
 
 Loads run in fresh interpreters: the fetched build has the op namespace of
@@ -19,7 +19,7 @@ import pytest
 
 from conftest import REPO, RELU
 
-FAKE = REPO / "tests" / "fixtures" / "sigstore"
+FAKE = REPO / "tests" / "fixtures" / "sigstore-fake"
 SIGSTORE_PYTHON = Path(os.environ.get("KB_SIGSTORE_VENV", Path.home() / ".cache/kb/sigstore-venv")) / "bin" / "python"
 
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"

@@ -1,5 +1,5 @@
 """kb's verifier against the reference one: the PyPI sigstore package, given
-the trust root of the fake sigstore instance (tests/fixtures/sigstore), must
+the trust root of the fake sigstore instance (tests/fixtures/sigstore-fake), must
 accept and refuse each committed case as kb does, and a freshly made
 instance's bundles must still verify in both (so the generator keeps making
 what sigstore calls valid).
@@ -18,7 +18,7 @@ from sigstore.models import Bundle, InvalidBundle, TrustedRoot
 from sigstore.verify import Verifier, policy
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests" / "fixtures" / "sigstore"
+FIXTURE = REPO / "tests" / "fixtures" / "sigstore-fake"
 KB = Path(os.environ.get("KB_BIN", REPO / "build" / "bin")) / "kb"
 sys.path.insert(0, str(FIXTURE))
 import fake_sigstore  # noqa: E402

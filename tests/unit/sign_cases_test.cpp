@@ -1,6 +1,6 @@
 // Keyless bundles of a complete fake sigstore instance (test Fulcio CA with
 // the GitHub OIDC extensions and embedded SCTs, test Rekor log with inclusion
-// proofs, checkpoints and promises), made by tests/fixtures/sigstore/
+// proofs, checkpoints and promises), made by tests/fixtures/sigstore-fake/
 // fake_sigstore.py: every case of cases/expected.json gets its outcome, with
 // the reasons a user would need.
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@ using kb::testing::contains;
 
 namespace {
 
-const fs::path kFixture = fs::path(KB_SOURCE_DIR) / "tests" / "fixtures" / "sigstore";
+const fs::path kFixture = fs::path(KB_SOURCE_DIR) / "tests" / "fixtures" / "sigstore-fake";
 
 sign::TrustRoot fake_root() {
   return sign::parse_trust_root(read_file(kFixture / "instance" / "trusted_root.json"), "the fake instance");
