@@ -138,9 +138,12 @@ std::vector<Certificate> verify_certificate_chain(X509* leaf, const TrustRoot& r
 
 void verify_embedded_sct(X509* leaf, const std::vector<Certificate>& chain, const TrustRoot& root) {
   auto fail = [](const std::string& why) { return VerificationError("failed to verify SCT on signing certificate: " + why); };
+  if (X509_get_ext_by_NID(leaf, NID_ct_precert_scts, -1) < 0)
+    throw fail("Certificate does not contain a signed certificate timestamp extension");
   auto* scts = static_cast<STACK_OF(SCT)*>(X509_get_ext_d2i(leaf, NID_ct_precert_scts, nullptr, nullptr));
-  ERR_clear_error();
-  if (!scts) throw fail("Certificate does not contain a signed certificate timestamp extension");
+  if (!scts)  // OpenSSL refuses timestamps signed with anything but SHA-256 (and malformed lists)
+    throw fail("the certificate's signed certificate timestamp cannot be read (" + openssl_error() +
+               "); only SHA-256 ECDSA or RSA timestamps are supported");
   struct Free {
     STACK_OF(SCT)* s;
     ~Free() { SCT_LIST_free(s); }
