@@ -116,6 +116,7 @@ load::Context load_context(const LoadOptions& options, const resolve::Environmen
   if (options.cuda_capability)
     device.cuda = load::parse_cuda_capability(*options.cuda_capability, "LoadOptions::cuda_capability");
   ctx.device = [device] { return device; };
+  ctx.signature.require |= options.require_signature;
   return ctx;
 }
 

@@ -73,6 +73,8 @@ struct LoadOptions {
   // checked (KB_TEST_DEVICE_CAPABILITY names one in tests).
   bool check_arch = true;
   std::optional<std::string> cuda_capability;
+  // Refuse builds whose signature is missing or fails (as KERNELS_REQUIRE_SIGNATURE=1).
+  bool require_signature = false;
 };
 
 // Where a kernel loaded from a hub came from: the repository asked for and

@@ -150,6 +150,26 @@ TEST_F(TvmFfiRuntime, ThreadsLoadingOneKernelShareOneLoad) {
   if (again) ::dlclose(again);
 }
 
+TEST_F(TvmFfiRuntime, RequiredSignaturesRefuseUnsignedBuildsAndAcceptAKeyThePolicyTrusts) {
+  ScopedEnv no_requirement("KERNELS_REQUIRE_SIGNATURE", std::nullopt);
+  fs::path copy = kernel_with({cpu_variant()});
+  std::string error = error_of([&] { tf::load_local_kernel(copy, {.require_signature = true}); });
+  EXPECT_TRUE(contains(error, "not signed, so its integrity cannot be verified")) << error;
+  EXPECT_EQ(tf::loaded_kernels().size(), loaded_before);
+
+  // Signed with `kb sign` and a key openssl makes (this program holds no signer).
+  const fs::path key = tmp->path() / "key.pem", pub = tmp->path() / "key.pub";
+  const std::string commands = "openssl ecparam -name prime256v1 -genkey -noout -out " + key.string() +
+                               " && openssl ec -in " + key.string() + " -pubout -out " + pub.string() +
+                               " 2>/dev/null && " + KB_BINARY_DIR + "/bin/kb sign --key " + key.string() + " " +
+                               copy.string() + " >/dev/null";
+  ASSERT_EQ(std::system(commands.c_str()), 0) << commands;
+  kb::write_file_atomic(tmp->path() / "policy.toml", "[[public-key]]\npath = \"key.pub\"\n");
+  ScopedEnv policy("KB_SIGNATURE_POLICY", (tmp->path() / "policy.toml").string());
+  const tf::LoadedKernel& relu = tf::load_local_kernel(copy, {.require_signature = true});
+  EXPECT_EQ(relu.variant_dir.filename(), cpu_variant());
+}
+
 TEST_F(TvmFfiRuntime, CallsReluOnADLTensor) {
   const tf::LoadedKernel& relu = tf::load_local_kernel(kernel);
   std::vector<float> input = {-2.0f, -0.5f, 0.0f, 0.25f, 3.0f}, output(input.size(), 42.0f);
