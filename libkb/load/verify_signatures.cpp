@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "libkb/cache/cache.h"
 #include "libkb/fetch/install.h"
 #include "libkb/sign/verifier.h"
 #include "libkb/variant/variant.h"
@@ -32,6 +33,15 @@ std::vector<fs::path> local_variant_dirs(fs::path target) {
   return dirs;
 }
 
+std::string newest_version_or_main(const std::string& repo_id, hub::Hub* hub, const Context& ctx) {
+  std::map<int, std::string> versions = ctx.local_files_only
+                                            ? cache::cached_version_refs(ctx.cache_root, repo_id)
+                                            : hub::version_branches(hub->list_branches(repo_id));
+  if (versions.empty()) return "main";
+  return fetch::resolve_version(ctx.local_files_only ? nullptr : hub, repo_id, versions.rbegin()->first,
+                                ctx.cache_root, ctx.local_files_only);
+}
+
 std::vector<fs::path> hub_variant_dirs(const VerifySignaturesRequest& request, const Context& ctx) {
   // Offline, the install reads the cache only; the hub is still its handle.
   std::unique_ptr<hub::Hub> hub = open_hub(ctx);
@@ -41,8 +51,8 @@ std::vector<fs::path> hub_variant_dirs(const VerifySignaturesRequest& request, c
     revision = fetch::resolve_version(ctx.local_files_only ? nullptr : hub.get(), request.target, *request.version, ctx.cache_root, ctx.local_files_only);
   else if (request.revision)
     revision = *request.revision;
-  else
-    throw Error("Give the version (or revision) of " + request.target + " to verify");
+  else  // as `kernels info`: the newest version, else main
+    revision = newest_version_or_main(request.target, hub.get(), ctx);
   fetch::InstallRequest install{request.target, revision, requested_env(ctx), ctx.cache_root, ctx.local_files_only};
   std::vector<fs::path> dirs;
   if (!request.all_variants) return {fetch::install_variant(*hub, install).variant_dir};

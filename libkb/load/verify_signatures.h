@@ -2,8 +2,9 @@
 // `kernels verify-signature` and `kb verify`: the signature and digest of
 // every variant of a kernel, reported per variant in the lines of runtime
 // spec 9.4. The target is a variant directory, a kernel directory (its
-// build/ variants), or a hub repository at a version or revision (the
-// variant this system would load, or all of them).
+// build/ variants), or a hub repository at a version or revision (default:
+// the newest version, else main; the variant this system would load, or all
+// of them).
 #include <optional>
 #include <string>
 

@@ -164,6 +164,7 @@ def test_verify_signature_cli_reports_each_outcome(signed_hub, unsigned_hub, key
     built = sorted(p.name for p in (RELU / "build").iterdir() if (p / "metadata.json").is_file())
     assert everything == [f"✅ {v}: kernel metadata is correctly signed" for v in built]
     assert run([KB, "verify", REPO_ID, "--version", "1", "--all-variants"], env=env).stdout.splitlines() == everything
+    assert run([KB, "verify", REPO_ID, "--all-variants"], env=env).stdout.splitlines() == everything  # newest version
     # Unsigned: a failure, unless filtered.
     env["KB_HUB"] = unsigned_hub
     env["KERNELS_CACHE"] = str(tmp_path / "cache2")
