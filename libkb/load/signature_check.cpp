@@ -60,16 +60,6 @@ nlohmann::json receipt_extra(const fs::path& dir, const sign::Signer& signer) {
   return {{"kb", {{"files", files_stamp(dir)}, {"signer", who}}}};
 }
 
-sign::Policy settings_policy(const SignatureSettings& settings) {
-  return settings.policy_file ? sign::load_policy_file(*settings.policy_file) : sign::default_policy();
-}
-
-sign::TrustRoot settings_trust_root(const SignatureSettings& settings) {
-  if (settings.trust_root)
-    return sign::load_trust_root({*settings.trust_root, settings.trust_root->string() + " (KB_TRUST_ROOT)"});
-  return sign::load_trust_root(sign::active_trust_root_source());
-}
-
 // Whether a receipt still vouches for the files, under the current policy:
 // the same files, and a signer the policy accepts (the policy may have
 // changed since). Any doubt is a miss.
@@ -101,6 +91,16 @@ bool receipt_still_holds(const nlohmann::json& receipt, const fs::path& dir, con
 }
 
 }  // namespace
+
+sign::Policy settings_policy(const SignatureSettings& settings) {
+  return settings.policy_file ? sign::load_policy_file(*settings.policy_file) : sign::default_policy();
+}
+
+sign::TrustRoot settings_trust_root(const SignatureSettings& settings) {
+  if (settings.trust_root)
+    return sign::load_trust_root({*settings.trust_root, settings.trust_root->string() + " (KB_TRUST_ROOT)"});
+  return sign::load_trust_root(sign::active_trust_root_source());
+}
 
 SignatureSettings signature_settings_from_env() {
   SignatureSettings settings;

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "libkb/load/receipts.h"
+#include "libkb/sign/policy.h"
+#include "libkb/sign/trust_root.h"
 
 namespace kb::load {
 
@@ -23,6 +25,11 @@ struct SignatureSettings {
   std::optional<std::filesystem::path> policy_file;
   std::optional<std::filesystem::path> trust_root;
 };
+
+// The policy and trust root `settings` name (the defaults of libkb/sign when
+// unset); throw kb::Error naming a file that cannot be read.
+sign::Policy settings_policy(const SignatureSettings& settings);
+sign::TrustRoot settings_trust_root(const SignatureSettings& settings);
 
 // KERNELS_REQUIRE_SIGNATURE ("1", "true", "yes", "on" in any case), KB_SIGNATURE_POLICY, KB_TRUST_ROOT.
 SignatureSettings signature_settings_from_env();

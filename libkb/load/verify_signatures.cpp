@@ -75,10 +75,8 @@ bool filtered(const sign::VariantVerification& result, const VerifySignaturesReq
 
 VerifySignaturesResult verify_signatures(const VerifySignaturesRequest& request, const Context& ctx) {
   const SignatureSettings& settings = ctx.signature;
-  sign::Policy policy = settings.policy_file ? sign::load_policy_file(*settings.policy_file) : sign::default_policy();
-  sign::TrustRoot root = sign::load_trust_root(
-      settings.trust_root ? sign::TrustRootSource{*settings.trust_root, settings.trust_root->string()}
-                          : sign::active_trust_root_source());
+  sign::Policy policy = settings_policy(settings);
+  sign::TrustRoot root = settings_trust_root(settings);
   std::error_code ec;
   bool local = fs::exists(request.target, ec);
   if (local && (request.version || request.revision))
