@@ -10,6 +10,7 @@
 
 #include "libkb/cache/verify.h"
 #include "libkb/http/client.h"
+#include "libkb/hub/hf_answers.h"
 #include "libkb/hub/hub.h"
 #include "libkb/util/dirs.h"
 #include "libkb/util/error.h"
@@ -33,22 +34,7 @@ constexpr size_t kSampleBytes = 512;         // what the Hub looks at to choose 
 
 std::string error_message(const http::Response& r) {
   if (auto m = r.header("x-error-message"); m && !m->empty()) return *m;
-  json body = json::parse(r.body, nullptr, false);
-  if (body.is_object() && body.contains("error") && body["error"].is_string()) return body["error"].get<std::string>();
-  std::string text = trim(r.body.substr(0, 300));
-  return text.empty() ? "no details" : text;
-}
-
-json parse_json(const http::Response& r, const std::string& what) {
-  json body = json::parse(r.body, nullptr, false);
-  if (body.is_discarded()) throw Error(what + ": the hub answered with malformed JSON");
-  return body;
-}
-
-std::string json_string(const json& object, const char* key, const std::string& what) {
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) throw Error(what + ": the hub's answer has no `" + key + "`");
-  return it->get<std::string>();
+  return answers::error_detail(r.body);
 }
 
 // Both hashes the Hub may know a local file by, computed once.
@@ -122,7 +108,7 @@ class HfHub : public Hub {
     std::string what = "resolving revision `" + std::string(revision) + "` of " + std::string(repo_id);
     http::Response r = get(api(repo_id) + "/revision/" + http::url_escape(std::string(revision)));
     check(r, what, repo_id, revision);
-    return json_string(parse_json(r, what), "sha", what);
+    return answers::revision_commit(r.body, what);
   }
 
   std::vector<RefInfo> list_branches(std::string_view repo_id) override {
@@ -130,12 +116,7 @@ class HfHub : public Hub {
     std::string what = "listing the branches of " + std::string(repo_id);
     http::Response r = get(api(repo_id) + "/refs");
     check(r, what, repo_id, "");
-    json body = parse_json(r, what);
-    std::vector<RefInfo> out;
-    if (!body.contains("branches") || !body["branches"].is_array()) throw Error(what + ": no `branches` in the answer");
-    for (const json& b : body["branches"])
-      out.push_back({json_string(b, "name", what), json_string(b, "targetCommit", what)});
-    return out;
+    return answers::branches(r.body, what);
   }
 
   std::vector<TreeEntry> list_tree(std::string_view repo_id, std::string_view commit, std::string_view path,
@@ -152,21 +133,7 @@ class HfHub : public Hub {
     for (size_t page = 0; page < kMaxTreePages; ++page) {
       http::Response r = get(url);
       check(r, what, repo_id, commit);
-      json body = parse_json(r, what);
-      if (!body.is_array()) throw Error(what + ": expected a list of entries");
-      for (const json& item : body) {
-        TreeEntry e;
-        e.path = json_string(item, "path", what);
-        e.directory = json_string(item, "type", what) == "directory";
-        if (e.directory && recursive) continue;
-        e.blob_id = item.value("oid", "");
-        e.size = item.value("size", uint64_t{0});
-        if (auto lfs = item.find("lfs"); lfs != item.end() && lfs->is_object()) {
-          e.lfs_sha256 = json_string(*lfs, "oid", what);
-          e.size = lfs->value("size", e.size);
-        }
-        out.push_back(std::move(e));
-      }
+      for (TreeEntry& e : answers::tree_page(r.body, recursive, what)) out.push_back(std::move(e));
       std::optional<std::string> next = r.header("link") ? http::next_link(*r.header("link")) : std::nullopt;
       if (!next) return out;
       // The token goes to the endpoint only: a next page elsewhere is refused.
@@ -219,13 +186,7 @@ class HfHub : public Hub {
       throw http::HttpError(
           what + ": HTTP " + std::to_string(r.status) + " from " + options_.endpoint + ": " + error_message(r),
           r.status, r.header("x-error-code").value_or(""));
-    json body = parse_json(r, what);
-    auto it = body.find("trustedKernelPublisher");
-    if (it == body.end() || it->is_null()) return false;
-    if (it->is_boolean()) return it->get<bool>();
-    if (it->is_number()) return it->get<double>() != 0;
-    if (it->is_string()) return !it->get<std::string>().empty();
-    return !it->empty();
+    return answers::trusted_publisher(r.body, what);
   }
 
   PublishResult publish(std::string_view repo_id, const PublishRequest& request) override {
@@ -312,16 +273,17 @@ class HfHub : public Hub {
       std::vector<json> batch(operations.begin() + static_cast<long>(b * kCommitBatch),
                               operations.begin() + static_cast<long>(end));
       bool open_pr = request.create_pr && b == 0;
-      json answer = commit(repo_id, target, message, result.commit, batch, open_pr);
+      answers::CommitAnswer answer = commit(repo_id, target, message, result.commit, batch, open_pr);
       for (const json& op : batch)
         if (op["key"] == "file") advance(regular_sizes[op["value"]["path"].get<std::string>()]);
-      result.commit = json_string(answer, "commitOid", "committing to " + std::string(repo_id));
+      result.commit = answer.commit;
       if (open_pr) {
-        if (!answer.contains("pullRequestUrl") || !answer["pullRequestUrl"].is_string())
-          throw Error("committing to " + std::string(repo_id) + ": the hub opened no pull request");
-        result.pull_request_url = answer["pullRequestUrl"].get<std::string>();
+        result.pull_request_url = answer.pull_request_url;
         // Later batches go to the pull request's ref: refs/pr/<number>.
         std::string number = result.pull_request_url.substr(result.pull_request_url.find_last_of('/') + 1);
+        if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos)
+          throw Error("committing to " + std::string(repo_id) + ": the hub's pull request URL ends in no number: " +
+                      result.pull_request_url);
         target = "refs/pr/" + number;
       }
     }
@@ -423,15 +385,12 @@ class HfHub : public Hub {
                         {"size", files[i].size}});
       http::Response r = post_json(api(repo_id) + "/preupload/" + http::url_escape(branch), {{"files", list}});
       check(r, what, repo_id, branch);
-      json body = parse_json(r, what);
-      if (!body.contains("files") || !body["files"].is_array()) throw Error(what + ": no `files` in the answer");
-      std::map<std::string, const json*> modes;
-      for (const json& f : body["files"]) modes[json_string(f, "path", what)] = &f;
+      std::map<std::string, answers::UploadMode> modes = answers::upload_modes(r.body, what);
       for (size_t i = start; i < std::min(files.size(), start + kPreuploadBatch); ++i) {
         auto it = modes.find(files[i].repo_path);
         if (it == modes.end()) throw Error(what + ": the hub said nothing about " + files[i].repo_path);
-        files[i].lfs = it->second->value("uploadMode", "regular") == "lfs";
-        if (it->second->value("shouldIgnore", false)) ignored.insert(files[i].repo_path);
+        files[i].lfs = it->second.lfs;
+        if (it->second.ignore) ignored.insert(files[i].repo_path);
       }
     }
     if (!ignored.empty())
@@ -461,56 +420,45 @@ class HfHub : public Hub {
                    {"ref", {{"name", "refs/heads/" + branch}}}};
       http::Response r = post_json(lfs_batch_url(repo_id), body, lfs_type);
       check(r, what, repo_id, branch);
-      json answer = parse_json(r, what);
-      if (!answer.contains("objects") || !answer["objects"].is_array()) throw Error(what + ": no `objects` in the answer");
-      for (const json& obj : answer["objects"]) {
-        std::string oid = json_string(obj, "oid", what);
-        auto file = by_oid.find(oid);
-        if (file == by_oid.end()) throw Error(what + ": the hub answered about an object not asked for (" + oid + ")");
-        if (obj.contains("error"))
-          throw Error(what + ": " + file->second->repo_path + " was refused: " + obj["error"].value("message", "no details"));
-        if (!obj.contains("actions")) {  // the hub has it already
-          advance(file->second->size);
-          continue;
-        }
-        const json& actions = obj["actions"];
-        if (actions.contains("upload")) put_object(actions["upload"], *file->second, what);
-        if (actions.contains("verify")) verify_object(actions["verify"], *file->second, what);
+      for (const answers::LfsObject& obj : answers::lfs_batch(r.body, what)) {
+        auto file = by_oid.find(obj.oid);
+        if (file == by_oid.end())
+          throw Error(what + ": the hub answered about an object not asked for (" + obj.oid + ")");
+        if (obj.error) throw Error(what + ": " + file->second->repo_path + " was refused: " + *obj.error);
+        if (obj.upload) put_object(*obj.upload, *file->second, what);
+        if (obj.verify) verify_object(*obj.verify, *file->second, what);
         advance(file->second->size);
       }
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> action_headers(const json& action, const std::string& href) const {
+  // The action's own headers, and the token only when the action goes to the hub.
+  std::vector<std::pair<std::string, std::string>> action_headers(const answers::LfsAction& action) const {
     std::vector<std::pair<std::string, std::string>> headers;
-    if (href.rfind(options_.endpoint + "/", 0) == 0) headers = auth_headers();
-    if (action.contains("header") && action["header"].is_object())
-      for (const auto& [name, value] : action["header"].items())
-        if (value.is_string()) headers.emplace_back(name, value.get<std::string>());
+    if (action.href.rfind(options_.endpoint + "/", 0) == 0) headers = auth_headers();
+    headers.insert(headers.end(), action.headers.begin(), action.headers.end());
     return headers;
   }
 
-  void put_object(const json& action, const LocalFile& file, const std::string& what) {
-    std::string href = json_string(action, "href", what);
-    http::Request req{"PUT", href, action_headers(action, href), "", true, file.path};
+  void put_object(const answers::LfsAction& action, const LocalFile& file, const std::string& what) {
+    http::Request req{"PUT", action.href, action_headers(action), "", true, file.path};
     http::Response r = client_.send(req);
     if (r.status < 200 || r.status >= 300)
       throw Error(what + ": storing " + file.repo_path + " failed (HTTP " + std::to_string(r.status) + ": " +
                   error_message(r) + ")");
   }
 
-  void verify_object(const json& action, const LocalFile& file, const std::string& what) {
-    std::string href = json_string(action, "href", what);
-    auto headers = action_headers(action, href);
+  void verify_object(const answers::LfsAction& action, const LocalFile& file, const std::string& what) {
+    auto headers = action_headers(action);
     headers.emplace_back("Content-Type", "application/vnd.git-lfs+json");
     json body = {{"oid", file.sha256}, {"size", file.size}};
-    http::Response r = client_.send({"POST", href, headers, body.dump(), true});
+    http::Response r = client_.send({"POST", action.href, headers, body.dump(), true});
     if (r.status < 200 || r.status >= 300)
       throw Error(what + ": the hub could not verify " + file.repo_path + " (HTTP " + std::to_string(r.status) + ": " +
                   error_message(r) + ")");
   }
 
-  json commit(std::string_view repo_id, const std::string& revision, const std::string& message,
+  answers::CommitAnswer commit(std::string_view repo_id, const std::string& revision, const std::string& message,
               const std::string& parent, const std::vector<json>& operations, bool create_pr) {
     json header = {{"summary", message}, {"description", ""}};
     // The parent guards against a concurrent push to the branch.
@@ -523,7 +471,7 @@ class HfHub : public Hub {
     http::Response r = client_.send({"POST", url, headers, payload, true});
     std::string what = "committing to `" + revision + "` of " + std::string(repo_id);
     check(r, what, repo_id, revision);
-    return parse_json(r, what);
+    return answers::commit(r.body, create_pr, what);
   }
 
   HfHubOptions options_;

@@ -254,6 +254,10 @@ std::vector<KernelLock> parse_lock_file(std::string_view text, const std::string
     if (size_t at = reason.find("column "); at != std::string::npos && reason.find(": ", at) != std::string::npos)
       reason = reason.substr(reason.find(": ", at) + 2);
     throw Error(source + ":" + position_of(text, e.byte == 0 ? 0 : e.byte - 1) + ": not valid JSON: " + reason);
+  } catch (const Json::exception& e) {  // a number too large for any JSON number type
+    std::string reason = e.what();
+    if (size_t tag = reason.find("] "); tag != std::string::npos) reason = reason.substr(tag + 2);
+    throw Error(source + ": not valid JSON: " + reason);
   }
   if (!root.is_array()) throw Error(source + ": expected a JSON array of locked kernels, found " + json_type(root));
   std::vector<KernelLock> out;

@@ -268,7 +268,7 @@ Metadata parse_metadata(std::string_view json_text, const std::string& source) {
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number too large (out_of_range)
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " tag.
     if (auto close = what.find("] "); what.rfind("[json.exception", 0) == 0 && close != std::string::npos)

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include "libkb/cache/audit.h"
 #include "libkb/cache/listing.h"
 #include "libkb/config/config.h"
 #include "libkb/symbols/symbols.h"
@@ -34,6 +35,25 @@ void bind_cli(py::module_& m) {
       py::arg("no_truncate") = false, py::arg("columns") = py::none(),
       "`cache ls` -> (stdout text, stderr text, exit code): the kernel versions in the cache, their variants and "
       "whether their files match the hub's hashes.");
+  m.def(
+      "cache_verify",
+      [](const std::optional<std::filesystem::path>& cache_dir, bool repair, bool json, bool progress) {
+        cache::CacheVerifyRequest request;
+        request.cache_dir = cache_dir;
+        request.repair = repair;
+        request.json = json;
+        request.progress = progress;
+        cache::CacheVerifyResult result;
+        {
+          py::gil_scoped_release release;  // hashes every cached file
+          result = cache::cache_verify(request);
+        }
+        return py::make_tuple(result.out, result.err, result.exit_code);
+      },
+      py::kw_only(), py::arg("cache_dir") = py::none(), py::arg("repair") = false, py::arg("json") = false,
+      py::arg("progress") = false,
+      "`cache verify` -> (stdout text, stderr text, exit code): every cached file re-hashed, the layout checked; "
+      "with repair, what is wrong is removed.");
   m.def(
       "check_symbols",
       [](const std::string& text, const std::string& where) {
