@@ -31,6 +31,7 @@ constexpr size_t kCommitBatch = 1000;        // operations per commit, as the ex
 constexpr size_t kPreuploadBatch = 250;      // files per preupload request
 constexpr size_t kLfsBatch = 100;            // objects per LFS batch request
 constexpr size_t kSampleBytes = 512;         // what the Hub looks at to choose LFS
+constexpr int kPublishAttempts = 3;          // reads of a branch that moved during an upload
 
 std::string error_message(const http::Response& r) {
   if (auto m = r.header("x-error-message"); m && !m->empty()) return *m;
@@ -81,6 +82,14 @@ std::string read_prefix(const fs::path& path, size_t n) {
 http::ClientOptions client_options(const HfHubOptions& options) {
   http::ClientOptions out;
   out.user_agent = options.user_agent;
+  // huggingface_hub's download timeout: seconds without a byte before a
+  // transfer counts as dropped (and is resumed or retried).
+  if (std::string timeout = env_or("HF_HUB_DOWNLOAD_TIMEOUT", ""); !timeout.empty()) {
+    char* end = nullptr;
+    double seconds = std::strtod(timeout.c_str(), &end);
+    if (end && *end == '\0' && seconds > 0 && seconds < 86400)
+      out.stall_timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  }
   out.retry.max_attempts = std::max(1, options.max_attempts);
   return out;
 }
@@ -190,6 +199,34 @@ class HfHub : public Hub {
   }
 
   PublishResult publish(std::string_view repo_id, const PublishRequest& request) override {
+    // A commit that lands between our read of the branch and our commit (412:
+    // another uploader, or the commit of an earlier upload whose process was
+    // killed after sending it) sends us back to read the branch again; only
+    // what still differs is sent.
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return publish_once(repo_id, attempt == 1 ? request : without_base(request));
+      } catch (const BranchMoved& e) {
+        if (attempt >= kPublishAttempts) throw Error(std::string(e.what()) + " (gave up after " +
+                                                     std::to_string(kPublishAttempts) + " attempts)");
+      }
+    }
+  }
+
+ private:
+  // Thrown for a 412 from the commit API: the branch moved since it was read.
+  class BranchMoved : public Error {
+   public:
+    using Error::Error;
+  };
+
+  static PublishRequest without_base(PublishRequest request) {
+    request.base_commit.reset();
+    request.base_files.reset();
+    return request;
+  }
+
+  PublishResult publish_once(std::string_view repo_id, const PublishRequest& request) {
     validate_repo_id(repo_id);
     if (!request.create_pr) create_repo(repo_id, request.private_repo);
     std::map<std::string, std::string> branches;
@@ -290,7 +327,6 @@ class HfHub : public Hub {
     return result;
   }
 
- private:
   std::string api(std::string_view repo_id) const {
     return options_.endpoint + "/api/" + (options_.repo_type == "kernel" ? "kernels/" : "models/") +
            std::string(repo_id);
@@ -470,6 +506,8 @@ class HfHub : public Hub {
     std::string url = api(repo_id) + "/commit/" + http::url_escape(revision) + (create_pr ? "?create_pr=1" : "");
     http::Response r = client_.send({"POST", url, headers, payload, true});
     std::string what = "committing to `" + revision + "` of " + std::string(repo_id);
+    if (r.status == 412)
+      throw BranchMoved(what + ": the branch moved while uploading (HTTP 412: " + error_message(r) + ")");
     check(r, what, repo_id, revision);
     return answers::commit(r.body, create_pr, what);
   }
