@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps cuda-torch tvm-ffi test-tools configure build install test test-unit test-cli test-examples test-asan demo clean
+.PHONY: all deps cuda-torch tvm-ffi test-tools configure build install test test-unit test-cli test-examples test-asan test-tsan fuzz-build test-fuzz fuzz demo clean
 
 all: build
 
@@ -54,6 +54,7 @@ install: build
 # tvm-ffi C++ runtime and its tests are built only then).
 test: deps cuda-torch tvm-ffi build test-tools
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+	@$(MAKE) --no-print-directory test-fuzz
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
@@ -81,6 +82,43 @@ test-asan: deps
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|cli|runtime' -E '^example/|installed-package|cli/init-build' \
 	    -FS 'example_.*' $(CTEST_FLAGS)
 
+# The libFuzzer targets (fuzz/) in their own clang tree, every kb object built
+# with coverage, AddressSanitizer and UBSan. `make test` runs each target's committed inputs
+# (tests/fuzz/<target>/) and a FUZZ_SMOKE_SECONDS fuzzing run of each; `make
+# fuzz` fuzzes each for FUZZ_SECONDS, growing the corpus kept in
+# $(FUZZ_BUILD_DIR)/fuzz/corpus/. Findings land in $(FUZZ_BUILD_DIR)/fuzz/findings/.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SECONDS ?= 300
+fuzz-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DKB_FUZZ=ON -DKB_BUILD_TESTS=OFF \
+	  -DKB_BUILD_PYTHON=OFF -DKB_FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) >/dev/null
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target kb_fuzz_targets
+
+test-fuzz: fuzz-build
+	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L fuzz
+	@cat $(FUZZ_BUILD_DIR)/fuzz/reports/*.txt
+
+fuzz: fuzz-build
+	@status=0; for seeds in $(FUZZ_BUILD_DIR)/fuzz/*.seeds; do \
+	  name=$$(basename $$seeds .seeds); \
+	  KB_FUZZ_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR)/fuzz KB_FUZZ_INPUTS=$(CURDIR)/tests/fuzz/$$name \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0 \
+	    fuzz/run-target.sh $$name $(FUZZ_SECONDS) || status=1; \
+	done; exit $$status
+
+# ThreadSanitizer over the concurrent parts: the cache (blob locks, parallel
+# stores), parallel downloads, the HTTP client, the work queue and kb-compile's
+# workers, in a tree of their own (GCC, -O1).
+TSAN_BUILD_DIR ?= build-tsan
+TSAN_TESTS ?= WorkQueue*:Cache*:Install*:HttpClient*:LockHubTest*:Compile*:RepoFolder*
+test-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DKB_SANITIZE_THREAD=ON -DKB_BUILD_PYTHON=OFF \
+	  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 >/dev/null
+	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target kb_unit_tests kb-compile
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  $(TSAN_BUILD_DIR)/bin/kb_unit_tests --gtest_filter='$(TSAN_TESTS)'
+
 demo: build cuda-torch
 	scripts/demo.sh
 
@@ -90,4 +128,4 @@ clean:
 	  d=$${d%/build.toml}; rm -rf "$$d/build"; \
 	  if [ -x $(BUILD_DIR)/bin/kb ]; then s=$$($(BUILD_DIR)/bin/kb scratch-dir "$$d") && rm -rf "$$s"; fi; \
 	done
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) $(TSAN_BUILD_DIR)

@@ -17,6 +17,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libcurl4-openssl-dev libssl-dev libgit2-dev liblief-dev
   pybind11-dev libgtest-dev libgmock-dev bats
+  clang libclang-rt-14-dev
   python3 python3-dev python3-venv python3-pip python3-pytest
   python3-torch libtorch-dev
   python3-tabulate python3-matplotlib python3-pil
