@@ -115,3 +115,37 @@ json_eval() {
   run "$KB_BIN/kb" cache
   [ "$status" -eq 2 ]
 }
+
+@test "kb cache verify finds a changed blob, exits 1, and --repair removes it and its entry" {
+  make_kernel
+  run "$KB_BIN/kb" cache verify --cache-dir "$C"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Verified 3 blobs"*"in 1 repository"*"no problems."* ]]
+  id=$(printf '%s' "def relu(x): return x" | git hash-object --stdin)
+  printf 'tampered' >"$C/kernels--acme--relu/blobs/$id"
+  run "$KB_BIN/kb" cache verify --cache-dir "$C"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"kernels--acme--relu/blobs/$id: corrupt blob: content hashes to git-sha1"*"used by 1 snapshot file"* ]]
+  [[ "$output" == *"Run again with --repair"* ]]
+  [ -f "$C/kernels--acme--relu/blobs/$id" ]
+  run "$KB_BIN/kb" cache verify --cache-dir "$C" --repair --json
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'"kind": "corrupt blob"'* && "$output" == *'"repaired": true'* ]]
+  [ ! -e "$C/kernels--acme--relu/blobs/$id" ]
+  [ ! -L "$C/kernels--acme--relu/snapshots/$COMMIT/build/$VARIANT/__init__.py" ]
+  run "$KB_BIN/kb" cache verify --cache-dir "$C"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"no problems."* ]]
+}
+
+@test "kernels cache verify is the same command" {
+  [ -n "${KB_TEST_PYTHON:-}" ] || skip "no Python with torch"
+  make_kernel
+  printf 'x' >"$C/kernels--acme--relu/blobs/notes.txt"
+  run env PYTHONPATH="$KB_BIN/../python" "$KB_TEST_PYTHON" -m kernels cache verify --cache-dir "$C"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"kernels--acme--relu/blobs/notes.txt: unknown blob: not named by a 40 or 64 hex digit hash"* ]]
+  run env PYTHONPATH="$KB_BIN/../python" "$KB_TEST_PYTHON" -m kernels cache verify --cache-dir "$C" --repair
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"1 problem, all repaired."* ]]
+}
