@@ -47,32 +47,81 @@ std::string read_file(const fs::path& path) {
   return ss.str();
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content, bool executable) {
-  fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) throw Error("cannot create directory " + parent.string() + ": " + ec.message());
-  fs::path tmp = parent / ("." + path.filename().string() + ".tmp-" + random_suffix());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644);
-  if (fd < 0) throw Error("cannot create " + tmp.string() + ": " + errno_text());
+namespace {
+
+// Writes all of `content` to `fd`; false with errno set on failure.
+bool write_all(int fd, std::string_view content) {
   const char* data = content.data();
   size_t left = content.size();
   while (left > 0) {
     ssize_t n = ::write(fd, data, left);
     if (n < 0) {
       if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The content in an unnamed file of `parent` (O_TMPFILE), written and synced,
+// then given the name `tmp`: a process killed while writing leaves nothing
+// behind. -1 with errno set when the file system has no unnamed files.
+int write_unnamed(const fs::path& parent, const fs::path& tmp, std::string_view content, bool executable,
+                  std::string& failure) {
+#ifdef O_TMPFILE
+  int fd = ::open(parent.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, executable ? 0755 : 0644);
+  if (fd < 0) return -1;
+  if (!write_all(fd, content) || ::fsync(fd) != 0) {
+    failure = errno_text();
+    ::close(fd);
+    return 0;
+  }
+  std::string self = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;  // no /proc: the named temporary below
+  }
+  if (::close(fd) != 0) {
+    failure = errno_text();
+    ::unlink(tmp.c_str());
+    return 0;
+  }
+  return 1;
+#else
+  errno = EOPNOTSUPP;
+  return -1;
+#endif
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::string_view content, bool executable) {
+  fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw Error("cannot create directory " + parent.string() + ": " + ec.message());
+  fs::path tmp = parent / ("." + path.filename().string() + ".tmp-" + random_suffix());
+  std::string failure;
+  int unnamed = write_unnamed(parent, tmp, content, executable, failure);
+  if (unnamed == 0) throw Error("cannot write " + path.string() + ": " + failure);
+  if (unnamed < 0) {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644);
+    if (fd < 0) throw Error("cannot create " + tmp.string() + ": " + errno_text());
+    if (!write_all(fd, content) || ::fsync(fd) != 0) {
       std::string why = errno_text();
       ::close(fd);
       ::unlink(tmp.c_str());
       throw Error("cannot write " + path.string() + ": " + why);
     }
-    data += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw Error("cannot write " + path.string() + ": " + why);
+    if (::close(fd) != 0) {
+      std::string why = errno_text();
+      ::unlink(tmp.c_str());
+      throw Error("cannot write " + path.string() + ": " + why);
+    }
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string why = errno_text();

@@ -15,6 +15,9 @@ std::string read_file(const fs::path& path);
 
 // Writes `content` to a temporary file next to `path`, fsyncs and renames it
 // over `path`. Parent directories are created. `executable` sets mode 0755.
+// The temporary is an unnamed file (O_TMPFILE) until it is complete, so a
+// process killed mid-write leaves nothing in the directory; where the file
+// system has no unnamed files it is ".<name>.tmp-XXXXXX" throughout.
 void write_file_atomic(const fs::path& path, std::string_view content, bool executable = false);
 
 // Like write_file_atomic but leaves the file (and its mtime) alone when it

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -75,6 +76,22 @@ TEST(Fs, AtomicWriteAndDirectoryExchange) {
   EXPECT_FALSE(fs::exists(staged));
   // No temporary files are left behind.
   for (auto& entry : fs::directory_iterator(root)) EXPECT_EQ(entry.path().filename(), "a");
+}
+
+TEST(Fs, AtomicWritesKeepTheModeAndReplaceTheWholeFile) {
+  fs::path root = make_temp_dir(fs::temp_directory_path(), "kb-util-test");
+  TempDirGuard guard(root);
+  ::umask(022);
+  write_file_atomic(root / "tool", std::string(1 << 20, 'x'), true);
+  write_file_atomic(root / "data", "short");
+  EXPECT_EQ(fs::status(root / "tool").permissions() & fs::perms::all, fs::perms(0755));
+  EXPECT_EQ(fs::status(root / "data").permissions() & fs::perms::all, fs::perms(0644));
+  write_file_atomic(root / "tool", "replaced", true);
+  EXPECT_EQ(read_file(root / "tool"), "replaced");
+  std::vector<std::string> names;
+  for (auto& entry : fs::directory_iterator(root)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"data", "tool"}));
 }
 
 TEST(Fs, ListFilesSortedRelativeRegularFilesOnly) {
