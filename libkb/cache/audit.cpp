@@ -8,7 +8,6 @@
 #include <chrono>
 #include <iostream>
 #include <map>
-#include <set>
 
 #include "libkb/cache/cache.h"
 #include "libkb/cache/listing.h"
@@ -102,7 +101,7 @@ class Auditor {
     for (Repo& repo : repos) scan_links(repo);
     std::vector<std::pair<Repo*, fs::path>> blobs;
     for (Repo& repo : repos) collect_blobs(repo, blobs);
-    for (auto& [repo, blob] : blobs) total_ += fs::file_size(blob, ec);
+    for (auto& [repo, blob] : blobs) total_ += fs::file_size(blob, ec);  // for progress only
     for (auto& [repo, blob] : blobs) check_blob(*repo, blob);
     for (Repo& repo : repos) {
       check_dangling(repo);
@@ -144,7 +143,7 @@ class Auditor {
   }
 
   fs::path lock_path(const Repo& repo, const std::string& etag) const {
-    return root_ / ".locks" / repo.folder / (etag + ".lock");
+    return blob_lock_path(root_, repo.folder, etag);
   }
 
   // Every snapshot symlink: which blob it names, or that it dangles.
@@ -206,8 +205,6 @@ class Auditor {
   void check_blob(Repo& repo, const fs::path& blob) {
     std::string etag = blob.filename().string();
     ExpectedHash::Kind kind = etag.size() == 40 ? ExpectedHash::GitBlobSha1 : ExpectedHash::Sha256;
-    std::error_code ec;
-    uint64_t size = fs::file_size(blob, ec);
     FileDigest digest;
     try {
       digest = hash_file(blob, kind);
@@ -217,7 +214,7 @@ class Auditor {
     }
     ++audit_.blobs;
     audit_.bytes += digest.size;
-    done_ += size;
+    done_ += digest.size;
     if (options_.progress) options_.progress(done_, total_);
     if (digest.hex == to_lower(etag)) return;
     auto links = repo.links.find(to_lower(etag));

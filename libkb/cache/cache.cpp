@@ -299,8 +299,12 @@ bool RepoCache::has_file(std::string_view commit, std::string_view relpath) cons
 
 fs::path RepoCache::blob_path(const ExpectedHash& hash) const { return blobs_dir() / normalized(hash).hex; }
 
+fs::path blob_lock_path(const fs::path& root, std::string_view repo_folder, std::string_view etag) {
+  return root / ".locks" / repo_folder / (std::string(etag) + ".lock");
+}
+
 fs::path RepoCache::blob_lock_path(const ExpectedHash& hash) const {
-  return root_ / ".locks" / repo_dir_.filename() / (normalized(hash).hex + ".lock");
+  return cache::blob_lock_path(root_, repo_dir_.filename().string(), normalized(hash).hex);
 }
 
 fs::path RepoCache::store(std::string_view commit_in, std::string_view relpath, const ExpectedHash& expected,

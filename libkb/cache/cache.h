@@ -50,6 +50,9 @@ void check_hub_path(std::string_view path);
 // "kernels--org--name" for repo type "kernel", "models--org--name" for "model".
 std::string repo_folder_name(std::string_view repo_type, std::string_view repo_id);
 
+// {root}/.locks/{repo_folder}/{etag}.lock: the lock guarding one blob.
+fs::path blob_lock_path(const fs::path& root, std::string_view repo_folder, std::string_view etag);
+
 // Writes the content of one file to the stream it is given. It may throw (the
 // download failed); store() then leaves nothing behind.
 using Fetch = std::function<void(std::ostream& out)>;
