@@ -142,10 +142,6 @@ class Auditor {
     remove_path(repo.dir / ".kb-complete" / *rel.begin());
   }
 
-  fs::path lock_path(const Repo& repo, const std::string& etag) const {
-    return blob_lock_path(root_, repo.folder, etag);
-  }
-
   // Every snapshot symlink: which blob it names, or that it dangles.
   void scan_links(Repo& repo) { walk_snapshots(repo, repo.dir / "snapshots", 0); }
 
@@ -196,7 +192,7 @@ class Auditor {
   }
 
   void check_partial(const Repo& repo, const fs::path& path, const std::string& etag) {
-    ProbeLock probe(lock_path(repo, etag));
+    ProbeLock probe(blob_lock_path(root_, repo.folder, etag));
     if (probe.held_elsewhere()) return;  // a download in progress
     add(CacheProblem::PartialDownload, path, "the rest of an interrupted download");
     repair_last([&] { remove_path(path); });
@@ -224,7 +220,7 @@ class Auditor {
             " bytes), not to its name" +
             (users ? "; used by " + std::to_string(users) + " snapshot file" + (users == 1 ? "" : "s") : ""));
     repair_last([&] {
-      ProbeLock probe(lock_path(repo, etag));
+      ProbeLock probe(blob_lock_path(root_, repo.folder, etag));
       if (probe.held_elsewhere()) throw Error("another process is fetching it; run again once it has finished");
       remove_path(blob);
       if (links == repo.links.end()) return;
